@@ -1,0 +1,81 @@
+"""Small helpers shared by the codecs: input validation, concealment, shape fitting."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Value of a concealed (undecodable) pixel: mid-grey.
+CONCEAL_VALUE = 128
+
+
+def validate_image(item: np.ndarray) -> np.ndarray:
+    """Check an image item: uint8 [H, W, 3] -> C-contiguous copy-free view.
+
+    Raises:
+        ValueError: wrong dtype / shape.
+    """
+    arr = np.asarray(item)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 1:
+        raise ValueError(f"image must be uint8 [H, W, 3], got {arr.dtype} {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def validate_video(item: np.ndarray) -> np.ndarray:
+    """Check a video item: uint8 [T, H, W, 3] with T >= 1."""
+    arr = np.asarray(item)
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3 or min(arr.shape[:3]) < 1:
+        raise ValueError(f"video must be uint8 [T, H, W, 3], got {arr.dtype} {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def grey(shape: tuple[int, ...]) -> np.ndarray:
+    """Concealment: a mid-grey (128) uint8 array of ``shape``."""
+    return np.full(shape, CONCEAL_VALUE, dtype=np.uint8)
+
+
+def fit_to_shape(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Crop / pad (with mid-grey) the leading spatial axes of ``arr`` to ``shape``.
+
+    Works for [H, W, 3] and [T, H, W, 3]; extra frames are dropped, missing ones grey.
+    """
+    out = grey(shape)
+    region = tuple(slice(0, min(a, b)) for a, b in zip(arr.shape, shape))
+    out[region] = arr[region]
+    return out
+
+
+def to_rgb_uint8(arr: np.ndarray) -> np.ndarray:
+    """Turn a decoded array (grey [H, W], [H, W, 1], RGBA [H, W, 4], 16-bit) into uint8 [H, W, 3]."""
+    arr = np.asarray(arr)
+    if arr.dtype == np.uint16:
+        arr = (arr.astype(np.uint32) * 255 + 32767) // 65535
+    arr = arr.astype(np.uint8, copy=False)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    return np.ascontiguousarray(arr[:, :, :3])
+
+
+def one_rate(rate: dict, allowed: tuple[str, ...]) -> tuple[str | None, float | None]:
+    """Pick the single rate keyword given to ``encode``.
+
+    Returns ``(None, None)`` when none is given (the codec's default quality applies).
+
+    Raises:
+        ValueError: more than one, or one the codec does not know.
+    """
+    given = {k: v for k, v in rate.items() if v is not None}
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown rate keyword(s) {unknown}; this codec accepts one of {list(allowed)}")
+    if len(given) > 1:
+        raise ValueError(f"give exactly one rate keyword, got {sorted(given)}")
+    if not given:
+        return None, None
+    (key, value), = given.items()
+    if not np.isfinite(value):
+        raise ValueError(f"{key} must be finite, got {value!r}")
+    if key in ("bpp", "bitrate", "bcr") and value <= 0:
+        raise ValueError(f"{key} must be > 0, got {value!r}")
+    return key, float(value)

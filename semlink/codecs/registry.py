@@ -1,0 +1,52 @@
+"""Codec registry: names used in sweep specs -> codec classes (or factories).
+
+Usage::
+
+    @register_codec("jpeg")
+    class JpegCodec(Codec): ...
+
+    codec = get_codec("jpeg", subsampling="4:4:4")   # options go to the constructor
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .base import Codec
+
+_REGISTRY: dict[str, Callable[..., Codec]] = {}
+
+
+def register_codec(name: str) -> Callable[[Callable[..., Codec]], Callable[..., Codec]]:
+    """Class decorator registering a codec factory under ``name`` (also sets ``cls.name``)."""
+
+    def decorator(factory: Callable[..., Codec]) -> Callable[..., Codec]:
+        if name in _REGISTRY and _REGISTRY[name] is not factory:
+            raise ValueError(f"codec name {name!r} is already registered to {_REGISTRY[name]!r}")
+        if isinstance(factory, type):
+            factory.name = name
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorator
+
+
+def get_codec(name: str, **options: Any) -> Codec:
+    """Build the codec registered as ``name`` with constructor ``options``.
+
+    Raises:
+        ValueError: unknown name (the message lists the registered names).
+    """
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown codec {name!r}; registered codecs: {', '.join(list_codecs())}") from None
+    return factory(**options)
+
+
+def list_codecs(kind: str | None = None) -> list[str]:
+    """Sorted registered codec names, optionally only those of ``kind`` ("image" | "video")."""
+    names = sorted(_REGISTRY)
+    if kind is None:
+        return names
+    return [n for n in names if getattr(_REGISTRY[n], "kind", None) == kind]

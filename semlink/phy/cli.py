@@ -1,0 +1,69 @@
+"""``semlink ber``: Monte Carlo BER/BLER sweep of the digital link, CSV + PNG."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from semlink.phy.channels import list_channels
+from semlink.phy.config import BACKENDS, CODES, DECODERS, DEMAPPINGS, DOMAINS, EQUALIZERS, ESTIMATORS, INTERPOLATIONS, MODULATIONS
+
+D = argparse.ArgumentDefaultsHelpFormatter
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ber", formatter_class=D,
+        help="Monte Carlo BER/BLER vs SNR of the digital link (CSV + PNG)",
+        description="Send random payloads through the link at each SNR until --target-block-errors codeword "
+        "errors or --max-bits payload bits, write a CSV and a log-scale plot. SNR is Es/N0 per resource element.",
+    )
+    p.add_argument("--channel", default="tdl-c", choices=list_channels(), help="channel model")
+    p.add_argument("--delay-spread", type=float, default=None, help="TDL RMS delay spread [s] (channel default: 100e-9)")
+    p.add_argument("--speed", type=float, default=None, help="TDL terminal speed [m/s] (channel default: 0)")
+    p.add_argument("--carrier-frequency", type=float, default=None, help="TDL carrier frequency [Hz] (channel default: 5.25e9)")
+    p.add_argument("--domain", default="freq", choices=DOMAINS, help="frequency-domain or time-domain (CP/ISI) channel")
+    p.add_argument("--modulation", default="16qam", choices=list(MODULATIONS), help="Gray QAM")
+    p.add_argument("--demapping", default="app", choices=DEMAPPINGS, help="soft demapping")
+    p.add_argument("--code", default="80211n-648-3/4", choices=CODES, help="channel code ('none': uncoded)")
+    p.add_argument("--decoder", default="fast", choices=DECODERS, help="LDPC decoder")
+    p.add_argument("--num-iter", type=int, default=20, help="max BP iterations")
+    p.add_argument("--estimator", default="ls", choices=ESTIMATORS, help="channel estimation")
+    p.add_argument("--interpolation", default="lin", choices=INTERPOLATIONS, help="LS interpolation")
+    p.add_argument("--equalizer", default="lmmse", choices=EQUALIZERS, help="equalizer")
+    p.add_argument("--backend", default="fast", choices=BACKENDS, help="receiver implementation")
+    p.add_argument("--snr-db", default="0:20:2", help="start:stop:step (stop included) or comma list, dB")
+    p.add_argument("--target-block-errors", type=int, default=100, help="stop a point after this many codeword errors")
+    p.add_argument("--target-bit-errors", type=int, default=1000, help="... and this many payload bit errors")
+    p.add_argument("--max-bits", type=float, default=2e6, help="stop a point after this many payload bits")
+    p.add_argument("--no-early-stop", action="store_true", help="simulate every SNR even after an error-free point")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sweep")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:N)")
+    p.add_argument("--out", type=Path, default=Path("results/ber/ber.csv"), help="CSV path; the PNG goes beside it")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from semlink.phy.ber import parse_snr_list, plot_ber, rows, run_ber_sweep, write_csv
+    from semlink.phy.config import LinkConfig
+
+    params = {k: v for k, v in (("delay_spread", args.delay_spread), ("speed", args.speed),
+                                ("carrier_frequency", args.carrier_frequency)) if v is not None}
+    cfg = LinkConfig(code=args.code, modulation=args.modulation, demapping=args.demapping, decoder=args.decoder,
+                     num_iter=args.num_iter, channel=args.channel, channel_params=params, domain=args.domain,
+                     estimator=args.estimator, interpolation=args.interpolation, equalizer=args.equalizer,
+                     backend=args.backend, device=args.device)
+    snrs = parse_snr_list(args.snr_db)
+    points = run_ber_sweep(cfg, snrs, target_block_errors=args.target_block_errors,
+                           target_bit_errors=args.target_bit_errors, max_bits=int(args.max_bits),
+                           seed=args.seed, early_stop=not args.no_early_stop, progress=not args.quiet)
+    table = rows(points, cfg)
+    write_csv(args.out, table)
+    png = args.out.with_suffix(".png")
+    plot_ber(table, cfg, png)
+    print(f"{'SNR dB':>7} {'BER':>10} {'BLER':>10} {'raw BER':>10} {'bits':>10}")
+    for r in table:
+        print(f"{r['snr_db']:7.2f} {r['ber']:10.3e} {r['bler']:10.3e} {r['raw_ber']:10.3e} {r['bits']:10d}")
+    print(f"wrote {args.out} and {png}")
+    return 0

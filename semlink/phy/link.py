@@ -1,0 +1,364 @@
+"""The digital link: payload bytes -> CRC packets -> LDPC -> QAM -> OFDM -> channel -> receiver -> bytes.
+
+Transmitter: :mod:`semlink.phy.packets` (CRC-32 packets over whole codewords) ->
+:class:`semlink.phy.ldpc.LDPCCode` (systematic 802.11n encoding) -> per-slot bit interleaver ->
+Sionna ``Mapper`` (Gray QAM) -> Sionna ``ResourceGridMapper`` (data + Kronecker pilots).
+
+Channel: registered model (:mod:`semlink.phy.channels`) applied by Sionna ``OFDMChannel``
+(frequency domain) or ``OFDMModulator`` + ``TimeChannel`` + ``OFDMDemodulator`` (time domain,
+cyclic prefix and ISI simulated). Noise: ``no = 10**(-snr_db/10)`` per resource element
+(:mod:`semlink.phy.snr`).
+
+Receiver: perfect CSI, Sionna ``LSChannelEstimator`` (interpolated) or
+``LMMSEChannelEstimator``; LMMSE/ZF equalization and app/max-log demapping, either with Sionna's
+blocks (``backend="sionna"``) or with the single-antenna fast paths of :mod:`semlink.phy.siso`
+(``backend="fast"``, validated against Sionna in the tests); LDPC decoding; CRC check.
+
+Long payloads are streamed in chunks of ``LinkConfig.batch_slots`` slots, so memory stays
+bounded; chunking does not change the number of slots used or the results' statistics.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from semlink.phy import packets as pk
+from semlink.phy.channels import make_channel
+from semlink.phy.config import LinkConfig
+from semlink.phy.ldpc import LDPCCode
+from semlink.phy.snr import esno_db_to_no
+
+PILOT_SEED = 20231  # fixed pilots and interleaver: part of the link definition, not of a trial
+
+
+class UncodedCode:
+    """Identity "code" for ``code="none"``: blocks of ``n`` bits, hard decisions on the LLRs."""
+
+    def __init__(self, n: int = 648):
+        self.n = self.k = n
+        self.code_rate = 1.0
+
+    def encode(self, bits: np.ndarray) -> np.ndarray:
+        return np.asarray(bits, dtype=np.uint8)
+
+    def decode(self, llr: np.ndarray) -> np.ndarray:
+        return (np.asarray(llr) > 0).astype(np.uint8)
+
+
+def make_code(config: LinkConfig):
+    """Channel code of a config: ``LDPCCode`` or ``UncodedCode``."""
+    if config.code == "none":
+        return UncodedCode()
+    _, n, rate = config.code.split("-")
+    return LDPCCode(n=int(n), rate=rate, decoder=config.decoder, num_iter=config.num_iter)
+
+
+@dataclass
+class LinkResult:
+    """What came out of one transmission.
+
+    Attributes:
+        payload: received bytes, exactly as many as were sent (bytes of lost packets included as decoded).
+        packet_ok: bool [num_packets], CRC status of each packet.
+        packet_starts / packet_lengths: byte range of each packet in the payload.
+        raw_bit_errors / coded_bits: hard-decision errors before FEC over all coded bits sent.
+        bit_errors / payload_bits: errors in the delivered payload bits (after FEC).
+        codeword_errors / codewords: codewords whose information bits were wrong.
+        slots: OFDM slots used; data_symbols: data resource elements carrying coded bits;
+        total_symbols: every time-domain sample occupied (pilots, guards, DC, CP included).
+        snr_db: Es/N0 per resource element [dB].
+    """
+
+    payload: bytes
+    packet_ok: np.ndarray
+    packet_starts: np.ndarray
+    packet_lengths: np.ndarray
+    raw_bit_errors: int = 0
+    coded_bits: int = 0
+    bit_errors: int = 0
+    payload_bits: int = 0
+    codeword_errors: int = 0
+    codewords: int = 0
+    slots: int = 0
+    data_symbols: int = 0
+    total_symbols: int = 0
+    snr_db: float = float("nan")
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def raw_ber(self) -> float:
+        """Pre-FEC bit error rate (nan when nothing was sent)."""
+        return self.raw_bit_errors / self.coded_bits if self.coded_bits else float("nan")
+
+    @property
+    def ber(self) -> float:
+        """Post-FEC bit error rate of the payload (nan when nothing was sent)."""
+        return self.bit_errors / self.payload_bits if self.payload_bits else float("nan")
+
+    @property
+    def bler(self) -> float:
+        """Codeword (block) error rate (nan when nothing was sent)."""
+        return self.codeword_errors / self.codewords if self.codewords else float("nan")
+
+    @property
+    def num_packets(self) -> int:
+        return int(self.packet_ok.size)
+
+    @property
+    def packets_lost(self) -> int:
+        return int((~self.packet_ok).sum())
+
+    @property
+    def all_ok(self) -> bool:
+        return bool(self.packet_ok.all())
+
+
+class Link:
+    """An explicit digital link built from a :class:`LinkConfig`.
+
+    ``Link(LinkConfig(channel="tdl-c", modulation="16qam")).transmit(payload, snr_db=10, rng=rng)``
+    """
+
+    def __init__(self, config: LinkConfig | None = None):
+        self.config = config = config or LinkConfig()
+        self.code = make_code(config)
+        self.channel = make_channel(config.channel, config.channel_params)
+        self.device = config.device
+        self._build()
+
+    # ------------------------------------------------------------------ set-up
+    def _build(self) -> None:
+        import sionna.phy
+        from sionna.phy.mapping import Demapper, Mapper
+        from sionna.phy.mimo import StreamManagement
+        from sionna.phy.ofdm import (
+            LMMSEEqualizer,
+            LSChannelEstimator,
+            RemoveNulledSubcarriers,
+            ResourceGrid,
+            ResourceGridMapper,
+            ZFEqualizer,
+        )
+
+        cfg, g, dev = self.config, self.config.grid, self.device
+        sionna.phy.config.seed = PILOT_SEED  # deterministic pilots (drawn at construction)
+        self.rg = ResourceGrid(
+            num_ofdm_symbols=g.num_ofdm_symbols,
+            fft_size=g.fft_size,
+            subcarrier_spacing=g.subcarrier_spacing,
+            num_tx=1,
+            num_streams_per_tx=1,
+            cyclic_prefix_length=g.cyclic_prefix_length,
+            num_guard_carriers=g.num_guard_carriers,
+            dc_null=g.dc_null,
+            pilot_pattern="kronecker" if g.pilot_ofdm_symbol_indices else "empty",
+            pilot_ofdm_symbol_indices=list(g.pilot_ofdm_symbol_indices) or None,
+            device=dev,
+        )
+        self.bps = cfg.bits_per_symbol
+        self.slot_bits = self.rg.num_data_symbols * self.bps
+        self.mapper = Mapper("qam", self.bps, device=dev)
+        self.demapper = Demapper(cfg.demapping, "qam", self.bps, device=dev)
+        self.rg_mapper = ResourceGridMapper(self.rg, device=dev)
+        self.remove_nulled = RemoveNulledSubcarriers(self.rg, device=dev)
+        sm = StreamManagement(np.ones([1, 1], dtype=int), 1)
+        self.sionna_equalizer = (LMMSEEqualizer if cfg.equalizer == "lmmse" else ZFEqualizer)(self.rg, sm, device=dev)
+        if cfg.estimator == "ls":
+            self.estimator = LSChannelEstimator(self.rg, interpolation_type=cfg.interpolation, device=dev)
+        elif cfg.estimator == "lmmse":
+            self.estimator = self._build_lmmse_estimator()
+        else:
+            self.estimator = None
+        self._build_channel()
+        perm_rng = np.random.default_rng(PILOT_SEED)
+        self.perm = perm_rng.permutation(self.slot_bits) if cfg.interleave else None
+        # Data resource-element positions (for the fast single-antenna receiver), in the order the
+        # ResourceGridMapper fills them: [num_data_symbols] flat indices into [symbols, effective sc].
+        mask = self.rg.pilot_pattern.mask[0, 0].cpu().numpy()  # [symbols, eff_sc], 1 = pilot
+        self.data_idx = torch.as_tensor(np.flatnonzero(mask.reshape(-1) == 0), device=dev)
+
+    def _build_channel(self) -> None:
+        from sionna.phy.channel import OFDMChannel, TimeChannel
+        from sionna.phy.ofdm import OFDMDemodulator, OFDMModulator
+
+        cfg, g, dev = self.config, self.config.grid, self.device
+        model = self.channel.model(dev)
+        self.channel_model = model
+        if cfg.domain == "freq":
+            self.ofdm_channel = OFDMChannel(model, self.rg, normalize_channel=False, return_channel=True, device=dev)
+        else:
+            self.l_min = -6  # sinc-filter pre-cursor taps (Sionna's default bandwidth-limited model)
+            self.l_max = int(math.ceil(self.channel.max_delay * g.bandwidth)) + 6
+            n_samples = g.num_samples
+            self.modulator = OFDMModulator(g.cyclic_prefix_length, device=dev)
+            self.demodulator = OFDMDemodulator(g.fft_size, self.l_min, g.cyclic_prefix_length, device=dev)
+            self.time_channel = TimeChannel(
+                model, g.bandwidth, n_samples, l_min=self.l_min, l_max=self.l_max,
+                normalize_channel=False, return_channel=True, device=dev,
+            )
+
+    def _build_lmmse_estimator(self):
+        """Sionna LMMSE estimator with time/frequency covariances estimated from channel samples."""
+        from sionna.phy.channel import GenerateOFDMChannel
+        from sionna.phy.ofdm import LMMSEChannelEstimator
+
+        gen = GenerateOFDMChannel(self.channel.model(self.device), self.rg, normalize_channel=False, device=self.device)
+        import sionna.phy
+
+        sionna.phy.config.seed = PILOT_SEED + 1
+        eff = torch.as_tensor(self.rg.effective_subcarrier_ind, device=self.device)
+        with torch.no_grad():
+            h = gen(2000)[:, 0, 0, 0, 0][..., eff]  # [batch, symbols, eff_sc]
+            cov_f = torch.einsum("bsk,bsl->kl", h, h.conj()) / (h.shape[0] * h.shape[1])
+            cov_t = torch.einsum("bsk,btk->st", h, h.conj()) / (h.shape[0] * h.shape[2])
+            cov_t = cov_t / cov_t.diagonal().real.mean()  # power carried by cov_f
+        return LMMSEChannelEstimator(self.rg, cov_t, cov_f, order="f-t", device=self.device)
+
+    # ------------------------------------------------------------------ one batch of slots
+    @torch.no_grad()
+    def _slots(self, coded: np.ndarray, no: float) -> np.ndarray:
+        """Coded bits uint8 [S, slot_bits] -> LLRs float32 [S, slot_bits] through the whole OFDM chain."""
+        cfg, dev = self.config, self.device
+        if self.perm is not None:
+            coded = coded[:, self.perm]
+        b = torch.as_tensor(coded, dtype=torch.float32, device=dev)[:, None, None, :]
+        x = self.mapper(b)  # [S, 1, 1, num_data_symbols]
+        grid = self.rg_mapper(x)  # [S, 1, 1, n_sym, fft]
+        no_t = torch.tensor(no, dtype=torch.float32, device=dev)
+        if cfg.domain == "freq":
+            y, h_freq = self.ofdm_channel(grid, no_t)
+        else:
+            from sionna.phy.channel import time_to_ofdm_channel
+
+            x_time = self.modulator(grid)
+            y_time, h_time = self.time_channel(x_time, no_t)
+            y = self.demodulator(y_time)
+            h_freq = None
+            if cfg.estimator == "perfect":
+                h_freq = time_to_ofdm_channel(h_time, self.rg, self.l_min)  # sampled per OFDM symbol
+        if cfg.estimator == "perfect":
+            h_hat = self.remove_nulled(h_freq)
+            err_var = torch.zeros((), dtype=torch.float32, device=dev)
+        else:
+            h_hat, err_var = self.estimator(y, no_t)
+        if cfg.backend == "sionna":
+            x_hat, no_eff = self.sionna_equalizer(y, h_hat, err_var, no_t)
+            llr = self.demapper(x_hat, no_eff)[:, 0, 0]
+        else:
+            from semlink.phy import siso
+
+            y_eff = self.remove_nulled_y(y)  # [S, sym*eff_sc]
+            h_d = h_hat[:, 0, 0, 0, 0].reshape(h_hat.shape[0], -1)[:, self.data_idx]
+            ev = err_var
+            if ev.dim() > 0:
+                ev = torch.broadcast_to(ev, h_hat.shape)[:, 0, 0, 0, 0].reshape(h_hat.shape[0], -1)[:, self.data_idx]
+            y_d = y_eff[:, self.data_idx]
+            x_hat, no_eff = siso.equalize(y_d, h_d, ev, no_t, method=cfg.equalizer)
+            llr = siso.demap(x_hat, no_eff, self.bps, method=cfg.demapping)
+        llr = llr.reshape(coded.shape[0], -1).float().cpu().numpy()
+        if self.perm is not None:
+            out = np.empty_like(llr)
+            out[:, self.perm] = llr
+            llr = out
+        return llr
+
+    def remove_nulled_y(self, y: torch.Tensor) -> torch.Tensor:
+        """Received grid [S, 1, 1, sym, fft] -> effective subcarriers flattened [S, sym * eff_sc]."""
+        eff = torch.as_tensor(self.rg.effective_subcarrier_ind, device=self.device)
+        return y[:, 0, 0][..., eff].reshape(y.shape[0], -1)
+
+    def _chunk_codewords(self) -> int:
+        """Codewords per chunk: about ``batch_slots`` slots, and a whole number of slots when possible
+        (so that chunking adds no padding slot)."""
+        n = self.code.n
+        align = self.slot_bits // math.gcd(n, self.slot_bits)  # codewords filling whole slots
+        target = max(1, (self.config.batch_slots * self.slot_bits) // n)
+        if align > 4 * target:
+            return target
+        return max(align, (target // align) * align)
+
+    # ------------------------------------------------------------------ public API
+    def transmit(self, payload: bytes | bytearray | memoryview, snr_db: float, rng: np.random.Generator) -> LinkResult:
+        """Send ``payload`` at Es/N0 ``snr_db`` [dB]; ``rng`` seeds every random draw of this call.
+
+        Raises:
+            ValueError: payload not bytes-like, snr_db not a finite number, rng not a numpy Generator.
+        """
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            raise ValueError(f"payload must be bytes-like, got {type(payload).__name__}")
+        payload = bytes(payload)
+        snr = _check_snr(snr_db)
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        import sionna.phy
+
+        sionna.phy.config.seed = int(rng.integers(0, 2**31 - 1))
+        no = float(esno_db_to_no(snr))
+        k, n = self.code.k, self.code.n
+        lay = pk.layout(len(payload), k, self.config.codewords_per_packet)
+        res = LinkResult(
+            payload=b"", packet_ok=np.zeros(lay.num_packets, dtype=bool),
+            packet_starts=lay.starts, packet_lengths=lay.lengths, snr_db=snr,
+        )
+        out = bytearray(len(payload))
+        cw_end = np.cumsum(lay.codewords)  # codeword index one past each packet
+        chunk = self._chunk_codewords()
+        carry = np.zeros((0, k), dtype=np.uint8)  # decoded rows of packets not yet complete
+        p_done = 0  # packets parsed so far
+        for c0 in range(0, lay.num_codewords, chunk):
+            c1 = min(c0 + chunk, lay.num_codewords)
+            info = _codeword_info(payload, lay, cw_end, c0, c1)
+            coded = self.code.encode(info)
+            n_slots = -(-coded.size // self.slot_bits)
+            slots = np.zeros(n_slots * self.slot_bits, dtype=np.uint8)
+            slots[: coded.size] = coded.reshape(-1)
+            llr = self._slots(slots.reshape(n_slots, self.slot_bits), no).reshape(-1)[: coded.size].reshape(-1, n)
+            dec = self.code.decode(llr)
+            res.slots += n_slots
+            res.data_symbols += -(-coded.size // self.bps)
+            res.raw_bit_errors += int(((llr > 0) != coded.astype(bool)).sum())
+            res.coded_bits += coded.size
+            res.codeword_errors += int((dec != info).any(axis=1).sum())
+            res.codewords += c1 - c0
+            carry = np.concatenate([carry, dec])
+            last = int(np.searchsorted(cw_end, c1, side="right"))  # packets complete after this chunk
+            if last > p_done:
+                first_cw = int(cw_end[p_done - 1]) if p_done else 0
+                used = int(cw_end[last - 1]) - first_cw
+                bodies, ok = pk.bits_to_packets(carry[:used], lay, p_done, last)
+                for j, body in enumerate(bodies):
+                    s = int(lay.starts[p_done + j])
+                    out[s : s + len(body)] = body
+                res.packet_ok[p_done:last] = ok
+                carry = carry[used:]
+                p_done = last
+        res.payload = bytes(out)
+        res.payload_bits = 8 * len(payload)
+        if payload:
+            diff = np.bitwise_xor(np.frombuffer(payload, np.uint8), np.frombuffer(res.payload, np.uint8))
+            res.bit_errors = int(np.unpackbits(diff).sum())
+        res.total_symbols = res.slots * self.config.grid.num_samples
+        return res
+
+
+def _codeword_info(payload: bytes, lay: pk.PacketLayout, cw_end: np.ndarray, c0: int, c1: int) -> np.ndarray:
+    """Information bits uint8 [c1 - c0, k] of codewords ``c0..c1-1`` of the packet stream."""
+    p0 = int(np.searchsorted(cw_end, c0, side="right"))
+    p1 = int(np.searchsorted(cw_end, c1 - 1, side="right")) + 1
+    bits = pk.packets_to_bits(payload, lay, p0, p1)
+    first = int(cw_end[p0 - 1]) if p0 else 0
+    return bits[c0 - first : c1 - first]
+
+
+def _check_snr(snr_db) -> float:
+    try:
+        snr = float(snr_db)
+    except (TypeError, ValueError):
+        raise ValueError(f"snr_db must be a number in dB, got {snr_db!r}") from None
+    if not math.isfinite(snr):
+        raise ValueError(f"snr_db must be finite, got {snr_db!r}")
+    return snr
