@@ -79,3 +79,15 @@ def one_rate(rate: dict, allowed: tuple[str, ...]) -> tuple[str | None, float | 
     if key in ("bpp", "bitrate", "bcr") and value <= 0:
         raise ValueError(f"{key} must be > 0, got {value!r}")
     return key, float(value)
+
+
+#: Keyword arguments a runner may pass to every ``encode`` that classical codecs ignore
+#: (channel state for channel-adaptive codecs).
+CONTEXT_KEYS = ("snr_db", "channel_state")
+
+
+def check_context(extra: dict) -> None:
+    """Reject unknown ``encode`` keywords (so a misspelt or wrong-kind rate is not ignored)."""
+    unknown = sorted(set(extra) - set(CONTEXT_KEYS))
+    if unknown:
+        raise ValueError(f"unknown encode keyword(s) {unknown}; context keywords accepted: {list(CONTEXT_KEYS)}")

@@ -39,6 +39,9 @@ class HeicCodec(ImageCodec):
             raise ValueError(f"chroma must be '420' or '444', got {chroma!r}")
         self.chroma = chroma
 
+    def settings(self) -> dict:
+        return {"chroma": self.chroma}
+
     def tool(self) -> str:
         info = pillow_heif.libheif_info()
         return (

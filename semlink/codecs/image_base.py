@@ -8,7 +8,9 @@ mid-grey concealment — lives here once.
 
 Transmitted parts: a single part ``"codestream"``. The byte streams used are self-describing
 (JPEG/J2K codestreams, WebP RIFF, HEIF file), so there is no separate header part; all their
-header/container bytes are counted in ``num_bits``.
+header/container bytes are counted in ``num_bits``. Per-packet ``part_ok`` flags are not
+used: a classical decoder gets the received bytes as they are and conceals with the
+library's own error handling.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._util import fit_to_shape, grey, one_rate, to_rgb_uint8, validate_image
+from ._util import check_context, fit_to_shape, grey, one_rate, to_rgb_uint8, validate_image
 from .base import Codec, Encoded, Reconstruction
 from .ratecontrol import RATE_TOLERANCE, highest_quality_within
 
@@ -62,6 +64,10 @@ class ImageCodec(Codec):
         """External library and version, e.g. ``"libjpeg-turbo 3.0 via Pillow 11.0"``."""
 
     # --- shared -------------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        """Constructor options worth recording in ``Encoded.info`` (e.g. chroma format)."""
+        return {}
+
     def rate_points(self) -> list[Any]:
         return list(self.points)
 
@@ -79,8 +85,10 @@ class ImageCodec(Codec):
                 whose rate does not exceed it is used (nearest achievable point if even the
                 lowest quality exceeds it; ``info["target_met"]`` says which).
             quality: native quality instead of ``bpp``.
-            extra: ignored keys the runner may pass to every codec (e.g. ``snr_db``).
+            extra: context the runner may pass to every codec (``snr_db``, ``channel_state``);
+                ignored here. Any other keyword is a ValueError.
         """
+        check_context(extra)
         image = validate_image(item)
         key, value = one_rate({"bpp": bpp, "quality": quality}, ("bpp", "quality"))
         h, w, _ = image.shape
@@ -94,7 +102,7 @@ class ImageCodec(Codec):
         else:
             q = self._check_quality(self.default_quality if value is None else value)
             data = self._encode_bytes(image, q)
-        info.update(quality=q, bpp=8 * len(data) / (h * w))
+        info.update(quality=q, bpp=8 * len(data) / (h * w), **self.settings())
         return Encoded(codec=self.name, kind="image", shape=image.shape, parts={PART: data}, info=info)
 
     def _sized(self, image: np.ndarray, q: float) -> tuple[bytes, int]:

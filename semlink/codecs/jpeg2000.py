@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ._util import one_rate, validate_image
+from ._util import check_context, one_rate, validate_image
 from .base import Encoded
 from .image_base import PART, ImageCodec
 from .pillow_codecs import pillow_decode, pillow_peek_size, pillow_tool
@@ -73,6 +73,9 @@ class Jpeg2000Codec(ImageCodec):
         self.irreversible = bool(irreversible)
         self.num_resolutions = num_resolutions
 
+    def settings(self) -> dict[str, Any]:
+        return {"mct": self.mct, "irreversible": self.irreversible, "num_resolutions": self.num_resolutions}
+
     def tool(self) -> str:
         return pillow_tool("jpg_2000", "OpenJPEG")
 
@@ -100,6 +103,7 @@ class Jpeg2000Codec(ImageCodec):
 
     def encode(self, item: np.ndarray, *, bpp: float | None = None, quality: float | None = None, **extra: Any) -> Encoded:
         """Code an image at ``bpp`` (bits per pixel, all bytes counted) or ``quality`` (compression ratio)."""
+        check_context(extra)
         image = validate_image(item)
         key, value = one_rate({"bpp": bpp, "quality": quality}, ("bpp", "quality"))
         h, w, _ = image.shape
@@ -125,7 +129,7 @@ class Jpeg2000Codec(ImageCodec):
         else:
             ratio = self._check_quality(self.default_quality if value is None else value)
             data = self._encode_bytes(image, ratio)
-        info.update(quality=ratio, bpp=8 * len(data) / (h * w), mct=self.mct)
+        info.update(quality=ratio, bpp=8 * len(data) / (h * w), **self.settings())
         return Encoded(codec=self.name, kind="image", shape=image.shape, parts={PART: data}, info=info)
 
     def _peek_size(self, data: bytes) -> tuple[int, int]:

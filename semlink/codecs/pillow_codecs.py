@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import threading
+import warnings
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -41,9 +42,16 @@ def _allow_truncated() -> Iterator[None]:
 
 
 def pillow_peek_size(data: bytes, fmt: str) -> tuple[int, int]:
-    """(width, height) from the header only; raises if it is not a ``fmt`` stream."""
-    with Image.open(io.BytesIO(data), formats=[fmt]) as im:
-        return im.size
+    """(width, height) from the header only; raises if it is not a ``fmt`` stream.
+
+    Pillow's decompression-bomb warning is silenced here: the caller compares the size with
+    the expected one and refuses oversized streams itself (Pillow still raises beyond 2x its
+    ``MAX_IMAGE_PIXELS``).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(io.BytesIO(data), formats=[fmt]) as im:
+            return im.size
 
 
 def pillow_decode(data: bytes, fmt: str) -> tuple[np.ndarray, str]:
@@ -59,6 +67,7 @@ def pillow_decode(data: bytes, fmt: str) -> tuple[np.ndarray, str]:
 
 
 def pillow_tool(feature: str, lib: str) -> str:
+    """``"<lib> <version> via Pillow <version>"`` for a Pillow feature name."""
     return f"{lib} {features.version(feature)} via Pillow {PIL.__version__}"
 
 
@@ -79,8 +88,11 @@ class JpegCodec(ImageCodec):
             raise ValueError(f"subsampling must be one of {list(self._SUBSAMPLING)}, got {subsampling!r}")
         self.subsampling = subsampling
 
+    def settings(self) -> dict:
+        return {"subsampling": self.subsampling}
+
     def tool(self) -> str:
-        return pillow_tool("jpg", "libjpeg-turbo")
+        return pillow_tool("libjpeg_turbo", "libjpeg-turbo") if features.check_feature("libjpeg_turbo") else pillow_tool("jpg", "libjpeg")
 
     def _encode_bytes(self, image: np.ndarray, quality: float) -> bytes:
         buf = io.BytesIO()
@@ -111,6 +123,9 @@ class WebpCodec(ImageCodec):
         if method not in range(7):
             raise ValueError(f"method must be an integer 0..6, got {method!r}")
         self.method = method
+
+    def settings(self) -> dict:
+        return {"method": self.method}
 
     def tool(self) -> str:
         return pillow_tool("webp", "libwebp")

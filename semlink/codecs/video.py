@@ -33,7 +33,7 @@ from typing import Any
 import ffmpeg
 import numpy as np
 
-from ._util import fit_to_shape, grey, one_rate, validate_video
+from ._util import check_context, fit_to_shape, grey, one_rate, validate_video
 from .base import Codec, Encoded, Reconstruction
 from .ffmpeg_io import DEFAULT_TIMEOUT_S, ffmpeg_exe, ffmpeg_version, run_ffmpeg
 from .ratecontrol import RATE_TOLERANCE, bisect_continuous
@@ -176,8 +176,10 @@ class FfmpegVideoCodec(Codec):
             bitrate: target in bits/s at ``fps`` (all transmitted bits counted).
             bcr: target bit compression ratio bits / (3*H*W*8*T).
             fps: frame rate override (frames/s).
-            extra: ignored keys the runner may pass to every codec (e.g. ``snr_db``).
+            extra: context the runner may pass to every codec (``snr_db``, ``channel_state``);
+                ignored here. Any other keyword is a ValueError.
         """
+        check_context(extra)
         frames = validate_video(item)
         fps = self.fps if fps is None else float(fps)
         if not fps > 0:

@@ -104,7 +104,7 @@ def _to_tensor(x: np.ndarray):
     x = np.asarray(x)
     if x.ndim == 3:
         x = x[None]
-    return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).to(torch.float32)
+    return torch.from_numpy(x.astype(np.float32)).permute(0, 3, 1, 2)
 
 
 def ms_ssim(ref: np.ndarray, rec: np.ndarray, win_size: int | None = None) -> float:

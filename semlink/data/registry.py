@@ -1,0 +1,139 @@
+"""Dataset registry and the item/dataset containers.
+
+>>> ds = get_dataset("photos", size=256, crop=256, max_items=3)
+>>> for item in ds: item.name, item.data.shape     # uint8 [H, W, 3] (or [T, H, W, 3] for clips)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .transforms import Geometry
+
+
+class DatasetUnavailable(RuntimeError):
+    """An optional dataset's package is not installed (the message says how to install it)."""
+
+
+class Item:
+    """One dataset item: ``name`` and ``data`` (uint8 image [H, W, 3] or clip [T, H, W, 3]).
+
+    ``data`` is loaded (and resized/cropped) on first access and then kept.
+    """
+
+    def __init__(self, name: str, load: Callable[[], np.ndarray], geometry: Geometry | None = None) -> None:
+        self.name = name
+        self._load = load
+        self._geometry = geometry or Geometry()
+        self._data: np.ndarray | None = None
+
+    @property
+    def data(self) -> np.ndarray:
+        if self._data is None:
+            arr = np.ascontiguousarray(self._geometry.apply(self._load()), dtype=np.uint8)
+            arr.setflags(write=False)
+            self._data = arr
+        return self._data
+
+    def __repr__(self) -> str:
+        return f"Item({self.name!r})"
+
+
+@dataclass
+class Dataset:
+    """A named, ordered list of items plus where they come from.
+
+    Attributes:
+        name: registry name.
+        kind: "image" or "video".
+        source: where the files are (package and path).
+        licence: licence of the content.
+        items: the items (lazy-loading, see :class:`Item`).
+    """
+
+    name: str
+    kind: str
+    source: str
+    licence: str
+    items: list[Item] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> Item:
+        return self.items[i]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Registry entry: builder plus a one-line description shown by ``semlink data list``."""
+
+    name: str
+    kind: str
+    description: str
+    build: Callable[..., Dataset]
+    package: str | None = None  # pip distribution for optional datasets (None: installed by default)
+
+
+_REGISTRY: dict[str, DatasetSpec] = {}
+
+
+def register_dataset(name: str, kind: str, description: str, package: str | None = None):
+    """Decorator registering a builder ``f(geometry, max_items, **options) -> Dataset``."""
+
+    def decorator(build: Callable[..., Dataset]) -> Callable[..., Dataset]:
+        if name in _REGISTRY:
+            raise ValueError(f"dataset name {name!r} is already registered")
+        _REGISTRY[name] = DatasetSpec(name, kind, description, build, package)
+        return build
+
+    return decorator
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """Registry entry of ``name``; ValueError listing the names if unknown."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; registered datasets: {', '.join(list_datasets())}") from None
+
+
+def list_datasets() -> list[str]:
+    """Sorted registered dataset names."""
+    return sorted(_REGISTRY)
+
+
+def get_dataset(
+    name: str,
+    *,
+    size: int | tuple[int, int] | None = None,
+    crop: int | tuple[int, int] | None = None,
+    max_items: int | None = None,
+    **options: Any,
+) -> Dataset:
+    """Build dataset ``name``.
+
+    Args:
+        size: resize (Lanczos): int = shorter side to this many pixels, aspect kept;
+            (H, W) = exactly this size. Applied first.
+        crop: centre crop: int = square, (H, W) = this size. Applied after ``size``.
+        max_items: keep only the first ``max_items`` items (in the documented order).
+        options: dataset-specific options (e.g. ``max_frames`` for clips).
+
+    Raises:
+        ValueError: unknown name or invalid option (naming it).
+        DatasetUnavailable: the dataset's optional package is not installed.
+    """
+    spec = dataset_spec(name)
+    if max_items is not None and (not isinstance(max_items, int) or max_items < 1):
+        raise ValueError(f"max_items must be a positive integer or None, got {max_items!r}")
+    ds = spec.build(Geometry(size=size, crop=crop), **options)
+    if max_items is not None:
+        ds.items = ds.items[:max_items]
+    return ds

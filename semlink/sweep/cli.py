@@ -1,0 +1,79 @@
+"""``semlink sweep`` and ``semlink plot``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+D = argparse.ArgumentDefaultsHelpFormatter
+DEFAULT_PLOTS = ("psnr", "ms_ssim", "perceptual", "ber", "bler")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep", formatter_class=D, help="run an SNR sweep spec (TOML): codecs x links x SNRs -> results table + plots",
+        description="Run or resume a sweep. Rows already in OUT/rows.jsonl are skipped (resume after Ctrl-C "
+        "or a crash); --fresh starts over. Writes OUT/results.csv and plots of quality and BER vs SNR.",
+    )
+    p.add_argument("spec", type=Path, help="sweep spec (TOML), e.g. experiments/quick.toml")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: the spec's 'out', else results/<name>)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--backend", choices=("local", "dask"), default="local", help="execution backend")
+    p.add_argument("--fresh", action="store_true", help="discard stored rows and start over")
+    p.add_argument("--no-plots", action="store_true", help="do not draw plots at the end")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_sweep_cmd)
+
+    q = sub.add_parser(
+        "plot", formatter_class=D, help="plot a results table: metric vs SNR (95%% CI), rate breakdown",
+        description="Draw METRIC vs SNR (mean and 95%% confidence band over items and trials), one line per "
+        "codec/rate (and link, when several), as PNG and PDF; 'rates' draws the stacked bits-per-part chart.",
+    )
+    q.add_argument("results", type=Path, help="results.csv or the folder holding it")
+    q.add_argument("--metric", default="psnr",
+                   choices=("psnr", "ms_ssim", "lpips", "st_lpips", "ber", "bler", "raw_ber", "rates"),
+                   help="what to plot")
+    q.add_argument("--out", type=Path, default=None, help="output file stem (default: beside the results, <metric>_vs_snr)")
+    q.set_defaults(func=run_plot_cmd)
+
+
+def run_sweep_cmd(args: argparse.Namespace) -> int:
+    from semlink.sweep.runner import run_sweep
+    from semlink.sweep.spec import load_spec
+
+    spec = load_spec(args.spec)
+    out = args.out or spec.out
+    rows = run_sweep(spec, out, workers=args.workers, fresh=args.fresh, progress=not args.quiet, backend=args.backend)
+    print(f"{len(rows)} rows in {Path(out) / 'results.csv'}")
+    if not args.no_plots:
+        for f in draw_default_plots(rows, Path(out)):
+            print(f"wrote {f}")
+    return 0
+
+
+def draw_default_plots(rows: list[dict], out: Path) -> list[Path]:
+    from semlink.sweep.plots import plot_metric, plot_rate_breakdown
+
+    files = []
+    perceptual = next((m for m in ("lpips", "st_lpips") if any(m in r for r in rows)), None)
+    for m in DEFAULT_PLOTS:
+        m = perceptual if m == "perceptual" else m
+        if m and any(r.get(m) not in (None, "") for r in rows):
+            files += plot_metric(rows, m, out / f"{m}_vs_snr")
+    files += plot_rate_breakdown(rows, out / "rate_breakdown")
+    return files
+
+
+def run_plot_cmd(args: argparse.Namespace) -> int:
+    from semlink.sweep.plots import plot_metric, plot_rate_breakdown
+    from semlink.sweep.store import read_table
+
+    rows = read_table(args.results)
+    base = args.results if args.results.is_dir() else args.results.parent
+    if args.metric == "rates":
+        files = plot_rate_breakdown(rows, args.out or base / "rate_breakdown")
+    else:
+        files = plot_metric(rows, args.metric, args.out or base / f"{args.metric}_vs_snr")
+    for f in files:
+        print(f"wrote {f}")
+    return 0

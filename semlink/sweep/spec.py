@@ -1,0 +1,286 @@
+"""Sweep specifications (TOML): parsing, validation and expansion into rows.
+
+A spec names a dataset, codecs with rate points, a link, SNRs, trials and a seed. Any link
+field, the SNR and a codec's rate may be a list; the sweep is their cross product. Unknown
+keys and impossible values raise ``ValueError`` naming the key and the allowed values before
+anything runs. Example (``experiments/quick.toml``)::
+
+    name = "quick"
+    seed = 0
+    trials = 2
+    snr_db = "0:20:2"              # or a list of dB values (Es/N0 per resource element)
+
+    [dataset]
+    name = "photos"                # semlink.data registry
+    max_items = 5                  # optional; also: items = ["astronaut", ...], options = {...}
+
+    [[codec]]
+    name = "jpeg2000"
+    bpp = 0.3                      # one rate key: bpp | quality | bitrate | bcr | crf | qp (list ok)
+
+    [link]
+    mode = "phy"                   # every semlink.phy.LinkConfig field; lists are swept
+    channel = "tdl-c"
+    modulation = ["qpsk", "16qam"]
+
+``mode = "ideal"`` takes ``cbr`` (channel uses per source symbol, list ok) and ``fading``
+("awgn" | "rayleigh") instead; the codec's rate list is then the set of candidate points from
+which, at each SNR, the largest that fits the capacity is chosen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from semlink.phy.ber import parse_snr_list
+from semlink.phy.config import LinkConfig, OFDMGrid
+
+TOP_KEYS = {"name", "out", "seed", "trials", "snr_db", "dataset", "codec", "link", "metrics", "perceptual"}
+DATASET_KEYS = {"name", "items", "max_items", "options"}
+RATE_KEYS = ("bpp", "quality", "bitrate", "bcr", "crf", "qp")
+CODEC_KEYS = {"name", "options", "label", *RATE_KEYS}
+METRICS = ("psnr", "ms_ssim", "perceptual")
+LINK_FIELDS = {f.name for f in dataclasses.fields(LinkConfig)}
+IDEAL_KEYS = {"mode", "cbr", "fading"}
+
+
+@dataclass(frozen=True)
+class CodecPoint:
+    """One codec at one rate point (``rate_key=None`` in ideal mode: all candidate rates)."""
+
+    codec: str
+    label: str
+    options: tuple[tuple[str, Any], ...]
+    rate_key: str | None
+    rate_value: Any
+    candidates: tuple[Any, ...] = ()
+
+    @property
+    def rate_label(self) -> str:
+        if self.rate_key is None:
+            return "auto"
+        return f"{self.rate_key}={self.rate_value:g}" if isinstance(self.rate_value, (int, float)) else f"{self.rate_key}={self.rate_value}"
+
+    def rate_kwargs(self) -> dict:
+        return {self.rate_key: self.rate_value} if self.rate_key else {}
+
+
+@dataclass(frozen=True)
+class LinkPoint:
+    """One link configuration: ``mode`` "phy" (``config``) or "ideal" (``cbr``, ``fading``)."""
+
+    mode: str
+    config: LinkConfig | None = None
+    cbr: float | None = None
+    fading: str = "awgn"
+
+    @property
+    def key(self) -> str:
+        """Stable short id of the configuration (part of every row key)."""
+        return hashlib.sha1(json.dumps(self.describe_dict(), sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+    def describe_dict(self) -> dict:
+        if self.mode == "ideal":
+            return {"mode": "ideal", "cbr": self.cbr, "fading": self.fading}
+        d = dataclasses.asdict(self.config)
+        d["mode"] = "phy"
+        return d
+
+    def label(self) -> str:
+        if self.mode == "ideal":
+            return f"ideal, CBR={self.cbr:.4g}, {self.fading}"
+        c = self.config
+        return f"{c.channel}, {c.modulation}, {c.code}, {c.estimator}+{c.equalizer}"
+
+
+@dataclass
+class SweepSpec:
+    """A validated sweep. ``path`` is where it was read from (None when built in code)."""
+
+    name: str
+    out: Path
+    seed: int
+    trials: int
+    snr_db: list[float]
+    dataset: str
+    dataset_options: dict
+    items: list[str] | None
+    max_items: int | None
+    codecs: list[CodecPoint]
+    links: list[LinkPoint]
+    metrics: tuple[str, ...] = METRICS
+    perceptual: str = "auto"
+    raw: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def hash(self) -> str:
+        """Hash of the spec's content (provenance column ``spec_hash``)."""
+        return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _as_list(v) -> list:
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def _unknown(where: str, keys, allowed) -> None:
+    bad = sorted(set(keys) - set(allowed))
+    if bad:
+        raise ValueError(f"{where}: unknown key(s) {bad}; allowed: {', '.join(sorted(allowed))}")
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a TOML sweep spec."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"spec file {str(path)!r} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: not valid TOML: {e}") from None
+    return parse_spec(raw, default_name=path.stem, path=path)
+
+
+def parse_spec(raw: dict, default_name: str = "sweep", path: Path | None = None) -> SweepSpec:
+    """Validate a spec given as a dict (the TOML's content)."""
+    _unknown("spec", raw, TOP_KEYS)
+    name = str(raw.get("name", default_name))
+    seed = raw.get("seed", 0)
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    trials = raw.get("trials", 1)
+    if not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"trials must be a positive int, got {trials!r}")
+    if "snr_db" not in raw:
+        raise ValueError("snr_db is required (list of dB values or 'start:stop:step')")
+    snr = raw["snr_db"]
+    snrs = parse_snr_list(snr) if isinstance(snr, str) else [float(x) for x in _as_list(snr)]
+    if not snrs:
+        raise ValueError("snr_db is empty")
+    out = Path(raw.get("out", f"results/{name}"))
+
+    ds = raw.get("dataset")
+    if not isinstance(ds, dict) or "name" not in ds:
+        raise ValueError("[dataset] with a name is required")
+    _unknown("[dataset]", ds, DATASET_KEYS)
+    from semlink.data import list_datasets
+
+    if ds["name"] not in list_datasets():
+        raise ValueError(f"dataset.name={ds['name']!r} is unknown; registered: {', '.join(list_datasets())}")
+    items = ds.get("items")
+    if items is not None and (not isinstance(items, list) or not all(isinstance(x, str) for x in items)):
+        raise ValueError("dataset.items must be a list of item names")
+    max_items = ds.get("max_items")
+    if max_items is not None and (not isinstance(max_items, int) or max_items < 1):
+        raise ValueError(f"dataset.max_items must be a positive int, got {max_items!r}")
+    ds_opts = ds.get("options", {})
+    if not isinstance(ds_opts, dict):
+        raise ValueError("dataset.options must be a table")
+
+    metrics = tuple(raw.get("metrics", METRICS))
+    _unknown("metrics", metrics, METRICS)
+    perceptual = raw.get("perceptual", "auto")
+    if perceptual not in ("auto", "lpips", "st_lpips"):
+        raise ValueError(f"perceptual={perceptual!r} is not allowed; choose auto, lpips, st_lpips")
+
+    link_raw = raw.get("link")
+    if not isinstance(link_raw, dict):
+        raise ValueError("[link] is required")
+    links = _parse_links(link_raw)
+    ideal = links[0].mode == "ideal"
+    codecs = _parse_codecs(raw.get("codec"), ideal)
+    return SweepSpec(name, out, seed, trials, snrs, ds["name"], ds_opts, items, max_items, codecs, links,
+                     metrics, perceptual, raw, path)
+
+
+def _parse_codecs(entries, ideal: bool) -> list[CodecPoint]:
+    from semlink.codecs import get_codec, list_codecs
+
+    if not entries:
+        raise ValueError("at least one [[codec]] is required")
+    out = []
+    for i, c in enumerate(_as_list(entries)):
+        where = f"codec[{i}]"
+        if not isinstance(c, dict) or "name" not in c:
+            raise ValueError(f"{where}: a table with a name is required")
+        _unknown(where, c, CODEC_KEYS)
+        name = c["name"]
+        if name not in list_codecs():
+            raise ValueError(f"{where}.name={name!r} is unknown; registered codecs: {', '.join(list_codecs())}")
+        opts = c.get("options", {})
+        if not isinstance(opts, dict):
+            raise ValueError(f"{where}.options must be a table")
+        codec = get_codec(name, **opts)  # validates the options
+        keys = [k for k in RATE_KEYS if k in c]
+        if len(keys) > 1:
+            raise ValueError(f"{where}: give one rate key, got {keys}")
+        label = str(c.get("label", name))
+        frozen = tuple(sorted(opts.items()))
+        if not keys:
+            points = list(codec.rate_points())
+            if not points:
+                raise ValueError(f"{where}: no rate given and codec {name!r} has no default rate points; use one of {RATE_KEYS}")
+            key, values = "quality", points
+        else:
+            key, values = keys[0], _as_list(c[keys[0]])
+        for v in values:
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"{where}.{key}: rates must be positive numbers, got {v!r}")
+        if ideal:
+            out.append(CodecPoint(name, label, frozen, None, None, (key, tuple(values))))
+        else:
+            out.extend(CodecPoint(name, label, frozen, key, v) for v in values)
+    return out
+
+
+def _parse_links(raw: dict) -> list[LinkPoint]:
+    mode = raw.get("mode", "phy")
+    if mode not in ("phy", "ideal"):
+        raise ValueError(f"link.mode={mode!r} is not allowed; choose 'phy' or 'ideal'")
+    if mode == "ideal":
+        _unknown("[link] (mode ideal)", raw, IDEAL_KEYS)
+        if "cbr" not in raw:
+            raise ValueError("link.cbr is required in ideal mode (channel uses per source symbol, e.g. 0.0333)")
+        out = []
+        for cbr, fading in itertools.product(_as_list(raw["cbr"]), _as_list(raw.get("fading", "awgn"))):
+            if not isinstance(cbr, (int, float)) or cbr <= 0:
+                raise ValueError(f"link.cbr must be positive, got {cbr!r}")
+            if fading not in ("awgn", "rayleigh"):
+                raise ValueError(f"link.fading={fading!r} is not allowed; choose awgn, rayleigh")
+            out.append(LinkPoint("ideal", cbr=float(cbr), fading=fading))
+        return out
+    fields = {k: v for k, v in raw.items() if k != "mode"}
+    _unknown("[link]", fields, LINK_FIELDS)
+    # dict-valued fields (grid, channel_params) are single values unless given as a list of tables
+    names = sorted(fields)
+    choices = []
+    for k in names:
+        v = fields[k]
+        if k == "grid" and isinstance(v, dict):
+            choices.append([OFDMGrid(**_listify_grid(v))])
+        else:
+            choices.append(_as_list(v) if not isinstance(v, dict) else [v])
+    out = []
+    for combo in itertools.product(*choices):
+        kw = dict(zip(names, combo))
+        if isinstance(kw.get("grid"), dict):
+            kw["grid"] = OFDMGrid(**_listify_grid(kw["grid"]))
+        try:
+            cfg = LinkConfig(**kw)
+        except TypeError as e:
+            raise ValueError(f"[link]: {e}") from None
+        out.append(LinkPoint("phy", config=cfg))
+    return out
+
+
+def _listify_grid(g: dict) -> dict:
+    allowed = {f.name for f in dataclasses.fields(OFDMGrid)}
+    _unknown("link.grid", g, allowed)
+    return dict(g)

@@ -1,0 +1,154 @@
+"""Results store of a sweep: an append-only journal plus an atomically rewritten CSV table.
+
+``DIR/rows.jsonl``: one JSON object per finished row, appended and flushed as soon as the row
+is done. A crash or Ctrl-C loses at most the rows in flight; a torn last line is ignored.
+``DIR/results.csv`` (and ``results.parquet`` when pyarrow is installed): the tidy table,
+rewritten from the journal through a temporary file and an atomic rename, so a reader never
+sees a half-written table.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Iterable
+
+#: Columns first in the CSV, in this order; any other column follows alphabetically.
+LEADING = [
+    "item", "codec", "rate", "link", "mode", "channel", "modulation", "code", "estimator", "equalizer",
+    "snr_db", "trial", "psnr", "ms_ssim", "lpips", "st_lpips", "bits", "bpp", "cbr", "cbr_total", "bcr",
+    "raw_ber", "ber", "bler", "packets", "packets_lost", "decoded_ok", "outage", "reason",
+]
+
+
+class ResultStore:
+    """Journal + table in ``out_dir``."""
+
+    def __init__(self, out_dir: str | Path):
+        self.dir = Path(out_dir)
+        self.journal = self.dir / "rows.jsonl"
+        self.csv = self.dir / "results.csv"
+
+    def reset(self) -> None:
+        """Forget every stored row (``--fresh``)."""
+        for p in (self.journal, self.csv, self.dir / "results.parquet"):
+            if p.exists():
+                p.unlink()
+
+    def load(self) -> list[dict]:
+        """Rows of the journal (a torn last line, from a crash mid-write, is skipped)."""
+        if not self.journal.exists():
+            return []
+        rows = []
+        with open(self.journal) as f:
+            for line in f:
+                if not line.endswith("\n"):
+                    break
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        return rows
+
+    def done_keys(self) -> set[str]:
+        return {r["key"] for r in self.load() if "key" in r}
+
+    def open_journal(self):
+        """Append handle; each row is one line, flushed and fsynced by :meth:`append`."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        # cut a torn last line left by a crash so that the next row starts on a fresh line
+        if self.journal.exists() and self.journal.stat().st_size:
+            with open(self.journal, "rb+") as f:
+                data = f.read()
+                if not data.endswith(b"\n"):
+                    f.truncate(data.rfind(b"\n") + 1)
+        return open(self.journal, "a")
+
+    @staticmethod
+    def append(handle, row: dict) -> None:
+        handle.write(json.dumps(row, default=_json_default) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+    def write_table(self, rows: Iterable[dict], order: list[str] | None = None) -> Path:
+        """Rewrite results.csv atomically from ``rows`` (sorted by ``order`` of keys when given)."""
+        rows = list(rows)
+        if order is not None:
+            pos = {k: i for i, k in enumerate(order)}
+            rows.sort(key=lambda r: pos.get(r.get("key"), len(pos)))
+        cols = [c for c in LEADING if any(c in r for r in rows)]
+        cols += sorted({k for r in rows for k in r} - set(cols))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.csv.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: _cell(r.get(k)) for k in cols})
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(self.csv)
+        self._write_parquet(rows, cols)
+        return self.csv
+
+    def _write_parquet(self, rows: list[dict], cols: list[str]) -> None:
+        try:
+            import pandas as pd
+            import pyarrow  # noqa: F401
+        except ImportError:
+            return
+        df = pd.DataFrame([{k: r.get(k) for k in cols} for r in rows], columns=cols)
+        tmp = self.dir / "results.parquet.tmp"
+        df.to_parquet(tmp, index=False)
+        tmp.replace(self.dir / "results.parquet")
+
+
+def _cell(v):
+    if v is None:
+        return ""
+    if isinstance(v, float) and math.isnan(v):
+        return "nan"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, default=_json_default)
+    return v
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def read_table(path: str | Path) -> list[dict]:
+    """Read a results.csv (or a directory holding one) back as rows with numbers parsed."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.csv"
+    if not path.is_file():
+        raise ValueError(f"results file {str(path)!r} does not exist")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k, v in r.items():
+            r[k] = _parse(v)
+    return rows
+
+
+def _parse(v: str):
+    if v in ("True", "False"):
+        return v == "True"
+    try:
+        if v.lstrip("-").isdigit():
+            return int(v)
+        return float(v)
+    except ValueError:
+        return v
