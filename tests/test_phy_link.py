@@ -35,7 +35,7 @@ def test_output_byte_count_equals_input(awgn_link, nbytes):
 def test_crc_flags_exactly_the_corrupt_packets():
     link = Link(LinkConfig(channel="awgn", estimator="perfect", modulation="16qam"))
     data = _payload(20000, 3)
-    r = link.transmit(data, 8.0, np.random.default_rng(4))  # near the cliff: some packets lost
+    r = link.transmit(data, 10.5, np.random.default_rng(4))  # on the cliff: some packets lost
     assert 0 < r.packets_lost < r.num_packets
     for ok, s, ln in zip(r.packet_ok, r.packet_starts, r.packet_lengths):
         same = r.payload[s : s + ln] == data[s : s + ln]
@@ -51,7 +51,7 @@ def test_same_rng_same_result_and_chunking_is_invisible():
     a = Link(cfg).transmit(data, 12.0, np.random.default_rng(7))
     b = Link(cfg).transmit(data, 12.0, np.random.default_rng(7))
     assert a.payload == b.payload and a.raw_bit_errors == b.raw_bit_errors
-    small = Link(LinkConfig(channel="awgn", estimator="perfect", batch_slots=3))
+    small = Link(LinkConfig(channel="awgn", estimator="perfect", batch_slots=30))
     big = Link(LinkConfig(channel="awgn", estimator="perfect", batch_slots=512))
     rs = small.transmit(data, 20.0, np.random.default_rng(0))
     rb = big.transmit(data, 20.0, np.random.default_rng(0))

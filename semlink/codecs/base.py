@@ -19,6 +19,7 @@ rate control settled on); decoders must not read it.
 from __future__ import annotations
 
 import abc
+import re
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -26,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 Kind = Literal["image", "video"]
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,12 @@ class Reconstruction:
     data: np.ndarray
     decoded_ok: bool = True
     reason: str = ""
+
+    def __post_init__(self):
+        # Library messages often embed object addresses ("<BytesIO at 0x7f..>"): drop them so the
+        # same failure gives the same reason in every run (results must be reproducible).
+        if self.reason:
+            object.__setattr__(self, "reason", _ADDRESS.sub("", self.reason))
 
     @property
     def image(self) -> np.ndarray:

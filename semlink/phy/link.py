@@ -236,10 +236,16 @@ class Link:
 
             x_time = self.modulator(grid)
             y_time, h_time = self.time_channel(x_time, no_t)
-            y = self.demodulator(y_time)
+            # The channel's tail (past the slot's last sample) is cut: slots are independent
+            # transmissions (no inter-slot interference is simulated).
+            y = self.demodulator(y_time)[..., : self.config.grid.num_ofdm_symbols, :]
             h_freq = None
             if cfg.estimator == "perfect":
-                h_freq = time_to_ofdm_channel(h_time, self.rg, self.l_min)  # sampled per OFDM symbol
+                # Perfect CSI = frequency response of the taps inside one FFT window (longer
+                # responses are inter-symbol interference, not channel), sampled per OFDM symbol.
+                g = self.config.grid
+                h_freq = time_to_ofdm_channel(h_time[..., : g.fft_size], self.rg, self.l_min)
+                h_freq = h_freq[..., : g.num_ofdm_symbols, :]  # drop the channel's tail samples
         if cfg.estimator == "perfect":
             h_hat = self.remove_nulled(h_freq)
             err_var = torch.zeros((), dtype=torch.float32, device=dev)

@@ -75,7 +75,10 @@ def plot_metric(rows: list[dict], metric: str, out: Path) -> list[Path]:
             lo = np.where(lo > 0, lo, np.nanmin(m[m > 0]) / 10 if np.any(m > 0) else 1e-9)
         ax.fill_between(snr, lo, m + ci, color=line.get_color(), alpha=0.2, lw=0)
     if metric in LOG_METRICS:
-        ax.set_yscale("log")
+        if any(float(r[metric]) > 0 for r in have):
+            ax.set_yscale("log")
+        else:
+            ax.text(0.5, 0.5, "no errors observed", transform=ax.transAxes, ha="center")
     ax.set_xlabel("SNR = Es/N0 per resource element [dB]")
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     ax.grid(True, which="both", alpha=0.3)

@@ -273,7 +273,8 @@ def run_sweep(
         journal.close()
         if bar is not None:
             bar.close()
-        rows = [r for r in store.load() if r.get("key") in set(order)]
+        pos = {k: i for i, k in enumerate(order)}
+        rows = sorted((r for r in store.load() if r.get("key") in pos), key=lambda r: pos[r["key"]])
         store.write_table(rows, order)
     return rows
 

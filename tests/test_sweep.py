@@ -1,0 +1,152 @@
+"""Sweep runner: spec validation, resume, determinism across workers, ideal mode, plots, CLI."""
+
+import math
+
+import numpy as np
+import pytest
+
+from semlink.cli import main
+from semlink.phy.ideal import capacity_awgn
+from semlink.sweep import ResultStore, load_spec, parse_spec, read_table, run_sweep
+
+# columns that legitimately differ between runs (timings)
+VOLATILE = {"wall_s", "encode_s", "decode_s", "link_s", "metrics_s"}
+
+
+def _spec(tmp_path, **over):
+    raw = {
+        "name": "t", "seed": 3, "trials": 2, "snr_db": [4.0, 30.0],
+        "dataset": {"name": "photos", "max_items": 2, "options": {"size": 96, "crop": 96}},
+        "codec": [{"name": "jpeg", "quality": 40}, {"name": "jpeg2000", "bpp": 0.8}],
+        "link": {"mode": "phy", "channel": "tdl-c", "modulation": "qpsk"},
+        "metrics": ["psnr", "ms_ssim"],
+        "out": str(tmp_path / "out"),
+    }
+    raw.update(over)
+    return parse_spec(raw)
+
+
+def _stable(rows):
+    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]
+
+
+@pytest.mark.parametrize("mutate,match", [
+    (lambda r: r.update(bogus=1), r"unknown key\(s\) \['bogus'\]"),
+    (lambda r: r["link"].update(channel="tdl-z"), "channel='tdl-z'"),
+    (lambda r: r["link"].update(colour="red"), r"\[link\]: unknown key\(s\) \['colour'\]"),
+    (lambda r: r["codec"][0].update(name="bpg"), r"codec\[0\]\.name='bpg' is unknown"),
+    (lambda r: r["codec"][0].update(bpp=0.3), "give one rate key"),
+    (lambda r: r["codec"][1].update(bpp=-1), "rates must be positive"),
+    (lambda r: r.update(snr_db="20:0:2"), "snr-db"),
+    (lambda r: r["dataset"].update(name="kodak"), "dataset.name='kodak'"),
+    (lambda r: r["link"].update(mode="analog"), "link.mode='analog'"),
+    (lambda r: r["link"].update(modulation=["qpsk", "256qam"]), "modulation='256qam'"),
+    (lambda r: r.update(trials=0), "trials"),
+])
+def test_spec_errors_name_the_key(tmp_path, mutate, match):
+    raw = {
+        "snr_db": [0.0], "dataset": {"name": "photos"},
+        "codec": [{"name": "jpeg", "quality": 40}, {"name": "jpeg2000", "bpp": 0.3}],
+        "link": {"mode": "phy"},
+    }
+    mutate(raw)
+    with pytest.raises(ValueError, match=match):
+        parse_spec(raw)
+
+
+def test_lists_expand_to_cross_product(tmp_path):
+    spec = _spec(tmp_path, link={"channel": ["awgn", "tdl-a"], "modulation": ["qpsk", "16qam"]})
+    assert len(spec.links) == 4
+    from semlink.sweep.runner import plan
+
+    assert len(plan(spec)) == 2 * 2 * 4 * 2 * 2  # items x codecs x links x snrs x trials
+
+
+def test_rows_are_complete_and_resume_matches_uninterrupted(tmp_path):
+    spec = _spec(tmp_path)
+    full = run_sweep(spec, tmp_path / "full", progress=False)
+    assert len(full) == 2 * 2 * 2 * 2
+    r = full[0]
+    for col in ("item", "codec", "rate", "channel", "modulation", "snr_db", "trial", "psnr", "ms_ssim", "bits",
+                "bpp", "raw_ber", "ber", "bler", "decoded_ok", "cbr", "cbr_total", "spec_hash", "sionna_version"):
+        assert col in r, col
+    assert r["cbr_total"] > r["cbr"] > 0
+    # at 30 dB everything arrives intact; at 4 dB over TDL-C with QPSK r3/4 packets are lost
+    hi = [x for x in full if x["snr_db"] == 30.0]
+    assert all(x["decoded_ok"] and x["packets_lost"] == 0 for x in hi)
+    assert any(x["packets_lost"] > 0 for x in full if x["snr_db"] == 4.0)
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def interrupt(row):
+        seen.append(row)
+        if len(seen) == 5:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_sweep(spec, tmp_path / "resumed", progress=False, on_row=interrupt)
+    assert len(ResultStore(tmp_path / "resumed").load()) == 5
+    resumed = run_sweep(spec, tmp_path / "resumed", progress=False)
+    assert _stable(resumed) == _stable(full)
+    table = read_table(tmp_path / "resumed" / "results.csv")
+    assert len(table) == len(full)
+    # --fresh starts over
+    again = run_sweep(spec, tmp_path / "resumed", progress=False, fresh=True)
+    assert _stable(again) == _stable(full)
+
+
+def test_results_do_not_depend_on_worker_count(tmp_path):
+    spec = _spec(tmp_path, trials=1, snr_db=[6.0])
+    one = run_sweep(spec, tmp_path / "w1", workers=1, progress=False)
+    two = run_sweep(spec, tmp_path / "w2", workers=2, progress=False)
+    assert _stable(one) == _stable(two)
+
+
+def test_ideal_mode_picks_largest_rate_that_fits(tmp_path):
+    qualities = [10, 30, 50, 70, 90]
+    spec = _spec(tmp_path, trials=1, snr_db=[-5.0, 5.0, 15.0, 40.0],
+                 codec=[{"name": "jpeg", "quality": qualities}], link={"mode": "ideal", "cbr": 1 / 12})
+    rows = run_sweep(spec, tmp_path / "ideal", progress=False)
+    from semlink.codecs import get_codec
+    from semlink.data import get_dataset
+
+    ds = {it.name: it.data for it in get_dataset("photos", size=96, crop=96)}
+    jpeg = get_codec("jpeg")
+    for r in rows:
+        img = ds[r["item"]]
+        uses = math.floor(img.size / 12)
+        budget = uses * capacity_awgn(r["snr_db"])
+        bits = {q: jpeg.encode(img, quality=q).num_bits for q in qualities}
+        fitting = [q for q in qualities if bits[q] <= budget]
+        if fitting:
+            assert r["rate"] == f"quality={max(fitting)}" and not r["outage"] and r["decoded_ok"]
+            assert r["bits"] == bits[max(fitting)]
+        else:
+            assert r["outage"] and not r["decoded_ok"]
+    assert any(r["outage"] for r in rows) and any(not r["outage"] for r in rows)
+
+
+def test_cli_sweep_and_plot(tmp_path):
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(
+        'name = "c"\nsnr_db = "10:20:10"\nmetrics = ["psnr"]\n'
+        '[dataset]\nname = "photos"\nmax_items = 1\noptions = {size = 64, crop = 64}\n'
+        '[[codec]]\nname = "jpeg"\nquality = [20, 60]\n'
+        '[link]\nmode = "phy"\nchannel = "awgn"\n'
+    )
+    out = tmp_path / "o"
+    assert main(["sweep", str(spec_file), "--out", str(out), "--quiet"]) == 0
+    for name in ("results.csv", "psnr_vs_snr.png", "psnr_vs_snr.pdf", "ber_vs_snr.png", "rate_breakdown.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert main(["plot", str(out / "results.csv"), "--metric", "bler", "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b.png").stat().st_size > 0
+    assert main(["plot", str(out), "--metric", "lpips"]) == 2  # not in the results: clear error, exit 2
+    assert main(["sweep", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_quick_spec_is_valid():
+    spec = load_spec("experiments/quick.toml")
+    assert spec.links[0].config.channel == "tdl-c" and spec.snr_db[0] == 0 and spec.snr_db[-1] == 20
