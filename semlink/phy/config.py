@@ -121,7 +121,7 @@ class LinkConfig:
     code: str = "80211n-648-3/4"
     modulation: str = "qpsk"
     demapping: str = "app"
-    decoder: str = "sionna"
+    decoder: str = "fast"
     num_iter: int = 20
     channel: str = "tdl-c"
     channel_params: dict = field(default_factory=dict)
@@ -132,7 +132,7 @@ class LinkConfig:
     grid: OFDMGrid = field(default_factory=OFDMGrid)
     codewords_per_packet: int = 4
     interleave: bool = True
-    backend: str = "sionna"
+    backend: str = "fast"
     batch_slots: int = 256
     device: str = "cpu"
 

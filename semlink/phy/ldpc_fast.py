@@ -16,7 +16,7 @@ Check-node rules (``cn=``):
   ``y = 2 atanh(prod_{i' != i} tanh(x_i' / 2))``, with the same saturation as Sionna's
   ``"boxplus-phi"`` rule (messages +/- 20, phi argument clipped to [8.5e-8, 16.635532]);
 * ``"phi"``: sum-product in the phi domain, ``phi(x) = -log(tanh(x/2))``: the very same
-  formula and clipping as Sionna's ``cn_update_phi`` (about 1.5x slower than ``"spa"``);
+  formula and clipping as Sionna's ``cn_update_phi`` (about 2x slower than ``"spa"``);
 * ``"minsum"``, ``"nms"`` (normalized min-sum, ``alpha``), ``"oms"`` (offset min-sum, ``beta``).
 
 Schedules (``schedule=``): ``"flooding"`` (default; same message schedule as Sionna's
@@ -24,8 +24,11 @@ Schedules (``schedule=``): ``"flooding"`` (default; same message schedule as Sio
 rounding, plus early termination) and ``"layered"`` (row-layered: each block row updates the
 a-posteriori LLRs immediately; converges in about half the iterations).
 
-Exp and log are evaluated with vectorisable Cephes-style polynomials (relative error ~1e-7),
-written so that LLVM turns the per-lane loops into AVX2 code without an SVML library.
+Exp and log are evaluated with Cephes-style polynomials (relative error ~1e-7) built from
+bit-level intrinsics, so that they can be vectorised without an SVML library. NOTE (known
+limitation, see the report / TODO): LLVM currently vectorises only the loops that do not
+read-modify-write a second array; the row-accumulator loops run scalar, so the kernel is
+about 5-10x short of what AVX2 allows.
 
 A vectorised torch implementation (:func:`decode_torch`) runs on any torch device (CUDA when
 available); it uses the expanded edge list with gather/scatter and the same rules.
@@ -178,6 +181,8 @@ def _phi(x):
 
 
 # ----------------------------------------------------------------------------- kernels
+# The lane count ``nl`` (= _W) is passed at run time on purpose: with a compile-time trip count
+# LLVM fully unrolls the 32-lane loops before the loop vectoriser runs.
 # All kernels index flat 1-D float32 arrays with uint64 indices: numba then emits no
 # negative-index wraparound and no array views (whose reference counting is not free), so
 # LLVM sees plain strided loops over _W lanes and vectorises them.
@@ -190,136 +195,140 @@ _U1 = _U(1)
 
 
 @njit(inline="always", **_JIT)
-def _cn_row(T, C, V, A, SG, acc, acc2, sgn, m1u, row, row_ptr, e_col, e_shift, cn_mode, alpha,
-            beta, layered):
+def _cn_row(T, C, W, nl, row, row_ptr, e_col, e_shift, cn_mode, alpha, beta, layered):
     """Update the c2v messages of all edges (circulants) of block row ``row``.
 
     Reads v2c = clip(T[col, s + i] - C[e, i]) (check order), writes C[e, :] in place. For the
     layered schedule, also writes the refreshed a-posteriori LLRs T = v2c + c2v back to T (VN
     order), with the *unclipped* v2c: this keeps T = L + sum(c2v) exact (clipping it there
     makes layered decoding lose the other rows' information and fail badly).
+
+    Scratch ``W`` (one array, so that LLVM needs few runtime alias checks and vectorises the
+    lane loops): lanes [0, 128) hold the row accumulators (product or sum or min1, min2, sign
+    product, unscaled min1); edge k uses [128 + 128 k, 256 + 128 k): v2c, transformed
+    magnitude, sign.
     """
     e0 = row_ptr[row]
     d = row_ptr[row + _U1] - e0
-    for i in range(_WU):
-        sgn[i] = _ONE
+    for i in range(nl):
+        W[_U(64) + i] = _ONE
     if cn_mode == 0:  # tanh-domain sum-product
-        for i in range(_WU):
-            acc[i] = _ONE
+        for i in range(nl):
+            W[i] = _ONE
         for k in range(d):
             e = e0 + k
             tb = e_col[e] * _W2U + e_shift[e]
             cb = e * _WU
-            kb = k * _WU
-            for i in range(_WU):
+            kb = _U(128) + k * _U(128)
+            for i in range(nl):
                 v = T[tb + i] - C[cb + i]
-                V[kb + i] = v
+                W[kb + i] = v
                 a = min(abs(v), _LLR_MAX)
                 ex = _fexp(-a)
                 t = (_ONE - ex) / (_ONE + ex)
                 t = min(max(t, _T_LO), _T_HI)
                 sg = _MONE if v < _ZERO else _ONE
-                A[kb + i] = t
-                SG[kb + i] = sg
-                sgn[i] *= sg
-                acc[i] = max(acc[i] * t, _P_FLOOR)
+                W[kb + _U(32) + i] = t
+                W[kb + _U(64) + i] = sg
+                W[_U(64) + i] *= sg
+                W[i] = max(W[i] * t, _P_FLOOR)
         for k in range(d):
             cb = (e0 + k) * _WU
-            kb = k * _WU
-            for i in range(_WU):
-                p = acc[i] / A[kb + i]
+            kb = _U(128) + k * _U(128)
+            for i in range(nl):
+                p = W[i] / W[kb + _U(32) + i]
                 p = min(max(p, _P_LO), _P_HI)
                 y = _flog((_ONE + p) / (_ONE - p))
                 y = min(y, _OUT_HI)
-                C[cb + i] = y * (sgn[i] * SG[kb + i])
+                C[cb + i] = y * (W[_U(64) + i] * W[kb + _U(64) + i])
     elif cn_mode == 1:  # phi-domain sum-product (Sionna's formula)
-        for i in range(_WU):
-            acc[i] = _ZERO
+        for i in range(nl):
+            W[i] = _ZERO
         for k in range(d):
             e = e0 + k
             tb = e_col[e] * _W2U + e_shift[e]
             cb = e * _WU
-            kb = k * _WU
-            for i in range(_WU):
+            kb = _U(128) + k * _U(128)
+            for i in range(nl):
                 v = T[tb + i] - C[cb + i]
-                V[kb + i] = v
+                W[kb + i] = v
                 ph = _phi(min(abs(v), _LLR_MAX))
                 sg = _MONE if v < _ZERO else _ONE
-                A[kb + i] = ph
-                SG[kb + i] = sg
-                sgn[i] *= sg
-                acc[i] += ph
+                W[kb + _U(32) + i] = ph
+                W[kb + _U(64) + i] = sg
+                W[_U(64) + i] *= sg
+                W[i] += ph
         for k in range(d):
             cb = (e0 + k) * _WU
-            kb = k * _WU
-            for i in range(_WU):
-                y = _phi(acc[i] - A[kb + i])
+            kb = _U(128) + k * _U(128)
+            for i in range(nl):
+                y = _phi(W[i] - W[kb + _U(32) + i])
                 y = min(y, _LLR_MAX)
-                C[cb + i] = y * (sgn[i] * SG[kb + i])
+                C[cb + i] = y * (W[_U(64) + i] * W[kb + _U(64) + i])
     else:  # min-sum family
         big = _F(3.0e38)
-        for i in range(_WU):
-            acc[i] = big
-            acc2[i] = big
+        for i in range(nl):
+            W[i] = big
+            W[_U(32) + i] = big
         for k in range(d):
             e = e0 + k
             tb = e_col[e] * _W2U + e_shift[e]
             cb = e * _WU
-            kb = k * _WU
-            for i in range(_WU):
+            kb = _U(128) + k * _U(128)
+            for i in range(nl):
                 v = T[tb + i] - C[cb + i]
-                V[kb + i] = v
+                W[kb + i] = v
                 a = min(abs(v), _LLR_MAX)
                 sg = _MONE if v < _ZERO else _ONE
-                A[kb + i] = a
-                SG[kb + i] = sg
-                sgn[i] *= sg
-                m1 = acc[i]
-                acc2[i] = min(acc2[i], max(m1, a))
-                acc[i] = min(m1, a)
-        for i in range(_WU):
-            m1u[i] = acc[i]  # unscaled minimum, to find the edge that holds it
+                W[kb + _U(32) + i] = a
+                W[kb + _U(64) + i] = sg
+                W[_U(64) + i] *= sg
+                m1 = W[i]
+                W[_U(32) + i] = min(W[_U(32) + i], max(m1, a))
+                W[i] = min(m1, a)
+        for i in range(nl):
+            W[_U(96) + i] = W[i]  # unscaled minimum, to find the edge that holds it
         if cn_mode == 3:  # normalized: scale the two minima once
-            for i in range(_WU):
-                acc[i] *= alpha
-                acc2[i] *= alpha
+            for i in range(nl):
+                W[i] *= alpha
+                W[_U(32) + i] *= alpha
         elif cn_mode == 4:  # offset
-            for i in range(_WU):
-                acc[i] = max(acc[i] - beta, _ZERO)
-                acc2[i] = max(acc2[i] - beta, _ZERO)
+            for i in range(nl):
+                W[i] = max(W[i] - beta, _ZERO)
+                W[_U(32) + i] = max(W[_U(32) + i] - beta, _ZERO)
         for k in range(d):
             cb = (e0 + k) * _WU
-            kb = k * _WU
-            for i in range(_WU):
+            kb = _U(128) + k * _U(128)
+            for i in range(nl):
                 # the minimum's own edge gets the second minimum
-                y = acc2[i] if A[kb + i] == m1u[i] else acc[i]
-                C[cb + i] = y * (sgn[i] * SG[kb + i])
+                y = W[_U(32) + i] if W[kb + _U(32) + i] == W[_U(96) + i] else W[i]
+                C[cb + i] = y * (W[_U(64) + i] * W[kb + _U(64) + i])
     if layered:
         # a-posteriori update T = v2c + new c2v, scattered back to VN order
         for k in range(d):
             e = e0 + k
             cb = e * _WU
-            kb = k * _WU
-            for i in range(_WU):
-                V[kb + i] = V[kb + i] + C[cb + i]
-            _scatter_add(T, e_col[e] * _W2U, e_shift[e], V, kb, False)
+            kb = _U(128) + k * _U(128)
+            for i in range(nl):
+                W[kb + i] = W[kb + i] + C[cb + i]
+            _scatter_add(T, e_col[e] * _W2U, e_shift[e], W, kb, False, nl)
 
 
 @njit(inline="always", **_JIT)
-def _scatter_add(T, tb, s, src, sb, add):
+def _scatter_add(T, tb, s, src, sb, add, nl):
     """T[tb + j] (+)= src[sb + (j - s) mod Z] for j < _W (circulant to VN order)."""
     o = sb + _ZU - s
     if add:
         for j in range(s):
             T[tb + j] += src[o + j]
         o2 = tb + s
-        for j in range(_WU - s):
+        for j in range(nl - s):
             T[o2 + j] += src[sb + j]
     else:
         for j in range(s):
             T[tb + j] = src[o + j]
         o2 = tb + s
-        for j in range(_WU - s):
+        for j in range(nl - s):
             T[o2 + j] = src[sb + j]
     if not add:
         _extend(T, tb)
@@ -335,17 +344,17 @@ def _extend(T, tb):
 
 
 @njit(inline="always", **_JIT)
-def _syndrome_ok(T, par, row_ptr, e_col, e_shift, mb):
+def _syndrome_ok(T, par, nl, row_ptr, e_col, e_shift, mb):
     """True if the hard decision (bit = T <= 0 in the internal P0/P1 domain) satisfies H c = 0."""
     for r in range(mb):
-        for i in range(_WU):
+        for i in range(nl):
             par[i] = _ONE
         for e in range(row_ptr[r], row_ptr[r + _U1]):
             tb = e_col[e] * _W2U + e_shift[e]
-            for i in range(_WU):
+            for i in range(nl):
                 par[i] *= _MONE if T[tb + i] <= _ZERO else _ONE
         bad = _ZERO
-        for i in range(_WU):
+        for i in range(nl):
             bad = min(bad, par[i])
         if bad < _ZERO:
             return False
@@ -353,8 +362,8 @@ def _syndrome_ok(T, par, row_ptr, e_col, e_shift, mb):
 
 
 @njit(**_JIT)
-def _decode_one(llr, w, out, L, T, C, V, A, SG, S4, row_ptr, e_col, e_shift, col_ptr,
-                col_edge, nb, mb, num_iter, layered, cn_mode, alpha, beta, early):
+def _decode_one(llr, w, out, L, T, C, W, row_ptr, e_col, e_shift, col_ptr,
+                col_edge, nb, mb, num_iter, layered, cn_mode, alpha, beta, early, nl):
     z = _ZU
     # channel LLRs, internal domain log P0/P1 (= -logit), clipped like Sionna, periodic layout
     for c in range(nb):
@@ -370,35 +379,31 @@ def _decode_one(llr, w, out, L, T, C, V, A, SG, S4, row_ptr, e_col, e_shift, col
         T[j] = L[j]
     for j in range(C.shape[0]):
         C[j] = _ZERO
-    acc = S4[0]
-    acc2 = S4[1]
-    sgn = S4[2]
-    m1u = S4[3]
+    acc = W  # lanes [0, 32) double as the syndrome / VN accumulator
     it = 0
     ok = False
     while True:
         if early:
-            ok = _syndrome_ok(T, acc, row_ptr, e_col, e_shift, mb)
+            ok = _syndrome_ok(T, acc, nl, row_ptr, e_col, e_shift, mb)
             if ok:
                 break
         if it >= num_iter:
             break
         for r in range(mb):
-            _cn_row(T, C, V, A, SG, acc, acc2, sgn, m1u, r, row_ptr, e_col, e_shift, cn_mode,
-                    alpha, beta, layered)
+            _cn_row(T, C, W, nl, r, row_ptr, e_col, e_shift, cn_mode, alpha, beta, layered)
         if not layered:
             # flooding: a-posteriori LLR T = L + sum of c2v, per block column in VN order
             for c in range(nb):
                 tb = c * _W2U
-                for j in range(_WU):
+                for j in range(nl):
                     T[tb + j] = L[tb + j]
                 for q in range(col_ptr[c], col_ptr[c + _U1]):
                     e = col_edge[q]
-                    _scatter_add(T, tb, e_shift[e], C, e * _WU, True)
+                    _scatter_add(T, tb, e_shift[e], C, e * _WU, True, nl)
                 _extend(T, tb)
         it += 1
     if not early:
-        ok = _syndrome_ok(T, acc, row_ptr, e_col, e_shift, mb)
+        ok = _syndrome_ok(T, acc, nl, row_ptr, e_col, e_shift, mb)
     for c in range(nb):
         tb = c * _W2U
         for j in range(z):
@@ -408,7 +413,7 @@ def _decode_one(llr, w, out, L, T, C, V, A, SG, S4, row_ptr, e_col, e_shift, col
 
 @njit(parallel=True, **_JIT)
 def _decode_batch(llr, out, iters, oks, row_ptr, e_col, e_shift, col_ptr, col_edge, nb, mb,
-                  num_iter, layered, cn_mode, alpha, beta, early, chunk, dmax):
+                  num_iter, layered, cn_mode, alpha, beta, early, chunk, dmax, nl):
     b = llr.shape[0]
     n_e = e_col.shape[0]
     n_chunks = (b + chunk - 1) // chunk
@@ -416,15 +421,12 @@ def _decode_batch(llr, out, iters, oks, row_ptr, e_col, e_shift, col_ptr, col_ed
         L = np.empty(nb * _W2, dtype=np.float32)
         T = np.empty(nb * _W2, dtype=np.float32)
         C = np.empty(n_e * _W, dtype=np.float32)
-        V = np.empty(dmax * _W, dtype=np.float32)
-        A = np.empty(dmax * _W, dtype=np.float32)
-        SG = np.empty(dmax * _W, dtype=np.float32)
-        S4 = np.empty((4, _W), dtype=np.float32)
+        W = np.empty((dmax + 1) * 4 * _W, dtype=np.float32)
         w1 = min(b, (ch + 1) * chunk)
         for w in range(ch * chunk, w1):
-            it, ok = _decode_one(llr, _U(w), out, L, T, C, V, A, SG, S4, row_ptr, e_col, e_shift,
+            it, ok = _decode_one(llr, _U(w), out, L, T, C, W, row_ptr, e_col, e_shift,
                                  col_ptr, col_edge, _U(nb), _U(mb), num_iter, layered, cn_mode,
-                                 alpha, beta, early)
+                                 alpha, beta, early, _U(nl))
             iters[w] = it
             oks[w] = ok
 
@@ -520,7 +522,7 @@ def decode(
         _decode_batch(llr, out, iters, oks, row_ptr, e_col, e_shift, col_ptr, col_edge, nb, mb,
                       int(num_iter), SCHEDULES[schedule] == 1,
                       CN_RULES[cn], np.float32(alpha), np.float32(beta), bool(early_stop), chunk,
-                      int(np.diff(row_ptr.astype(np.int64)).max()))
+                      int(np.diff(row_ptr.astype(np.int64)).max()), _W)
     if return_info:
         return out, iters, oks
     return out

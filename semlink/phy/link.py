@@ -263,8 +263,9 @@ class Link:
             if ev.dim() > 0:
                 ev = torch.broadcast_to(ev, h_hat.shape)[:, 0, 0, 0, 0].reshape(h_hat.shape[0], -1)[:, self.data_idx]
             y_d = y_eff[:, self.data_idx]
-            x_hat, no_eff = siso.equalize(y_d, h_d, ev, no_t, method=cfg.equalizer)
-            llr = siso.demap(x_hat, no_eff, self.bps, method=cfg.demapping)
+            eq = siso.equalize_lmmse if cfg.equalizer == "lmmse" else siso.equalize_zf
+            x_hat, no_eff = eq(y_d, h_d, ev, no_t)
+            llr = siso.demap_qam(x_hat, no_eff, self.bps, method=cfg.demapping)
         llr = llr.reshape(coded.shape[0], -1).float().cpu().numpy()
         if self.perm is not None:
             out = np.empty_like(llr)
