@@ -81,7 +81,7 @@ SNRS = {"3/4": (2.5, 3.5), "1/2": (1.3, 2.0)}
 def test_ber_matches_sionna(code, point):
     ebno = SNRS[code.rate][point]
     rng = np.random.default_rng(100 + point)
-    b = 1000
+    b = 600
     c, llr = _bpsk_llr(code, ebno, b, rng)
     ref = code.decode_codeword(llr, decoder="sionna", num_iter=20)
     out = ldpc_fast.decode(code.base, code.z, llr, num_iter=20)

@@ -150,3 +150,15 @@ def test_cli_sweep_and_plot(tmp_path):
 def test_quick_spec_is_valid():
     spec = load_spec("experiments/quick.toml")
     assert spec.links[0].config.channel == "tdl-c" and spec.snr_db[0] == 0 and spec.snr_db[-1] == 20
+
+
+def test_dask_backend_gives_the_same_rows(tmp_path):
+    """The optional Dask backend runs the same row function (tested on an in-process local cluster)."""
+    import distributed  # part of the test extra
+
+    spec = _spec(tmp_path, trials=1, snr_db=[6.0], dataset={"name": "photos", "max_items": 1,
+                                                           "options": {"size": 96, "crop": 96}})
+    local = run_sweep(spec, tmp_path / "local", progress=False)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None):
+        via_dask = run_sweep(spec, tmp_path / "dask", progress=False, backend="dask")
+    assert _stable(local) == _stable(via_dask)

@@ -41,6 +41,7 @@ import os
 from functools import lru_cache
 
 import numpy as np
+import numba
 from llvmlite import ir
 from numba import njit, prange
 from numba.core import types
@@ -51,8 +52,6 @@ __all__ = ["decode", "decode_torch", "CN_RULES", "SCHEDULES", "warmup"]
 CN_RULES = {"spa": 0, "phi": 1, "minsum": 2, "nms": 3, "oms": 4}
 SCHEDULES = {"flooding": 0, "layered": 1}
 
-_W = 32  # lanes per circulant (Z padded up to a multiple of 8); lanes >= Z repeat lanes - Z
-_W2 = 64  # periodic extension of the a-posteriori LLR per block column (>= Z - 1 + _W)
 
 _F = np.float32
 _LLR_MAX = _F(20.0)
@@ -181,254 +180,327 @@ def _phi(x):
 
 
 # ----------------------------------------------------------------------------- kernels
-# The lane count ``nl`` (= _W) is passed at run time on purpose: with a compile-time trip count
-# LLVM fully unrolls the 32-lane loops before the loop vectoriser runs.
-# All kernels index flat 1-D float32 arrays with uint64 indices: numba then emits no
-# negative-index wraparound and no array views (whose reference counting is not free), so
-# LLVM sees plain strided loops over _W lanes and vectorises them.
+# Codeword-interleaved layout: _G = 8 codewords ("lanes") are decoded side by side and every
+# array is stored as [..., Z, _G] (lane innermost). The Z checks of one circulant times the _G
+# lanes are then one contiguous run of Z * _G = 216 floats, and the cyclic shift of a circulant
+# splits the matching run of a-posteriori LLRs into two contiguous pieces. Every kernel loop is
+# a plain elementwise loop over such a run (no loop-carried accumulator across the loop
+# iterations: the running product / sum / minima / sign of each check live in per-check-lane
+# accumulator arrays), which LLVM's loop vectoriser turns into AVX2 code (8 float32 per op).
+#
+# The _G lanes are a pool: a lane whose codeword has finished (zero syndrome, or num_iter
+# iterations) writes its hard decisions, its iteration count and syndrome flag, and is
+# immediately refilled with the next codeword of the thread's chunk, so that per-codeword early
+# termination is kept exactly (each codeword runs its own iteration count, its output is the
+# hard decision at the iteration where its syndrome became zero) and no lane idles while
+# codewords remain.
+#
+# All index arithmetic is uint64 (numba then emits no negative-index wraparound code).
+_G = 8
 _U = np.uint64
-_WU = _U(_W)
-_W2U = _U(_W2)
+_GU = _U(_G)
 _ZU = _U(27)
+_ZG = _U(27 * _G)
 _U0 = _U(0)
 _U1 = _U(1)
 
 
 @njit(inline="always", **_JIT)
-def _cn_row(T, C, W, nl, row, row_ptr, e_col, e_shift, cn_mode, alpha, beta, layered):
-    """Update the c2v messages of all edges (circulants) of block row ``row``.
-
-    Reads v2c = clip(T[col, s + i] - C[e, i]) (check order), writes C[e, :] in place. For the
-    layered schedule, also writes the refreshed a-posteriori LLRs T = v2c + c2v back to T (VN
-    order), with the *unclipped* v2c: this keeps T = L + sum(c2v) exact (clipping it there
-    makes layered decoding lose the other rows' information and fail badly).
-
-    Scratch ``W`` (one array, so that LLVM needs few runtime alias checks and vectorises the
-    lane loops): lanes [0, 128) hold the row accumulators (product or sum or min1, min2, sign
-    product, unscaled min1); edge k uses [128 + 128 k, 256 + 128 k): v2c, transformed
-    magnitude, sign.
-    """
-    e0 = row_ptr[row]
-    d = row_ptr[row + _U1] - e0
-    for i in range(nl):
-        W[_U(64) + i] = _ONE
-    if cn_mode == 0:  # tanh-domain sum-product
-        for i in range(nl):
-            W[i] = _ONE
-        for k in range(d):
-            e = e0 + k
-            tb = e_col[e] * _W2U + e_shift[e]
-            cb = e * _WU
-            kb = _U(128) + k * _U(128)
-            for i in range(nl):
-                v = T[tb + i] - C[cb + i]
-                W[kb + i] = v
-                a = min(abs(v), _LLR_MAX)
-                ex = _fexp(-a)
-                t = (_ONE - ex) / (_ONE + ex)
-                t = min(max(t, _T_LO), _T_HI)
-                sg = _MONE if v < _ZERO else _ONE
-                W[kb + _U(32) + i] = t
-                W[kb + _U(64) + i] = sg
-                W[_U(64) + i] *= sg
-                W[i] = max(W[i] * t, _P_FLOOR)
-        for k in range(d):
-            cb = (e0 + k) * _WU
-            kb = _U(128) + k * _U(128)
-            for i in range(nl):
-                p = W[i] / W[kb + _U(32) + i]
-                p = min(max(p, _P_LO), _P_HI)
-                y = _flog((_ONE + p) / (_ONE - p))
-                y = min(y, _OUT_HI)
-                C[cb + i] = y * (W[_U(64) + i] * W[kb + _U(64) + i])
-    elif cn_mode == 1:  # phi-domain sum-product (Sionna's formula)
-        for i in range(nl):
-            W[i] = _ZERO
-        for k in range(d):
-            e = e0 + k
-            tb = e_col[e] * _W2U + e_shift[e]
-            cb = e * _WU
-            kb = _U(128) + k * _U(128)
-            for i in range(nl):
-                v = T[tb + i] - C[cb + i]
-                W[kb + i] = v
-                ph = _phi(min(abs(v), _LLR_MAX))
-                sg = _MONE if v < _ZERO else _ONE
-                W[kb + _U(32) + i] = ph
-                W[kb + _U(64) + i] = sg
-                W[_U(64) + i] *= sg
-                W[i] += ph
-        for k in range(d):
-            cb = (e0 + k) * _WU
-            kb = _U(128) + k * _U(128)
-            for i in range(nl):
-                y = _phi(W[i] - W[kb + _U(32) + i])
-                y = min(y, _LLR_MAX)
-                C[cb + i] = y * (W[_U(64) + i] * W[kb + _U(64) + i])
-    else:  # min-sum family
-        big = _F(3.0e38)
-        for i in range(nl):
-            W[i] = big
-            W[_U(32) + i] = big
-        for k in range(d):
-            e = e0 + k
-            tb = e_col[e] * _W2U + e_shift[e]
-            cb = e * _WU
-            kb = _U(128) + k * _U(128)
-            for i in range(nl):
-                v = T[tb + i] - C[cb + i]
-                W[kb + i] = v
-                a = min(abs(v), _LLR_MAX)
-                sg = _MONE if v < _ZERO else _ONE
-                W[kb + _U(32) + i] = a
-                W[kb + _U(64) + i] = sg
-                W[_U(64) + i] *= sg
-                m1 = W[i]
-                W[_U(32) + i] = min(W[_U(32) + i], max(m1, a))
-                W[i] = min(m1, a)
-        for i in range(nl):
-            W[_U(96) + i] = W[i]  # unscaled minimum, to find the edge that holds it
-        if cn_mode == 3:  # normalized: scale the two minima once
-            for i in range(nl):
-                W[i] *= alpha
-                W[_U(32) + i] *= alpha
-        elif cn_mode == 4:  # offset
-            for i in range(nl):
-                W[i] = max(W[i] - beta, _ZERO)
-                W[_U(32) + i] = max(W[_U(32) + i] - beta, _ZERO)
-        for k in range(d):
-            cb = (e0 + k) * _WU
-            kb = _U(128) + k * _U(128)
-            for i in range(nl):
-                # the minimum's own edge gets the second minimum
-                y = W[_U(32) + i] if W[kb + _U(32) + i] == W[_U(96) + i] else W[i]
-                C[cb + i] = y * (W[_U(64) + i] * W[kb + _U(64) + i])
-    if layered:
-        # a-posteriori update T = v2c + new c2v, scattered back to VN order
-        for k in range(d):
-            e = e0 + k
-            cb = e * _WU
-            kb = _U(128) + k * _U(128)
-            for i in range(nl):
-                W[kb + i] = W[kb + i] + C[cb + i]
-            _scatter_add(T, e_col[e] * _W2U, e_shift[e], W, kb, False, nl)
+def _gather(T, C, V, tb, s, cb, vb):
+    """V[vb + i G + g] = T[tb + ((i + s) mod Z) G + g] - C[cb + i G + g]  (v2c, check order)."""
+    m = (_ZU - s) * _GU
+    o = tb + s * _GU
+    for j in range(m):
+        V[vb + j] = T[o + j] - C[cb + j]
+    vb2 = vb + m
+    cb2 = cb + m
+    for j in range(s * _GU):
+        V[vb2 + j] = T[tb + j] - C[cb2 + j]
 
 
 @njit(inline="always", **_JIT)
-def _scatter_add(T, tb, s, src, sb, add, nl):
-    """T[tb + j] (+)= src[sb + (j - s) mod Z] for j < _W (circulant to VN order)."""
-    o = sb + _ZU - s
-    if add:
-        for j in range(s):
-            T[tb + j] += src[o + j]
-        o2 = tb + s
-        for j in range(nl - s):
-            T[o2 + j] += src[sb + j]
+def _scatter_add(T, C, tb, s, cb):
+    """T[tb + ((i + s) mod Z) G + g] += C[cb + i G + g]  (c2v back to VN order)."""
+    m = (_ZU - s) * _GU
+    o = tb + s * _GU
+    for j in range(m):
+        T[o + j] += C[cb + j]
+    cb2 = cb + m
+    for j in range(s * _GU):
+        T[tb + j] += C[cb2 + j]
+
+
+@njit(inline="always", **_JIT)
+def _scatter_sum(T, V, C, tb, s, vb, cb):
+    """T[tb + ((i + s) mod Z) G + g] = V[vb + i G + g] + C[cb + i G + g]  (layered update)."""
+    m = (_ZU - s) * _GU
+    o = tb + s * _GU
+    for j in range(m):
+        T[o + j] = V[vb + j] + C[cb + j]
+    vb2 = vb + m
+    cb2 = cb + m
+    for j in range(s * _GU):
+        T[tb + j] = V[vb2 + j] + C[cb2 + j]
+
+
+@njit(inline="always", **_JIT)
+def _parity(T, par, tb, s):
+    """par[i G + g] *= -1 where the hard decision of VN (i + s) mod Z is 1 (T <= 0)."""
+    m = (_ZU - s) * _GU
+    o = tb + s * _GU
+    for j in range(m):
+        par[j] = -par[j] if T[o + j] <= _ZERO else par[j]
+    for j in range(s * _GU):
+        par[m + j] = -par[m + j] if T[tb + j] <= _ZERO else par[m + j]
+
+
+@njit(inline="always", **_JIT)
+def _p1_spa(V, C, A1, A3, vb, cb):
+    """tanh-domain SPA, first pass: running product of t = tanh(|v|/2) and of the signs;
+    C keeps the signed t of the edge for the second pass."""
+    for j in range(_ZG):
+        v = V[vb + j]
+        a = min(abs(v), _LLR_MAX)
+        ex = _fexp(-a)
+        t = (_ONE - ex) / (_ONE + ex)
+        t = min(max(t, _T_LO), _T_HI)
+        neg = v < _ZERO
+        A3[j] = -A3[j] if neg else A3[j]
+        A1[j] = max(A1[j] * t, _P_FLOOR)
+        C[cb + j] = -t if neg else t
+
+
+@njit(inline="always", **_JIT)
+def _p2_spa(C, A1, A3, cb):
+    for j in range(_ZG):
+        x = C[cb + j]
+        p = A1[j] / abs(x)
+        p = min(max(p, _P_LO), _P_HI)
+        y = _flog((_ONE + p) / (_ONE - p))
+        y = min(y, _OUT_HI) * A3[j]
+        C[cb + j] = -y if x < _ZERO else y
+
+
+@njit(inline="always", **_JIT)
+def _p1_phi(V, C, A1, A3, vb, cb):
+    for j in range(_ZG):
+        v = V[vb + j]
+        ph = _phi(min(abs(v), _LLR_MAX))
+        neg = v < _ZERO
+        A3[j] = -A3[j] if neg else A3[j]
+        A1[j] += ph
+        C[cb + j] = -ph if neg else ph
+
+
+@njit(inline="always", **_JIT)
+def _p2_phi(C, A1, A3, cb):
+    for j in range(_ZG):
+        x = C[cb + j]
+        y = _phi(A1[j] - abs(x))
+        y = min(y, _LLR_MAX) * A3[j]
+        C[cb + j] = -y if x < _ZERO else y
+
+
+@njit(inline="always", **_JIT)
+def _p1_min(V, C, A1, A2, A3, vb, cb):
+    for j in range(_ZG):
+        v = V[vb + j]
+        a = min(abs(v), _LLR_MAX)
+        neg = v < _ZERO
+        A3[j] = -A3[j] if neg else A3[j]
+        m1 = A1[j]
+        A2[j] = min(A2[j], max(m1, a))
+        A1[j] = min(m1, a)
+        C[cb + j] = -a if neg else a
+
+
+@njit(inline="always", **_JIT)
+def _p2_min(C, A1, A2, A3, cb, cn_mode, alpha, beta):
+    for j in range(_ZG):
+        x = C[cb + j]
+        y = A2[j] if abs(x) == A1[j] else A1[j]  # the minimum's own edge gets the second one
+        if cn_mode == 3:
+            y = y * alpha
+        elif cn_mode == 4:
+            y = max(y - beta, _ZERO)
+        y = y * A3[j]
+        C[cb + j] = -y if x < _ZERO else y
+
+
+@njit(inline="always", **_JIT)
+def _fill(A, v, n):
+    for j in range(n):
+        A[j] = v
+
+
+@njit(inline="always", **_JIT)
+def _cn_row(T, Tn, C, V, A1, A2, A3, r, row_ptr, e_col, e_shift, cn_mode, alpha, beta, layered):
+    """Check-node update of block row ``r`` for all Z checks and all lanes.
+
+    Flooding: reads T (a-posteriori LLRs of the previous iteration) and accumulates the new
+    c2v messages into Tn (initialised to the channel LLRs). Layered: updates T in place."""
+    e0 = row_ptr[r]
+    d = row_ptr[r + _U1] - e0
+    for k in range(d):
+        e = e0 + k
+        _gather(T, C, V, e_col[e] * _ZG, e_shift[e], e * _ZG, k * _ZG)
+    _fill(A3, _ONE, _ZG)
+    if cn_mode == 0:
+        _fill(A1, _ONE, _ZG)
+        for k in range(d):
+            _p1_spa(V, C, A1, A3, k * _ZG, (e0 + k) * _ZG)
+        for k in range(d):
+            _p2_spa(C, A1, A3, (e0 + k) * _ZG)
+    elif cn_mode == 1:
+        _fill(A1, _ZERO, _ZG)
+        for k in range(d):
+            _p1_phi(V, C, A1, A3, k * _ZG, (e0 + k) * _ZG)
+        for k in range(d):
+            _p2_phi(C, A1, A3, (e0 + k) * _ZG)
     else:
-        for j in range(s):
-            T[tb + j] = src[o + j]
-        o2 = tb + s
-        for j in range(nl - s):
-            T[o2 + j] = src[sb + j]
-    if not add:
-        _extend(T, tb)
+        _fill(A1, _F(3.0e38), _ZG)
+        _fill(A2, _F(3.0e38), _ZG)
+        for k in range(d):
+            _p1_min(V, C, A1, A2, A3, k * _ZG, (e0 + k) * _ZG)
+        for k in range(d):
+            _p2_min(C, A1, A2, A3, (e0 + k) * _ZG, cn_mode, alpha, beta)
+    for k in range(d):
+        e = e0 + k
+        if layered:
+            # T = v2c + new c2v with the *unclipped* v2c: keeps T = L + sum(c2v) exact
+            _scatter_sum(T, V, C, e_col[e] * _ZG, e_shift[e], k * _ZG, e * _ZG)
+        else:
+            _scatter_add(Tn, C, e_col[e] * _ZG, e_shift[e], e * _ZG)
 
 
 @njit(inline="always", **_JIT)
-def _extend(T, tb):
-    # T[tb + j] = T[tb + j - 27] for j in [32, 64): copy [5, 27) -> [32, 54), [0, 10) -> [54, 64)
-    for j in range(_U(22)):
-        T[tb + _U(32) + j] = T[tb + _U(5) + j]
-    for j in range(_U(10)):
-        T[tb + _U(54) + j] = T[tb + j]
+def _syndrome(T, par, bad, lane_w, row_ptr, e_col, e_shift, mb):
+    """bad[g] = 1 unless lane g is active and its hard decision satisfies all checks.
 
-
-@njit(inline="always", **_JIT)
-def _syndrome_ok(T, par, nl, row_ptr, e_col, e_shift, mb):
-    """True if the hard decision (bit = T <= 0 in the internal P0/P1 domain) satisfies H c = 0."""
+    Stops at the first block row after which no active lane can still be valid."""
+    n_bad = 0
+    for g in range(_G):
+        bad[g] = lane_w[g] < 0
+        n_bad += bad[g]
+    if n_bad == _G:
+        return
     for r in range(mb):
-        for i in range(nl):
-            par[i] = _ONE
+        _fill(par, _ONE, _ZG)
         for e in range(row_ptr[r], row_ptr[r + _U1]):
-            tb = e_col[e] * _W2U + e_shift[e]
-            for i in range(nl):
-                par[i] *= _MONE if T[tb + i] <= _ZERO else _ONE
-        bad = _ZERO
-        for i in range(nl):
-            bad = min(bad, par[i])
-        if bad < _ZERO:
-            return False
-    return True
+            _parity(T, par, e_col[e] * _ZG, e_shift[e])
+        for i in range(_ZU):
+            for g in range(_G):
+                if par[i * _GU + _U(g)] < _ZERO:
+                    bad[g] = True
+        n_bad = 0
+        for g in range(_G):
+            n_bad += bad[g]
+        if n_bad == _G:
+            return
+
+
+@njit(inline="always", **_JIT)
+def _load_lane(llr, w, g, L, T, C, nv, n_c):
+    """Put codeword w (or nothing if w < 0) into lane g: L = T = clipped -llr, C = 0."""
+    gu = _U(g)
+    if w >= 0:
+        for v in range(nv):
+            x = -llr[w, v]  # internal domain log P0/P1 (= -logit), clipped like Sionna
+            x = min(max(x, -_LLR_MAX), _LLR_MAX)
+            L[v * _GU + gu] = x
+            T[v * _GU + gu] = x
+    else:
+        for v in range(nv):
+            L[v * _GU + gu] = _ZERO
+            T[v * _GU + gu] = _ZERO
+    for q in range(n_c):
+        C[q * _GU + gu] = _ZERO
 
 
 @njit(**_JIT)
-def _decode_one(llr, w, out, L, T, C, W, row_ptr, e_col, e_shift, col_ptr,
-                col_edge, nb, mb, num_iter, layered, cn_mode, alpha, beta, early, nl):
-    z = _ZU
-    # channel LLRs, internal domain log P0/P1 (= -logit), clipped like Sionna, periodic layout
-    for c in range(nb):
-        lb = c * _W2U
-        for j in range(z):
-            v = -llr[w, c * z + j]
-            v = min(max(v, -_LLR_MAX), _LLR_MAX)
-            L[lb + j] = v
-            L[lb + z + j] = v
-        for j in range(_W2U - z - z):
-            L[lb + z + z + j] = L[lb + j]
-    for j in range(L.shape[0]):
-        T[j] = L[j]
-    for j in range(C.shape[0]):
-        C[j] = _ZERO
-    acc = W  # lanes [0, 32) double as the syndrome / VN accumulator
-    it = 0
-    ok = False
+def _decode_chunk(llr, out, iters, oks, w0, w1, row_ptr, e_col, e_shift, nb, mb, num_iter,
+                  layered, cn_mode, alpha, beta, early, dmax):
+    nv = nb * _ZU
+    n_e = e_col.shape[0]
+    n_c = _U(n_e) * _ZU
+    L = np.empty(nv * _GU, dtype=np.float32)
+    T = np.empty(nv * _GU, dtype=np.float32)
+    Tn = np.empty(nv * _GU, dtype=np.float32)
+    C = np.empty(n_c * _GU, dtype=np.float32)
+    V = np.empty(_U(dmax) * _ZG, dtype=np.float32)
+    A1 = np.empty(_ZG, dtype=np.float32)
+    A2 = np.empty(_ZG, dtype=np.float32)
+    A3 = np.empty(_ZG, dtype=np.float32)
+    par = np.empty(_ZG, dtype=np.float32)
+    bad = np.zeros(_G, dtype=np.bool_)
+    lane_w = np.full(_G, -1, dtype=np.int64)
+    lane_it = np.zeros(_G, dtype=np.int64)
+    nxt = w0
+    for g in range(_G):
+        w = nxt if nxt < w1 else -1
+        _load_lane(llr, w, g, L, T, C, nv, n_c)
+        lane_w[g] = w
+        if w >= 0:
+            nxt += 1
     while True:
-        if early:
-            ok = _syndrome_ok(T, acc, nl, row_ptr, e_col, e_shift, mb)
-            if ok:
+        # finished lanes: write out, refill, and check the refilled ones (iteration 0)
+        while True:
+            need = early
+            for g in range(_G):
+                if lane_w[g] >= 0 and lane_it[g] >= num_iter:
+                    need = True
+            if need:
+                _syndrome(T, par, bad, lane_w, row_ptr, e_col, e_shift, mb)
+            refilled = False
+            for g in range(_G):
+                w = lane_w[g]
+                if w < 0:
+                    continue
+                if (early and not bad[g]) or lane_it[g] >= num_iter:
+                    gu = _U(g)
+                    for v in range(nv):
+                        out[w, v] = 1 if T[v * _GU + gu] <= _ZERO else 0
+                    iters[w] = lane_it[g]
+                    oks[w] = not bad[g]
+                    w = nxt if nxt < w1 else -1
+                    _load_lane(llr, w, g, L, T, C, nv, n_c)
+                    lane_w[g] = w
+                    lane_it[g] = 0
+                    if w >= 0:
+                        nxt += 1
+                        refilled = True
+            if not refilled:
                 break
-        if it >= num_iter:
+        active = 0
+        for g in range(_G):
+            if lane_w[g] >= 0:
+                active += 1
+        if active == 0:
             break
-        for r in range(mb):
-            _cn_row(T, C, W, nl, r, row_ptr, e_col, e_shift, cn_mode, alpha, beta, layered)
-        if not layered:
-            # flooding: a-posteriori LLR T = L + sum of c2v, per block column in VN order
-            for c in range(nb):
-                tb = c * _W2U
-                for j in range(nl):
-                    T[tb + j] = L[tb + j]
-                for q in range(col_ptr[c], col_ptr[c + _U1]):
-                    e = col_edge[q]
-                    _scatter_add(T, tb, e_shift[e], C, e * _WU, True, nl)
-                _extend(T, tb)
-        it += 1
-    if not early:
-        ok = _syndrome_ok(T, acc, nl, row_ptr, e_col, e_shift, mb)
-    for c in range(nb):
-        tb = c * _W2U
-        for j in range(z):
-            out[w, c * z + j] = 1 if T[tb + j] <= _ZERO else 0
-    return it, ok
+        if layered:
+            for r in range(mb):
+                _cn_row(T, Tn, C, V, A1, A2, A3, _U(r), row_ptr, e_col, e_shift, cn_mode,
+                        alpha, beta, True)
+        else:
+            for j in range(nv * _GU):
+                Tn[j] = L[j]
+            for r in range(mb):
+                _cn_row(T, Tn, C, V, A1, A2, A3, _U(r), row_ptr, e_col, e_shift, cn_mode,
+                        alpha, beta, False)
+            T, Tn = Tn, T
+        for g in range(_G):
+            lane_it[g] += 1
 
 
 @njit(parallel=True, **_JIT)
-def _decode_batch(llr, out, iters, oks, row_ptr, e_col, e_shift, col_ptr, col_edge, nb, mb,
-                  num_iter, layered, cn_mode, alpha, beta, early, chunk, dmax, nl):
+def _decode_batch(llr, out, iters, oks, row_ptr, e_col, e_shift, nb, mb, num_iter, layered,
+                  cn_mode, alpha, beta, early, n_chunks, dmax):
     b = llr.shape[0]
-    n_e = e_col.shape[0]
-    n_chunks = (b + chunk - 1) // chunk
     for ch in prange(n_chunks):
-        L = np.empty(nb * _W2, dtype=np.float32)
-        T = np.empty(nb * _W2, dtype=np.float32)
-        C = np.empty(n_e * _W, dtype=np.float32)
-        W = np.empty((dmax + 1) * 4 * _W, dtype=np.float32)
-        w1 = min(b, (ch + 1) * chunk)
-        for w in range(ch * chunk, w1):
-            it, ok = _decode_one(llr, _U(w), out, L, T, C, W, row_ptr, e_col, e_shift,
-                                 col_ptr, col_edge, _U(nb), _U(mb), num_iter, layered, cn_mode,
-                                 alpha, beta, early, _U(nl))
-            iters[w] = it
-            oks[w] = ok
+        w0 = (b * ch) // n_chunks
+        w1 = (b * (ch + 1)) // n_chunks
+        _decode_chunk(llr, out, iters, oks, w0, w1, row_ptr, e_col, e_shift, _U(nb), _U(mb),
+                      num_iter, layered, cn_mode, alpha, beta, early, dmax)
 
 
 # ----------------------------------------------------------------------------- tables
@@ -518,11 +590,11 @@ def decode(
     iters = np.zeros(b, dtype=np.int32)
     oks = np.zeros(b, dtype=np.bool_)
     if b:
-        chunk = max(1, min(64, b // 16))
-        _decode_batch(llr, out, iters, oks, row_ptr, e_col, e_shift, col_ptr, col_edge, nb, mb,
-                      int(num_iter), SCHEDULES[schedule] == 1,
-                      CN_RULES[cn], np.float32(alpha), np.float32(beta), bool(early_stop), chunk,
-                      int(np.diff(row_ptr.astype(np.int64)).max()), _W)
+        n_chunks = max(1, min(b // (4 * _G), 2 * numba.get_num_threads()))
+        _decode_batch(llr, out, iters, oks, row_ptr, e_col, e_shift, nb, mb, int(num_iter),
+                      SCHEDULES[schedule] == 1, CN_RULES[cn], np.float32(alpha),
+                      np.float32(beta), bool(early_stop), n_chunks,
+                      int(np.diff(row_ptr.astype(np.int64)).max()))
     if return_info:
         return out, iters, oks
     return out

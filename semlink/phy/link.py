@@ -21,6 +21,8 @@ bounded; chunking does not change the number of slots used or the results' stati
 from __future__ import annotations
 
 import math
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +35,25 @@ from semlink.phy.ldpc import LDPCCode
 from semlink.phy.snr import esno_db_to_no
 
 PILOT_SEED = 20231  # fixed pilots and interleaver: part of the link definition, not of a trial
+
+
+class StageTimer:
+    """Wall-clock seconds per processing stage, accumulated while ``enabled`` (benchmarks only)."""
+
+    def __init__(self):
+        self.enabled = False
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str):
+        if not self.enabled:
+            yield
+            return
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
 
 
 class UncodedCode:
@@ -128,6 +149,7 @@ class Link:
         self.code = make_code(config)
         self.channel = make_channel(config.channel, config.channel_params)
         self.device = config.device
+        self.timer = StageTimer()
         self._build()
 
     # ------------------------------------------------------------------ set-up
@@ -223,54 +245,63 @@ class Link:
     def _slots(self, coded: np.ndarray, no: float) -> np.ndarray:
         """Coded bits uint8 [S, slot_bits] -> LLRs float32 [S, slot_bits] through the whole OFDM chain."""
         cfg, dev = self.config, self.device
-        if self.perm is not None:
-            coded = coded[:, self.perm]
-        b = torch.as_tensor(coded, dtype=torch.float32, device=dev)[:, None, None, :]
-        x = self.mapper(b)  # [S, 1, 1, num_data_symbols]
-        grid = self.rg_mapper(x)  # [S, 1, 1, n_sym, fft]
-        no_t = torch.tensor(no, dtype=torch.float32, device=dev)
-        if cfg.domain == "freq":
-            y, h_freq = self.ofdm_channel(grid, no_t)
-        else:
-            from sionna.phy.channel import time_to_ofdm_channel
+        T = self.timer
+        with T("map + resource grid"):
+            if self.perm is not None:
+                coded = coded[:, self.perm]
+            b = torch.as_tensor(coded, dtype=torch.float32, device=dev)[:, None, None, :]
+            x = self.mapper(b)  # [S, 1, 1, num_data_symbols]
+            grid = self.rg_mapper(x)  # [S, 1, 1, n_sym, fft]
+            no_t = torch.tensor(no, dtype=torch.float32, device=dev)
+        with T("channel"):
+            if cfg.domain == "freq":
+                y, h_freq = self.ofdm_channel(grid, no_t)
+            else:
+                from sionna.phy.channel import time_to_ofdm_channel
 
-            x_time = self.modulator(grid)
-            y_time, h_time = self.time_channel(x_time, no_t)
-            # The channel's tail (past the slot's last sample) is cut: slots are independent
-            # transmissions (no inter-slot interference is simulated).
-            y = self.demodulator(y_time)[..., : self.config.grid.num_ofdm_symbols, :]
-            h_freq = None
+                x_time = self.modulator(grid)
+                y_time, h_time = self.time_channel(x_time, no_t)
+                # The channel's tail (past the slot's last sample) is cut: slots are independent
+                # transmissions (no inter-slot interference is simulated).
+                y = self.demodulator(y_time)[..., : self.config.grid.num_ofdm_symbols, :]
+                h_freq = None
+                if cfg.estimator == "perfect":
+                    # Perfect CSI = frequency response of the taps inside one FFT window (longer
+                    # responses are inter-symbol interference, not channel), sampled per OFDM symbol.
+                    g = self.config.grid
+                    h_freq = time_to_ofdm_channel(h_time[..., : g.fft_size], self.rg, self.l_min)
+                    h_freq = h_freq[..., : g.num_ofdm_symbols, :]  # drop the channel's tail samples
+        with T("channel estimation"):
             if cfg.estimator == "perfect":
-                # Perfect CSI = frequency response of the taps inside one FFT window (longer
-                # responses are inter-symbol interference, not channel), sampled per OFDM symbol.
-                g = self.config.grid
-                h_freq = time_to_ofdm_channel(h_time[..., : g.fft_size], self.rg, self.l_min)
-                h_freq = h_freq[..., : g.num_ofdm_symbols, :]  # drop the channel's tail samples
-        if cfg.estimator == "perfect":
-            h_hat = self.remove_nulled(h_freq)
-            err_var = torch.zeros((), dtype=torch.float32, device=dev)
-        else:
-            h_hat, err_var = self.estimator(y, no_t)
+                h_hat = self.remove_nulled(h_freq)
+                err_var = torch.zeros((), dtype=torch.float32, device=dev)
+            else:
+                h_hat, err_var = self.estimator(y, no_t)
         if cfg.backend == "sionna":
-            x_hat, no_eff = self.sionna_equalizer(y, h_hat, err_var, no_t)
-            llr = self.demapper(x_hat, no_eff)[:, 0, 0]
+            with T("equalization"):
+                x_hat, no_eff = self.sionna_equalizer(y, h_hat, err_var, no_t)
+            with T("demapping"):
+                llr = self.demapper(x_hat, no_eff)[:, 0, 0]
         else:
             from semlink.phy import siso
 
-            y_eff = self.remove_nulled_y(y)  # [S, sym*eff_sc]
-            h_d = h_hat[:, 0, 0, 0, 0].reshape(h_hat.shape[0], -1)[:, self.data_idx]
-            ev = err_var
-            if ev.dim() > 0:
-                ev = torch.broadcast_to(ev, h_hat.shape)[:, 0, 0, 0, 0].reshape(h_hat.shape[0], -1)[:, self.data_idx]
-            y_d = y_eff[:, self.data_idx]
-            eq = siso.equalize_lmmse if cfg.equalizer == "lmmse" else siso.equalize_zf
-            x_hat, no_eff = eq(y_d, h_d, ev, no_t)
-            llr = siso.demap_qam(x_hat, no_eff, self.bps, method=cfg.demapping)
-        llr = llr.reshape(coded.shape[0], -1).float().cpu().numpy()
-        if self.perm is not None:
-            out = np.empty_like(llr)
-            out[:, self.perm] = llr
-            llr = out
+            with T("equalization"):
+                y_eff = self.remove_nulled_y(y)  # [S, sym*eff_sc]
+                h_d = h_hat[:, 0, 0, 0, 0].reshape(h_hat.shape[0], -1)[:, self.data_idx]
+                ev = err_var
+                if ev.dim() > 0:
+                    ev = torch.broadcast_to(ev, h_hat.shape)[:, 0, 0, 0, 0].reshape(h_hat.shape[0], -1)[:, self.data_idx]
+                y_d = y_eff[:, self.data_idx]
+                eq = siso.equalize_lmmse if cfg.equalizer == "lmmse" else siso.equalize_zf
+                x_hat, no_eff = eq(y_d, h_d, ev, no_t)
+            with T("demapping"):
+                llr = siso.demap_qam(x_hat, no_eff, self.bps, method=cfg.demapping)
+        with T("deinterleave"):
+            llr = llr.reshape(coded.shape[0], -1).float().cpu().numpy()
+            if self.perm is not None:
+                out = np.empty_like(llr)
+                out[:, self.perm] = llr
+                llr = out
         return llr
 
     def remove_nulled_y(self, y: torch.Tensor) -> torch.Tensor:
@@ -318,13 +349,16 @@ class Link:
         p_done = 0  # packets parsed so far
         for c0 in range(0, lay.num_codewords, chunk):
             c1 = min(c0 + chunk, lay.num_codewords)
-            info = _codeword_info(payload, lay, cw_end, c0, c1)
-            coded = self.code.encode(info)
+            with self.timer("packetize + CRC"):
+                info = _codeword_info(payload, lay, cw_end, c0, c1)
+            with self.timer("LDPC encode"):
+                coded = self.code.encode(info)
             n_slots = -(-coded.size // self.slot_bits)
             slots = np.zeros(n_slots * self.slot_bits, dtype=np.uint8)
             slots[: coded.size] = coded.reshape(-1)
             llr = self._slots(slots.reshape(n_slots, self.slot_bits), no).reshape(-1)[: coded.size].reshape(-1, n)
-            dec = self.code.decode(llr)
+            with self.timer("LDPC decode"):
+                dec = self.code.decode(llr)
             res.slots += n_slots
             res.data_symbols += -(-coded.size // self.bps)
             res.raw_bit_errors += int(((llr > 0) != coded.astype(bool)).sum())
@@ -336,7 +370,8 @@ class Link:
             if last > p_done:
                 first_cw = int(cw_end[p_done - 1]) if p_done else 0
                 used = int(cw_end[last - 1]) - first_cw
-                bodies, ok = pk.bits_to_packets(carry[:used], lay, p_done, last)
+                with self.timer("CRC check + depacketize"):
+                    bodies, ok = pk.bits_to_packets(carry[:used], lay, p_done, last)
                 for j, body in enumerate(bodies):
                     s = int(lay.starts[p_done + j])
                     out[s : s + len(body)] = body

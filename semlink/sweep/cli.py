@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 D = argparse.ArgumentDefaultsHelpFormatter
@@ -17,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("spec", type=Path, help="sweep spec (TOML), e.g. experiments/quick.toml")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: the spec's 'out', else results/<name>)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="worker processes (default: the number of CPU cores; results do not depend on it)")
     p.add_argument("--backend", choices=("local", "dask"), default="local", help="execution backend")
     p.add_argument("--fresh", action="store_true", help="discard stored rows and start over")
     p.add_argument("--no-plots", action="store_true", help="do not draw plots at the end")

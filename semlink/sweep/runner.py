@@ -218,9 +218,27 @@ def _versions() -> dict:
 
 
 def _init_worker() -> None:
+    """Worker set-up: one core each, and exit when the sweep process dies (no orphans)."""
+    import threading
+
     import torch
 
-    torch.set_num_threads(1)  # one core per worker process
+    torch.set_num_threads(1)
+    try:
+        import numba
+
+        numba.set_num_threads(1)
+    except (ImportError, ValueError):
+        pass
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def run_sweep(
