@@ -17,7 +17,6 @@ SUBCOMMAND_MODULES = (
     "semlink.phy.cli",
     "semlink.codecs.cli",
     "semlink.data.cli",
-    "semlink.zoo.cli",
 )
 
 
@@ -31,13 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"semlink {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # subcommand not part of this build
-                continue
-            raise
-        mod.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

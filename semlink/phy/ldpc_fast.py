@@ -70,6 +70,7 @@ _P_HI = _F(0.99999994)  # largest float32 below 1
 _P_LO = _F(5.9604645e-8)  # exp(-16.635532): Sionna's smallest c2v magnitude is phi of this
 _P_FLOOR = _F(1e-30)  # keeps running products normal (no denormal slow path)
 _OUT_HI = _F(16.9709)  # phi(8.5e-8): Sionna's largest c2v magnitude
+_TINY = _F(1e-37)  # keeps a zero magnitude signed in the sign-carrying message slot
 
 # Cephes expf / logf constants
 _LOG2E = _F(1.44269504088896341)
@@ -143,6 +144,22 @@ def _mantissa(typingctx, x):
         return builder.bitcast(b, ir.FloatType())
 
     return types.float32(types.float32), codegen
+
+
+@intrinsic
+def _xorsign(typingctx, x, y):
+    """float32 x with its sign bit flipped where y's sign bit is set (no select, no branch:
+    keeps LLVM from turning sign updates into masked stores, which are slow on AMD)."""
+    if x != types.float32 or y != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        a = builder.bitcast(args[0], i32)
+        b = builder.and_(builder.bitcast(args[1], i32), ir.Constant(i32, 0x80000000))
+        return builder.bitcast(builder.xor(a, b), ir.FloatType())
+
+    return types.float32(types.float32, types.float32), codegen
 
 
 @njit(inline="always", **_JIT)
@@ -245,13 +262,13 @@ def _scatter_sum(T, V, C, tb, s, vb, cb):
 
 @njit(inline="always", **_JIT)
 def _parity(T, par, tb, s):
-    """par[i G + g] *= -1 where the hard decision of VN (i + s) mod Z is 1 (T <= 0)."""
+    """par[i G + g] ^= 1 where the hard decision of VN (i + s) mod Z is 1 (T <= 0)."""
     m = (_ZU - s) * _GU
     o = tb + s * _GU
     for j in range(m):
-        par[j] = -par[j] if T[o + j] <= _ZERO else par[j]
+        par[j] ^= np.int32(T[o + j] <= _ZERO)
     for j in range(s * _GU):
-        par[m + j] = -par[m + j] if T[tb + j] <= _ZERO else par[m + j]
+        par[m + j] ^= np.int32(T[tb + j] <= _ZERO)
 
 
 @njit(inline="always", **_JIT)
@@ -264,10 +281,9 @@ def _p1_spa(V, C, A1, A3, vb, cb):
         ex = _fexp(-a)
         t = (_ONE - ex) / (_ONE + ex)
         t = min(max(t, _T_LO), _T_HI)
-        neg = v < _ZERO
-        A3[j] = -A3[j] if neg else A3[j]
+        A3[j] = _xorsign(A3[j], v)
         A1[j] = max(A1[j] * t, _P_FLOOR)
-        C[cb + j] = -t if neg else t
+        C[cb + j] = _xorsign(t, v)
 
 
 @njit(inline="always", **_JIT)
@@ -277,8 +293,7 @@ def _p2_spa(C, A1, A3, cb):
         p = A1[j] / abs(x)
         p = min(max(p, _P_LO), _P_HI)
         y = _flog((_ONE + p) / (_ONE - p))
-        y = min(y, _OUT_HI) * A3[j]
-        C[cb + j] = -y if x < _ZERO else y
+        C[cb + j] = _xorsign(_xorsign(min(y, _OUT_HI), A3[j]), x)
 
 
 @njit(inline="always", **_JIT)
@@ -286,10 +301,10 @@ def _p1_phi(V, C, A1, A3, vb, cb):
     for j in range(_ZG):
         v = V[vb + j]
         ph = _phi(min(abs(v), _LLR_MAX))
-        neg = v < _ZERO
-        A3[j] = -A3[j] if neg else A3[j]
+        A3[j] = _xorsign(A3[j], v)
         A1[j] += ph
-        C[cb + j] = -ph if neg else ph
+        # floor: phi(16.6) rounds to 0 in float32, and the edge's sign must survive in C
+        C[cb + j] = _xorsign(max(ph, _TINY), v)
 
 
 @njit(inline="always", **_JIT)
@@ -297,8 +312,7 @@ def _p2_phi(C, A1, A3, cb):
     for j in range(_ZG):
         x = C[cb + j]
         y = _phi(A1[j] - abs(x))
-        y = min(y, _LLR_MAX) * A3[j]
-        C[cb + j] = -y if x < _ZERO else y
+        C[cb + j] = _xorsign(_xorsign(min(y, _LLR_MAX), A3[j]), x)
 
 
 @njit(inline="always", **_JIT)
@@ -306,25 +320,23 @@ def _p1_min(V, C, A1, A2, A3, vb, cb):
     for j in range(_ZG):
         v = V[vb + j]
         a = min(abs(v), _LLR_MAX)
-        neg = v < _ZERO
-        A3[j] = -A3[j] if neg else A3[j]
+        A3[j] = _xorsign(A3[j], v)
         m1 = A1[j]
-        A2[j] = min(A2[j], max(m1, a))
+        A2[j] = max(m1, min(A2[j], a))  # = min(m2, max(m1, a)) for m1 <= m2
         A1[j] = min(m1, a)
-        C[cb + j] = -a if neg else a
+        C[cb + j] = _xorsign(max(a, _TINY), v)
 
 
 @njit(inline="always", **_JIT)
 def _p2_min(C, A1, A2, A3, cb, cn_mode, alpha, beta):
     for j in range(_ZG):
         x = C[cb + j]
-        y = A2[j] if abs(x) == A1[j] else A1[j]  # the minimum's own edge gets the second one
+        y = A2[j] if abs(x) <= max(A1[j], _TINY) else A1[j]  # the minimum's own edge gets the second one
         if cn_mode == 3:
             y = y * alpha
         elif cn_mode == 4:
             y = max(y - beta, _ZERO)
-        y = y * A3[j]
-        C[cb + j] = -y if x < _ZERO else y
+        C[cb + j] = _xorsign(_xorsign(y, A3[j]), x)
 
 
 @njit(inline="always", **_JIT)
@@ -385,12 +397,12 @@ def _syndrome(T, par, bad, lane_w, row_ptr, e_col, e_shift, mb):
     if n_bad == _G:
         return
     for r in range(mb):
-        _fill(par, _ONE, _ZG)
+        _fill(par, np.int32(0), _ZG)
         for e in range(row_ptr[r], row_ptr[r + _U1]):
             _parity(T, par, e_col[e] * _ZG, e_shift[e])
         for i in range(_ZU):
             for g in range(_G):
-                if par[i * _GU + _U(g)] < _ZERO:
+                if par[i * _GU + _U(g)] != 0:
                     bad[g] = True
         n_bad = 0
         for g in range(_G):
@@ -399,14 +411,19 @@ def _syndrome(T, par, bad, lane_w, row_ptr, e_col, e_shift, mb):
             return
 
 
-@njit(inline="always", **_JIT)
+@njit(cache=True, nogil=True, error_model="numpy")  # no fastmath: keeps the -0.0 test
 def _load_lane(llr, w, g, L, T, C, nv, n_c):
-    """Put codeword w (or nothing if w < 0) into lane g: L = T = clipped -llr, C = 0."""
+    """Put codeword w (or nothing if w < 0) into lane g: L = T = clipped -llr, C = 0.
+
+    -0.0 becomes +0.0 here: the kernels take message signs from the sign bit (branch-free),
+    which then agrees with ``v < 0`` everywhere (T and v can never be -0.0 afterwards)."""
     gu = _U(g)
     if w >= 0:
         for v in range(nv):
             x = -llr[w, v]  # internal domain log P0/P1 (= -logit), clipped like Sionna
             x = min(max(x, -_LLR_MAX), _LLR_MAX)
+            if x == _ZERO:
+                x = _ZERO
             L[v * _GU + gu] = x
             T[v * _GU + gu] = x
     else:
@@ -431,7 +448,7 @@ def _decode_chunk(llr, out, iters, oks, w0, w1, row_ptr, e_col, e_shift, nb, mb,
     A1 = np.empty(_ZG, dtype=np.float32)
     A2 = np.empty(_ZG, dtype=np.float32)
     A3 = np.empty(_ZG, dtype=np.float32)
-    par = np.empty(_ZG, dtype=np.float32)
+    par = np.empty(_ZG, dtype=np.int32)
     bad = np.zeros(_G, dtype=np.bool_)
     lane_w = np.full(_G, -1, dtype=np.int64)
     lane_it = np.zeros(_G, dtype=np.int64)
