@@ -11,14 +11,14 @@ from __future__ import annotations
 import csv
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from semlink.phy.config import LinkConfig
-from semlink.phy.link import Link
+from semlink.phy.link import Link, LinkCounters
 from semlink.phy.snr import esno_db_to_ebno_db
 
 COLUMNS = [
@@ -30,31 +30,24 @@ COLUMNS = [
 
 @dataclass
 class BerPoint:
-    """Counts at one SNR point; rates are derived from them."""
+    """Counts at one SNR point (:class:`LinkCounters`), SNR in dB and the time it took [s]."""
 
     snr_db: float
     ebno_db: float
-    bits: int = 0
-    errors: int = 0
-    blocks: int = 0
-    block_errors: int = 0
-    raw_bits: int = 0
-    raw_errors: int = 0
-    packets: int = 0
-    packets_lost: int = 0
+    counts: LinkCounters = field(default_factory=LinkCounters)
     seconds: float = 0.0
 
     @property
     def ber(self) -> float:
-        return self.errors / self.bits if self.bits else math.nan
+        return self.counts.ber
 
     @property
     def bler(self) -> float:
-        return self.block_errors / self.blocks if self.blocks else math.nan
+        return self.counts.bler
 
     @property
     def raw_ber(self) -> float:
-        return self.raw_errors / self.raw_bits if self.raw_bits else math.nan
+        return self.counts.raw_ber
 
 
 def parse_snr_list(text: str) -> list[float]:
@@ -100,24 +93,17 @@ def run_ber_sweep(
         rng = np.random.default_rng([seed, i])
         pt = BerPoint(float(snr), float(esno_db_to_ebno_db(snr, link.bps, code_rate)))
         t0 = time.perf_counter()
-        while (pt.block_errors < target_block_errors or pt.errors < target_bit_errors) and pt.bits < max_bits:
+        c = pt.counts
+        while (c.codeword_errors < target_block_errors or c.bit_errors < target_bit_errors) and c.payload_bits < max_bits:
             payload = rng.integers(0, 256, batch_bytes, dtype=np.uint8).tobytes()
-            r = link.transmit(payload, snr, rng)
-            pt.bits += r.payload_bits
-            pt.errors += r.bit_errors
-            pt.blocks += r.codewords
-            pt.block_errors += r.codeword_errors
-            pt.raw_bits += r.coded_bits
-            pt.raw_errors += r.raw_bit_errors
-            pt.packets += r.num_packets
-            pt.packets_lost += r.packets_lost
+            c.add(link.transmit(payload, snr, rng))
             if bar is not None:
-                bar.set_postfix_str(f"{snr:g} dB: BER {pt.ber:.2e} BLER {pt.bler:.2e} ({pt.bits / 1e6:.2f} Mbit)")
+                bar.set_postfix_str(f"{snr:g} dB: BER {pt.ber:.2e} BLER {pt.bler:.2e} ({c.payload_bits / 1e6:.2f} Mbit)")
         pt.seconds = time.perf_counter() - t0
         points.append(pt)
         if bar is not None:
             bar.update(1)
-        if early_stop and pt.errors == 0 and pt.block_errors == 0:
+        if early_stop and c.bit_errors == 0 and c.codeword_errors == 0:
             break
     if bar is not None:
         bar.close()
@@ -136,7 +122,10 @@ def rows(points: Iterable[BerPoint], config: LinkConfig) -> list[dict]:
     """Tidy CSV rows (columns :data:`COLUMNS`)."""
     out = []
     for p in points:
-        d = asdict(p)
+        c = p.counts
+        d = dict(snr_db=p.snr_db, ebno_db=p.ebno_db, seconds=p.seconds, bits=c.payload_bits, errors=c.bit_errors,
+                 blocks=c.codewords, block_errors=c.codeword_errors, raw_bits=c.coded_bits,
+                 raw_errors=c.raw_bit_errors, packets=c.packets, packets_lost=c.packets_lost)
         d.update(ber=p.ber, bler=p.bler, raw_ber=p.raw_ber, channel=config.channel, modulation=config.modulation,
                  code=config.code, estimator=config.estimator, equalizer=config.equalizer, domain=config.domain,
                  decoder=config.decoder if config.code != "none" else "none", backend=config.backend)

@@ -138,6 +138,46 @@ class LinkResult:
         return bool(self.packet_ok.all())
 
 
+@dataclass
+class LinkCounters:
+    """Counters summed over several transmissions (e.g. the parts of one item, or a BER point)."""
+
+    raw_bit_errors: int = 0
+    coded_bits: int = 0
+    bit_errors: int = 0
+    payload_bits: int = 0
+    codeword_errors: int = 0
+    codewords: int = 0
+    packets: int = 0
+    packets_lost: int = 0
+    data_symbols: int = 0
+    total_symbols: int = 0
+
+    def add(self, r: LinkResult) -> None:
+        self.raw_bit_errors += r.raw_bit_errors
+        self.coded_bits += r.coded_bits
+        self.bit_errors += r.bit_errors
+        self.payload_bits += r.payload_bits
+        self.codeword_errors += r.codeword_errors
+        self.codewords += r.codewords
+        self.packets += r.num_packets
+        self.packets_lost += r.packets_lost
+        self.data_symbols += r.data_symbols
+        self.total_symbols += r.total_symbols
+
+    @property
+    def raw_ber(self) -> float:
+        return self.raw_bit_errors / self.coded_bits if self.coded_bits else float("nan")
+
+    @property
+    def ber(self) -> float:
+        return self.bit_errors / self.payload_bits if self.payload_bits else float("nan")
+
+    @property
+    def bler(self) -> float:
+        return self.codeword_errors / self.codewords if self.codewords else float("nan")
+
+
 class Link:
     """An explicit digital link built from a :class:`LinkConfig`.
 

@@ -9,39 +9,24 @@ over the parts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from semlink.codecs import Codec, Encoded, Reconstruction
+from semlink.phy.link import LinkCounters
 
 
 @dataclass
-class LinkStats:
-    """PHY counters summed over the parts of one transmission."""
+class LinkStats(LinkCounters):
+    """PHY counters summed over the parts of one transmission, plus the ideal link's outcome."""
 
-    raw_bit_errors: int = 0
-    coded_bits: int = 0
-    bit_errors: int = 0
-    payload_bits: int = 0
-    codeword_errors: int = 0
-    codewords: int = 0
-    packets: int = 0
-    packets_lost: int = 0
-    data_symbols: int = 0
-    total_symbols: int = 0
     outage: bool = False
     capacity: float = math.nan
-    extra: dict = field(default_factory=dict)
 
     def rates(self) -> dict[str, float]:
-        nan = math.nan
-        return {
-            "raw_ber": self.raw_bit_errors / self.coded_bits if self.coded_bits else nan,
-            "ber": self.bit_errors / self.payload_bits if self.payload_bits else nan,
-            "bler": self.codeword_errors / self.codewords if self.codewords else nan,
-        }
+        return {"raw_ber": self.raw_ber, "ber": self.ber, "bler": self.bler}
 
 
 def transmit_phy(enc: Encoded, link, snr_db: float, rng: np.random.Generator) -> tuple[Encoded, LinkStats]:
@@ -51,16 +36,7 @@ def transmit_phy(enc: Encoded, link, snr_db: float, rng: np.random.Generator) ->
     for name in sorted(enc.parts):
         r = link.transmit(enc.parts[name], snr_db, rng)
         parts[name], ok[name] = r.payload, r.packet_ok
-        stats.raw_bit_errors += r.raw_bit_errors
-        stats.coded_bits += r.coded_bits
-        stats.bit_errors += r.bit_errors
-        stats.payload_bits += r.payload_bits
-        stats.codeword_errors += r.codeword_errors
-        stats.codewords += r.codewords
-        stats.packets += r.num_packets
-        stats.packets_lost += r.packets_lost
-        stats.data_symbols += r.data_symbols
-        stats.total_symbols += r.total_symbols
+        stats.add(r)
     return enc.with_received(parts, ok), stats
 
 
