@@ -1,11 +1,13 @@
 """Fast belief-propagation decoder for quasi-cyclic LDPC codes (802.11n), Numba on CPU.
 
-The decoder works directly on the base matrix: every non-zero block is a Z x Z circulant,
-so the Z check nodes of one block row are processed together as one short vector (Z lanes,
-padded to a multiple of 8 so that the loops map onto AVX2 registers), and the cyclic shift
-becomes a contiguous slice of a periodically extended array. Codewords are independent:
-``prange`` runs blocks of codewords on the available cores, and each codeword stops as soon
-as its hard decision satisfies all parity checks (early termination).
+The decoder works directly on the base matrix: every non-zero block is a Z x Z circulant.
+Codewords are interleaved: 8 codewords ("lanes") are decoded side by side, every array is stored
+as [..., Z, 8], so that the Z checks of a circulant times the 8 lanes are one contiguous run of
+216 floats and the cyclic shift of a circulant is two contiguous pieces of the a-posteriori
+LLRs; all loops are plain elementwise loops over such runs, which LLVM vectorises (AVX2).
+Each codeword stops as soon as its hard decision satisfies all parity checks (early
+termination, per codeword: a lane whose codeword is done outputs it and is refilled at once
+with the next codeword). ``prange`` runs blocks of codewords on the available cores.
 
 LLR convention on input: ``llr = log P(1)/P(0)`` (Sionna's logits); the output is hard
 codeword bits, ``bit = 1`` where the a-posteriori LLR is ``>= 0`` (Sionna's tie rule).
@@ -24,11 +26,9 @@ Schedules (``schedule=``): ``"flooding"`` (default; same message schedule as Sio
 rounding, plus early termination) and ``"layered"`` (row-layered: each block row updates the
 a-posteriori LLRs immediately; converges in about half the iterations).
 
-Exp and log are evaluated with Cephes-style polynomials (relative error ~1e-7) built from
-bit-level intrinsics, so that they can be vectorised without an SVML library. NOTE (known
-limitation, see the report / TODO): LLVM currently vectorises only the loops that do not
-read-modify-write a second array; the row-accumulator loops run scalar, so the kernel is
-about 5-10x short of what AVX2 allows.
+Exp and log are evaluated with Cephes-style polynomials (relative error ~1e-7, Estrin's scheme)
+built from bit-level intrinsics, so that they vectorise without an SVML library. Message signs
+are handled with sign-bit xor (no selects: LLVM turns those into masked stores, slow on AMD).
 
 A vectorised torch implementation (:func:`decode_torch`) runs on any torch device (CUDA when
 available); it uses the expanded edge list with gather/scatter and the same rules.
@@ -46,6 +46,7 @@ from llvmlite import ir
 from numba import njit, prange
 from numba.core import types
 from numba.extending import intrinsic
+from numba.np.unsafe.ndarray import to_fixed_tuple
 
 __all__ = ["decode", "decode_torch", "CN_RULES", "SCHEDULES", "warmup"]
 
@@ -93,6 +94,15 @@ _LP = tuple(
 _LP0, _LP1, _LP2, _LP3, _LP4, _LP5, _LP6, _LP7, _LP8 = _LP
 _LQ1 = _F(-2.12194440e-4)
 _LQ2 = _F(0.693359375)
+
+# Float constants of the kernels, in the order of _KC_NAMES. The kernels get them as a run-time
+# tuple (from an array argument) rather than as literals: numba's JIT uses LLVM's large code
+# model, in which every literal vector constant is re-materialised inside the loops
+# (movabs + broadcast, ~40 % of the instructions of the SPA loops); run-time values are
+# broadcast once and kept in registers or folded as stack operands.
+_KC_NAMES = ('_LLR_MAX', '_ONE', '_HALF', '_T_LO', '_T_HI', '_P_LO', '_P_HI', '_P_FLOOR', '_OUT_HI', '_TINY', '_PHI_LO', '_PHI_HI', '_LOG2E', '_EXP_C1', '_EXP_C2', '_EP0', '_EP1', '_EP2', '_EP3', '_EP4', '_EP5', '_SQRTHF', '_LP0', '_LP1', '_LP2', '_LP3', '_LP4', '_LP5', '_LP6', '_LP7', '_LP8', '_LQ1', '_LQ2')
+_KC = np.array([globals()[n] for n in _KC_NAMES], dtype=np.float32)
+_NKC = len(_KC_NAMES)
 
 _JIT = dict(cache=True, fastmath=True, nogil=True, error_model="numpy")
 
@@ -163,37 +173,70 @@ def _xorsign(typingctx, x, y):
 
 
 @njit(inline="always", **_JIT)
-def _fexp(x):
+def _fexp(x, kc):
     """exp(x) for float32 x in [-80, 80] (Cephes expf, ~1 ulp)."""
+    _ONE = kc[1]
+    _HALF = kc[2]
+    _LOG2E = kc[12]
+    _EXP_C1 = kc[13]
+    _EXP_C2 = kc[14]
+    _EP0 = kc[15]
+    _EP1 = kc[16]
+    _EP2 = kc[17]
+    _EP3 = kc[18]
+    _EP4 = kc[19]
+    _EP5 = kc[20]
     fx = np.floor(x * _LOG2E + _HALF)
     r = x - fx * _EXP_C1 - fx * _EXP_C2
     z = r * r
-    y = ((((_EP0 * r + _EP1) * r + _EP2) * r + _EP3) * r + _EP4) * r + _EP5
-    y = y * z + r + _ONE
+    # Cephes polynomial, evaluated in Estrin's scheme (short dependency chains: the kernels
+    # are latency-bound otherwise)
+    y = (_EP4 * r + _EP5) + z * ((_EP2 * r + _EP3) + z * (_EP0 * r + _EP1))
+    y = (y * z + r) + _ONE
     return y * _pow2i(fx)
 
 
 @njit(inline="always", **_JIT)
-def _flog(x):
+def _flog(x, kc):
     """log(x) for normal float32 x > 0 (Cephes logf, ~1 ulp)."""
+    _ONE = kc[1]
+    _HALF = kc[2]
+    _SQRTHF = kc[21]
+    _LP0 = kc[22]
+    _LP1 = kc[23]
+    _LP2 = kc[24]
+    _LP3 = kc[25]
+    _LP4 = kc[26]
+    _LP5 = kc[27]
+    _LP6 = kc[28]
+    _LP7 = kc[29]
+    _LP8 = kc[30]
+    _LQ1 = kc[31]
+    _LQ2 = kc[32]
     e = _exponent(x)
     m = _mantissa(x)
     small = m < _SQRTHF
     e = e - _ONE if small else e
     m = (m + m - _ONE) if small else (m - _ONE)
     z = m * m
-    y = ((((((((_LP0 * m + _LP1) * m + _LP2) * m + _LP3) * m + _LP4) * m + _LP5) * m + _LP6) * m + _LP7) * m + _LP8)
-    y = y * m * z
+    z2 = z * z
+    # Cephes polynomial sum_i _LP[8 - i] m**i, Estrin's scheme
+    q03 = (_LP8 + _LP7 * m) + z * (_LP6 + _LP5 * m)
+    q48 = (_LP4 + _LP3 * m) + z * (_LP2 + _LP1 * m) + z2 * _LP0
+    y = (q03 + z2 * q48) * (m * z)
     y = y + e * _LQ1 - _HALF * z
     return m + y + e * _LQ2
 
 
 @njit(inline="always", **_JIT)
-def _phi(x):
+def _phi(x, kc):
     """Sionna's phi(x) = -log(tanh(x/2)) on |x| clipped to [8.5e-8, 16.635532]."""
+    _ONE = kc[1]
+    _PHI_LO = kc[10]
+    _PHI_HI = kc[11]
     x = min(max(x, _PHI_LO), _PHI_HI)
-    e = _fexp(-x)
-    return _flog((_ONE + e) / (_ONE - e))
+    e = _fexp(-x, kc)
+    return _flog((_ONE + e) / (_ONE - e), kc)
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -272,35 +315,57 @@ def _parity(T, par, tb, s):
 
 
 @njit(inline="always", **_JIT)
-def _p1_spa(V, C, A1, A3, vb, cb):
-    """tanh-domain SPA, first pass: running product of t = tanh(|v|/2) and of the signs;
-    C keeps the signed t of the edge for the second pass."""
+def _p1_spa(V, C, A1, A2, A3, vb, cb, kc):
+    """tanh-domain SPA, first pass. With e = exp(-|v|), t = tanh(|v|/2) = (1 - e) / (1 + e) is
+    kept as a fraction: A1 = prod(1 - e) (with t clipped to [_T_LO, _T_HI]), A2 = prod(1 + e),
+    A3 = product of the signs; C keeps the signed e of the edge for the second pass. No
+    division here, one per message in the second pass."""
+    _LLR_MAX = kc[0]
+    _ONE = kc[1]
+    _T_LO = kc[3]
+    _T_HI = kc[4]
+    _P_FLOOR = kc[7]
     for j in range(_ZG):
         v = V[vb + j]
-        a = min(abs(v), _LLR_MAX)
-        ex = _fexp(-a)
-        t = (_ONE - ex) / (_ONE + ex)
-        t = min(max(t, _T_LO), _T_HI)
+        e = _fexp(-min(abs(v), _LLR_MAX), kc)
+        d = _ONE + e
+        n = min(max(_ONE - e, _T_LO * d), _T_HI * d)
+        A1[j] = max(A1[j] * n, _P_FLOOR)
+        A2[j] = A2[j] * d
         A3[j] = _xorsign(A3[j], v)
-        A1[j] = max(A1[j] * t, _P_FLOOR)
-        C[cb + j] = _xorsign(t, v)
+        C[cb + j] = _xorsign(e, v)
 
 
 @njit(inline="always", **_JIT)
-def _p2_spa(C, A1, A3, cb):
+def _p2_spa(C, A1, A2, A3, cb, kc):
+    """Extrinsic p = prod_{k' != k} t_k' = (A1 d_k) / (A2 n_k), clipped to [_P_LO, _P_HI];
+    c2v = 2 atanh(p) = log((1 + p) / (1 - p)) = log((B + A) / (B - A)) with A = A1 d_k,
+    B = A2 n_k."""
+    _ONE = kc[1]
+    _T_LO = kc[3]
+    _T_HI = kc[4]
+    _P_LO = kc[5]
+    _P_HI = kc[6]
+    _OUT_HI = kc[8]
     for j in range(_ZG):
         x = C[cb + j]
-        p = A1[j] / abs(x)
-        p = min(max(p, _P_LO), _P_HI)
-        y = _flog((_ONE + p) / (_ONE - p))
-        C[cb + j] = _xorsign(_xorsign(min(y, _OUT_HI), A3[j]), x)
+        e = abs(x)
+        d = _ONE + e
+        n = min(max(_ONE - e, _T_LO * d), _T_HI * d)
+        a = A1[j] * d
+        b = A2[j] * n
+        a = min(max(a, _P_LO * b), _P_HI * b)
+        y = min(_flog((b + a) / (b - a), kc), _OUT_HI)
+        C[cb + j] = _xorsign(_xorsign(y, A3[j]), x)
 
 
 @njit(inline="always", **_JIT)
-def _p1_phi(V, C, A1, A3, vb, cb):
+def _p1_phi(V, C, A1, A3, vb, cb, kc):
+    _LLR_MAX = kc[0]
+    _TINY = kc[9]
     for j in range(_ZG):
         v = V[vb + j]
-        ph = _phi(min(abs(v), _LLR_MAX))
+        ph = _phi(min(abs(v), _LLR_MAX), kc)
         A3[j] = _xorsign(A3[j], v)
         A1[j] += ph
         # floor: phi(16.6) rounds to 0 in float32, and the edge's sign must survive in C
@@ -308,15 +373,18 @@ def _p1_phi(V, C, A1, A3, vb, cb):
 
 
 @njit(inline="always", **_JIT)
-def _p2_phi(C, A1, A3, cb):
+def _p2_phi(C, A1, A3, cb, kc):
+    _LLR_MAX = kc[0]
     for j in range(_ZG):
         x = C[cb + j]
-        y = _phi(A1[j] - abs(x))
+        y = _phi(A1[j] - abs(x), kc)
         C[cb + j] = _xorsign(_xorsign(min(y, _LLR_MAX), A3[j]), x)
 
 
 @njit(inline="always", **_JIT)
-def _p1_min(V, C, A1, A2, A3, vb, cb):
+def _p1_min(V, C, A1, A2, A3, vb, cb, kc):
+    _LLR_MAX = kc[0]
+    _TINY = kc[9]
     for j in range(_ZG):
         v = V[vb + j]
         a = min(abs(v), _LLR_MAX)
@@ -328,14 +396,15 @@ def _p1_min(V, C, A1, A2, A3, vb, cb):
 
 
 @njit(inline="always", **_JIT)
-def _p2_min(C, A1, A2, A3, cb, cn_mode, alpha, beta):
+def _p2_min(C, A1, A2, A3, cb, scale, offset, kc):
+    """Min-sum second pass: y = max(scale * min_other - offset, 0) (scale = alpha for "nms",
+    offset = beta for "oms", else 1 and 0: exact, as y >= 0)."""
+    _TINY = kc[9]
     for j in range(_ZG):
         x = C[cb + j]
-        y = A2[j] if abs(x) <= max(A1[j], _TINY) else A1[j]  # the minimum's own edge gets the second one
-        if cn_mode == 3:
-            y = y * alpha
-        elif cn_mode == 4:
-            y = max(y - beta, _ZERO)
+        m1 = A1[j]
+        y = A2[j] if abs(x) <= max(m1, _TINY) else m1  # the minimum's own edge gets the second one
+        y = max(y * scale - offset, _ZERO)
         C[cb + j] = _xorsign(_xorsign(y, A3[j]), x)
 
 
@@ -346,7 +415,8 @@ def _fill(A, v, n):
 
 
 @njit(inline="always", **_JIT)
-def _cn_row(T, Tn, C, V, A1, A2, A3, r, row_ptr, e_col, e_shift, cn_mode, alpha, beta, layered):
+def _cn_row(T, Tn, C, V, A1, A2, A3, r, row_ptr, e_col, e_shift, cn_mode, alpha, beta, layered,
+            kc):
     """Check-node update of block row ``r`` for all Z checks and all lanes.
 
     Flooding: reads T (a-posteriori LLRs of the previous iteration) and accumulates the new
@@ -359,23 +429,26 @@ def _cn_row(T, Tn, C, V, A1, A2, A3, r, row_ptr, e_col, e_shift, cn_mode, alpha,
     _fill(A3, _ONE, _ZG)
     if cn_mode == 0:
         _fill(A1, _ONE, _ZG)
+        _fill(A2, _ONE, _ZG)
         for k in range(d):
-            _p1_spa(V, C, A1, A3, k * _ZG, (e0 + k) * _ZG)
+            _p1_spa(V, C, A1, A2, A3, k * _ZG, (e0 + k) * _ZG, kc)
         for k in range(d):
-            _p2_spa(C, A1, A3, (e0 + k) * _ZG)
+            _p2_spa(C, A1, A2, A3, (e0 + k) * _ZG, kc)
     elif cn_mode == 1:
         _fill(A1, _ZERO, _ZG)
         for k in range(d):
-            _p1_phi(V, C, A1, A3, k * _ZG, (e0 + k) * _ZG)
+            _p1_phi(V, C, A1, A3, k * _ZG, (e0 + k) * _ZG, kc)
         for k in range(d):
-            _p2_phi(C, A1, A3, (e0 + k) * _ZG)
+            _p2_phi(C, A1, A3, (e0 + k) * _ZG, kc)
     else:
         _fill(A1, _F(3.0e38), _ZG)
         _fill(A2, _F(3.0e38), _ZG)
+        scale = alpha if cn_mode == 3 else _ONE
+        offset = beta if cn_mode == 4 else _ZERO
         for k in range(d):
-            _p1_min(V, C, A1, A2, A3, k * _ZG, (e0 + k) * _ZG)
+            _p1_min(V, C, A1, A2, A3, k * _ZG, (e0 + k) * _ZG, kc)
         for k in range(d):
-            _p2_min(C, A1, A2, A3, (e0 + k) * _ZG, cn_mode, alpha, beta)
+            _p2_min(C, A1, A2, A3, (e0 + k) * _ZG, scale, offset, kc)
     for k in range(d):
         e = e0 + k
         if layered:
@@ -436,7 +509,7 @@ def _load_lane(llr, w, g, L, T, C, nv, n_c):
 
 @njit(**_JIT)
 def _decode_chunk(llr, out, iters, oks, w0, w1, row_ptr, e_col, e_shift, nb, mb, num_iter,
-                  layered, cn_mode, alpha, beta, early, dmax):
+                  layered, cn_mode, alpha, beta, early, dmax, K):
     nv = nb * _ZU
     n_e = e_col.shape[0]
     n_c = _U(n_e) * _ZU
@@ -452,6 +525,7 @@ def _decode_chunk(llr, out, iters, oks, w0, w1, row_ptr, e_col, e_shift, nb, mb,
     bad = np.zeros(_G, dtype=np.bool_)
     lane_w = np.full(_G, -1, dtype=np.int64)
     lane_it = np.zeros(_G, dtype=np.int64)
+    kc = to_fixed_tuple(K, _NKC)
     nxt = w0
     for g in range(_G):
         w = nxt if nxt < w1 else -1
@@ -497,13 +571,13 @@ def _decode_chunk(llr, out, iters, oks, w0, w1, row_ptr, e_col, e_shift, nb, mb,
         if layered:
             for r in range(mb):
                 _cn_row(T, Tn, C, V, A1, A2, A3, _U(r), row_ptr, e_col, e_shift, cn_mode,
-                        alpha, beta, True)
+                        alpha, beta, True, kc)
         else:
             for j in range(nv * _GU):
                 Tn[j] = L[j]
             for r in range(mb):
                 _cn_row(T, Tn, C, V, A1, A2, A3, _U(r), row_ptr, e_col, e_shift, cn_mode,
-                        alpha, beta, False)
+                        alpha, beta, False, kc)
             T, Tn = Tn, T
         for g in range(_G):
             lane_it[g] += 1
@@ -511,13 +585,13 @@ def _decode_chunk(llr, out, iters, oks, w0, w1, row_ptr, e_col, e_shift, nb, mb,
 
 @njit(parallel=True, **_JIT)
 def _decode_batch(llr, out, iters, oks, row_ptr, e_col, e_shift, nb, mb, num_iter, layered,
-                  cn_mode, alpha, beta, early, n_chunks, dmax):
+                  cn_mode, alpha, beta, early, n_chunks, dmax, K):
     b = llr.shape[0]
     for ch in prange(n_chunks):
         w0 = (b * ch) // n_chunks
         w1 = (b * (ch + 1)) // n_chunks
         _decode_chunk(llr, out, iters, oks, w0, w1, row_ptr, e_col, e_shift, _U(nb), _U(mb),
-                      num_iter, layered, cn_mode, alpha, beta, early, dmax)
+                      num_iter, layered, cn_mode, alpha, beta, early, dmax, K)
 
 
 # ----------------------------------------------------------------------------- tables
@@ -611,7 +685,7 @@ def decode(
         _decode_batch(llr, out, iters, oks, row_ptr, e_col, e_shift, nb, mb, int(num_iter),
                       SCHEDULES[schedule] == 1, CN_RULES[cn], np.float32(alpha),
                       np.float32(beta), bool(early_stop), n_chunks,
-                      int(np.diff(row_ptr.astype(np.int64)).max()))
+                      int(np.diff(row_ptr.astype(np.int64)).max()), _KC)
     if return_info:
         return out, iters, oks
     return out

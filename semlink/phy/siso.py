@@ -26,7 +26,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numba
 import numpy as np
+from numba import prange
 
 __all__ = [
     "qam_constellation", "pam_levels", "demap_qam", "equalize_lmmse", "equalize_zf",
@@ -111,7 +113,22 @@ def demap_qam(y, no, num_bits_per_symbol, method: str = "maxlog"):
         raise ValueError(f"method must be 'maxlog' or 'app', got {method!r}")
     k = _num_bits(num_bits_per_symbol)
     if _is_torch(y):
+        if y.device.type == "cpu" and not y.requires_grad and k <= _NUMBA_MAX_BITS:
+            import torch
+
+            no_np = no.detach().cpu().numpy() if _is_torch(no) else no
+            out = _demap_qam_numba(y.detach().resolve_conj().numpy(), no_np, k, method)
+            if out is not None:
+                return torch.from_numpy(out)
         return _demap_qam_torch(y, no, k, method)
+    if k <= _NUMBA_MAX_BITS:
+        out = _demap_qam_numba(y, no, k, method)
+        if out is not None:
+            return out
+    return _demap_qam_numpy(y, no, k, method)
+
+
+def _demap_qam_numpy(y, no, k, method):
     y = np.asarray(y)
     if not np.iscomplexobj(y):
         y = y.astype(np.complex64)
@@ -134,6 +151,121 @@ def demap_qam(y, no, num_bits_per_symbol, method: str = "maxlog"):
                 llr = _lse(e1) - _lse(e0)
             out[..., 2 * j + d] = llr
     return out
+
+
+# ----------------------------------------------------------------------------- numba kernel
+_NUMBA_MAX_BITS = 8  # per-axis PAM of up to 16 levels (the kernel's scratch size)
+
+
+def _demap_qam_numba(y, no, k, method):
+    """Numba kernel for numpy / CPU inputs; None where it does not apply (then numpy does it).
+
+    Per symbol and axis, with e_p = -(x - level_p)^2 / no:
+
+    * maxlog: llr_j = max_{p: b_j = 1} e_p - max_{p: b_j = 0} e_p;
+    * app: with M = max_p e_p and s_p = exp(e_p - M) (one exp per level),
+      llr_j = log(sum_{b_j = 1} s_p / sum_{b_j = 0} s_p) (one log per bit). The group holding M
+      sums to >= 1; where the other group's sum falls below 1e-30 (float32) / 1e-300 (float64),
+      i.e. its terms underflow, that bit is recomputed with its own group maximum,
+      (M1 - M0) + log(sum_1 exp(e - M1)) - log(sum_0 exp(e - M0)), as logsumexp does.
+
+    Same arithmetic precision as the numpy path (float32 for complex64 inputs, float64 for
+    complex128); runs on numba's threads (``prange`` over blocks of symbols).
+    """
+    y = np.asarray(y)
+    if y.dtype == np.complex64:
+        fdt = np.float32
+    elif y.dtype == np.complex128:
+        fdt = np.float64
+    else:
+        return None
+    no = np.asarray(no, dtype=fdt)
+    try:
+        shape = np.broadcast_shapes(y.shape, no.shape)
+    except ValueError:
+        return None
+    if shape != y.shape:
+        return None
+    yf = np.ascontiguousarray(y).reshape(-1)
+    if no.size == 1:
+        nof = no.reshape(1)
+        scalar = True
+    else:
+        nof = np.ascontiguousarray(np.broadcast_to(no, y.shape)).reshape(-1)
+        scalar = False
+    levels, labels = pam_levels(k)
+    out = np.empty((yf.shape[0], k), dtype=np.float32)
+    if yf.shape[0]:
+        tiny = fdt(1e-30) if fdt == np.float32 else fdt(1e-300)
+        _demap_kernel(yf, nof, scalar, levels.astype(fdt), np.ascontiguousarray(labels),
+                      method == "app", fdt(NO_THRESHOLD), tiny,
+                      int(min(yf.shape[0], 16 * numba.get_num_threads())), out)
+    return out.reshape(y.shape + (k,))
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _demap_kernel(y, no, scalar_no, lv, labels, app, no_min, tiny, n_chunks, out):
+    n = y.shape[0]
+    n_lv = lv.shape[0]
+    m = labels.shape[1]
+    one = tiny / tiny
+    zero = tiny - tiny
+    neg_inf = -(one / zero)
+    for ch in prange(n_chunks):
+        e = np.empty(16, dtype=lv.dtype)
+        s = np.empty(16, dtype=lv.dtype)
+        i0 = (n * ch) // n_chunks
+        i1 = (n * (ch + 1)) // n_chunks
+        for i in range(i0, i1):
+            nv = no[0] if scalar_no else no[i]
+            inv = one / max(nv, no_min)
+            for d in range(2):
+                x = y[i].real if d == 0 else y[i].imag
+                mx = neg_inf
+                for p in range(n_lv):
+                    t = x - lv[p]
+                    e[p] = -(t * t) * inv
+                    mx = max(mx, e[p])
+                if app:
+                    for p in range(n_lv):
+                        s[p] = np.exp(e[p] - mx)
+                for j in range(m):
+                    if app:
+                        s1 = zero
+                        s0 = zero
+                        for p in range(n_lv):
+                            if labels[p, j]:
+                                s1 += s[p]
+                            else:
+                                s0 += s[p]
+                        if s1 >= tiny and s0 >= tiny:
+                            llr = np.log(s1 / s0)
+                        else:  # a group underflowed: logsumexp with per-group maxima
+                            m1 = neg_inf
+                            m0 = neg_inf
+                            for p in range(n_lv):
+                                if labels[p, j]:
+                                    m1 = max(m1, e[p])
+                                else:
+                                    m0 = max(m0, e[p])
+                            s1 = zero
+                            s0 = zero
+                            for p in range(n_lv):
+                                if labels[p, j]:
+                                    s1 += np.exp(e[p] - m1)
+                                else:
+                                    s0 += np.exp(e[p] - m0)
+                            llr = (m1 - m0) + (np.log(s1) - np.log(s0))
+                    else:
+                        m1 = neg_inf
+                        m0 = neg_inf
+                        for p in range(n_lv):
+                            if labels[p, j]:
+                                m1 = max(m1, e[p])
+                            else:
+                                m0 = max(m0, e[p])
+                        llr = m1 - m0
+                    out[i, 2 * j + d] = llr
 
 
 def _lse(e: np.ndarray) -> np.ndarray:
