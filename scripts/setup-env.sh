@@ -25,7 +25,7 @@ fi
 
 stamp=.venv/.semlink-install-stamp
 want=$(cat pyproject.toml scripts/setup-env.sh | sha256sum | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c "import semlink, sionna.phy" >/dev/null 2>&1; then
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c "import semlink, sionna.phy, compressai" >/dev/null 2>&1; then
   echo "[setup] .venv is up to date"
   exit 0
 fi
@@ -33,5 +33,8 @@ fi
 echo "[setup] installing semlink and its dependencies into .venv (first time: several minutes)"
 .venv/bin/python -m pip install --quiet --upgrade "pip>=24"
 .venv/bin/python -m pip install --quiet -e ".[test]"
+# CompressAI (entropy coding of the learned codecs) declares numpy<2 but works with numpy 2;
+# torch-geometric is imported by compressai's package __init__. Both pure installs, no deps.
+.venv/bin/python -m pip install --quiet --no-deps "compressai==1.2.8" "torch-geometric==2.8.1"
 echo "$want" > "$stamp"
 echo "[setup] done"

@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = (
     "semlink.phy.cli",
     "semlink.codecs.cli",
     "semlink.data.cli",
+    "semlink.train.cli",
 )
 
 

@@ -161,3 +161,25 @@ def test_fast_receiver_matches_sionna_blocks(estimator, equalizer, demapping, mo
     scale = np.abs(b).mean()
     assert np.mean(np.sign(a) == np.sign(b)) > 0.999
     np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-3 * scale)
+
+
+@pytest.mark.parametrize("domain", ["freq", "time"])
+def test_static_tdl_shortcut_equals_sionna_model(domain):
+    """A static TDL sampled once per slot gives exactly the per-step coefficients of Sionna's TDL."""
+    import sionna.phy
+    import torch
+    from sionna.phy.channel.tr38901 import TDL
+
+    from semlink.phy.channels import TimeInvariantModel, make_channel
+
+    ch = make_channel("tdl-c")
+    fast = ch.model("cpu")
+    assert isinstance(fast, TimeInvariantModel)
+    ref = TDL("C", 100e-9, 5.25e9, min_speed=0.0, max_speed=0.0, device="cpu")
+    steps = 14 if domain == "freq" else 1134
+    sionna.phy.config.seed = 3
+    a1, t1 = fast(8, steps, 20e6)
+    sionna.phy.config.seed = 3
+    a2, t2 = ref(8, steps, 20e6)
+    torch.testing.assert_close(t1, t2)
+    torch.testing.assert_close(a1, a2, rtol=1e-5, atol=1e-6)

@@ -10,6 +10,6 @@ from .base import Codec, Encoded, Reconstruction
 from .registry import get_codec, list_codecs, register_codec
 
 # Importing the modules registers their codecs.
-from . import pillow_codecs, jpeg2000, heic, video  # noqa: E402,F401  isort:skip
+from . import pillow_codecs, jpeg2000, heic, video, hyperprior  # noqa: E402,F401  isort:skip
 
 __all__ = ["Codec", "Encoded", "Reconstruction", "get_codec", "list_codecs", "register_codec"]

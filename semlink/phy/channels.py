@@ -60,6 +60,24 @@ def make_channel(name: str, params: dict[str, Any] | None = None) -> "Channel":
     return CHANNELS[name](**(params or {}))
 
 
+class TimeInvariantModel:
+    """Sample a Sionna channel model once per slot and hold it for every time step.
+
+    For a channel whose taps cannot change within a slot (a TDL profile at speed 0: every
+    Doppler shift of the sum-of-sinusoids model is zero), Sionna's model evaluated at one time
+    step and broadcast over ``num_time_steps`` gives exactly the coefficients it would compute
+    at every step (the random draws do not depend on the number of steps), at a fraction of the
+    cost; this matters most in the time domain, where a slot has ~1000 samples.
+    """
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, batch_size: int, num_time_steps: int, sampling_frequency: float | None = None):
+        a, tau = self.model(batch_size, 1, sampling_frequency)
+        return a.expand(*a.shape[:-1], num_time_steps), tau
+
+
 class _UnitChannelModel:
     """A single tap with gain 1 and delay 0 (the AWGN channel), in Sionna's CIR format."""
 
@@ -150,7 +168,7 @@ class _TDL(Channel):
         from sionna.phy.channel.tr38901 import TDL
 
         v = self.values
-        return TDL(
+        model = TDL(
             model=self.profile,
             delay_spread=float(v["delay_spread"]),
             carrier_frequency=float(v["carrier_frequency"]),
@@ -158,6 +176,7 @@ class _TDL(Channel):
             max_speed=float(v["speed"]),
             device=device,
         )
+        return TimeInvariantModel(model) if float(v["speed"]) == 0.0 else model
 
     @property
     def max_delay(self) -> float:

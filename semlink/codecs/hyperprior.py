@@ -1,0 +1,533 @@
+"""``hyperprior``: learned image codec — CompressAI's ScaleHyperprior (Ballé et al., ICLR 2018)
+with real rANS bitstreams.
+
+>>> codec = get_codec("hyperprior")                  # shipped rate points (semlink/zoo/manifest.json)
+>>> codec.qualities()                                 # e.g. [1, 2, 3, 4]; [] while none is shipped
+>>> enc = codec.encode(image, quality=2)              # or bpp=0.3: highest point with rate <= 0.3
+>>> get_codec("hyperprior", checkpoint="runs/q1/hyperprior.pt")   # a user-trained file
+>>> get_codec("hyperprior", device="cuda")            # analysis/synthesis on the GPU
+
+Options: ``checkpoint`` (one user-trained checkpoint file; its rate point is the ``quality``
+stored in it, default 1), ``manifest`` (another zoo: a ``manifest.json`` or its directory;
+default the shipped one), ``device`` (``"cpu"`` default, or ``"cuda"``).
+
+Transmitted parts (every byte the decoder reads; ``num_bits`` counts all of them):
+
+* ``"header"``: format version + quality id (1 byte: high 3 bits version, low 5 bits quality),
+  image height and width (unsigned LEB128 varints), and the byte lengths of the ``z`` and ``y``
+  strings (varints) — about 8-10 bytes;
+* ``"z"``: rANS string of the hyper-latent (entropy bottleneck, factorized prior);
+* ``"y"``: rANS string of the latent (Gaussian conditional, scales from the hyper-decoder).
+
+Images whose sides are not multiples of 64 are padded (edge replicate) before analysis and the
+reconstruction is cropped back.
+
+Determinism: everything that decides the entropy coder's symbols and probability tables runs
+on the CPU in float32 in both encoder and decoder — the quantized CDF tables are stored in the
+checkpoint (computed once by ``update()`` on the CPU when it is exported), and ``z_hat ->
+h_s -> scale indexes`` is evaluated by a CPU copy of the hyper-decoder. Only the analysis
+transforms (g_a, h_a: they choose the symbols, which are then transmitted) and the synthesis
+transform g_s run on ``device``. A stream encoded with ``device="cuda"`` therefore decodes on
+the CPU (on CPUs whose float32 convolutions agree; the hyper-decoder input is tiny).
+
+Decoding never raises. The rANS strings are decoded by a bounds-checked decoder (numba)
+that is bit-exact with CompressAI's C++ ``RansDecoder`` on valid strings but reads zeros past
+the end of a truncated string instead of reading foreign memory, stops on impossible escape
+codes, and checks the coder's final state: a valid string ends with the state the encoder
+started from and every word consumed. A header that does not match the received shape or
+names an unknown quality -> mid-grey concealment, ``decoded_ok=False``. A string that fails
+the integrity check still gives its (partly wrong) reconstruction, with ``decoded_ok=False``
+and the reason, like the classical codecs' own concealment. Per-packet ``part_ok`` flags are
+not used.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._util import check_context, grey, one_rate, validate_image
+from .base import Codec, Encoded, Reconstruction
+from .ratecontrol import highest_quality_within
+from .registry import register_codec
+
+CODEC = "hyperprior"
+ARCH = "ScaleHyperprior"
+VERSION = 1
+PAD = 64  # ScaleHyperprior downsamples by 2**6
+MAX_QUALITY = 31  # quality ids fit 5 bits of the header's first byte
+PARTS = ("header", "z", "y")
+
+RANS_L = 1 << 31
+PRECISION = 16
+#: An escape-coded value of an int32 takes at most 8 nibbles; a larger count is corruption.
+MAX_BYPASS_NIBBLES = 8
+
+
+# --------------------------------------------------------------------------- header
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _read_varint(buf: bytes, pos: int, max_bytes: int = 5) -> tuple[int, int]:
+    n = shift = 0
+    for i in range(max_bytes):
+        if pos + i >= len(buf):
+            raise ValueError("header truncated")
+        b = buf[pos + i]
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, pos + i + 1
+    raise ValueError("header varint too long")
+
+
+def pack_header(h: int, w: int, quality: int, len_z: int, len_y: int) -> bytes:
+    """Header bytes: version|quality, H, W, len(z), len(y)."""
+    if not 1 <= quality <= MAX_QUALITY:
+        raise ValueError(f"quality id must be in [1, {MAX_QUALITY}], got {quality}")
+    return bytes([(VERSION << 5) | quality]) + b"".join(_varint(v) for v in (h, w, len_z, len_y))
+
+
+def unpack_header(buf: bytes) -> tuple[int, int, int, int, int]:
+    """-> (H, W, quality, len_z, len_y); raises ValueError on a malformed header."""
+    if not buf:
+        raise ValueError("empty header")
+    version, quality = buf[0] >> 5, buf[0] & 0x1F
+    if version != VERSION:
+        raise ValueError(f"unknown header version {version}")
+    vals, pos = [], 1
+    for _ in range(4):
+        v, pos = _read_varint(buf, pos)
+        vals.append(v)
+    if pos != len(buf):
+        raise ValueError(f"header has {len(buf) - pos} trailing bytes")
+    h, w, len_z, len_y = vals
+    return h, w, quality, len_z, len_y
+
+
+# --------------------------------------------------------------------------- rANS decoder
+_rans_kernel = None
+
+
+def _get_rans_kernel():
+    """numba-compiled bounds-checked rANS decoder (compiled once per process, cached on disk)."""
+    global _rans_kernel
+    if _rans_kernel is not None:
+        return _rans_kernel
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def kernel(words, indexes, cdfs, cdf_sizes, offsets, out):  # pragma: no cover - compiled
+        n = words.shape[0]
+        lo = np.uint64(RANS_L)
+        mask = np.uint64((1 << PRECISION) - 1)
+        sh = np.uint64(PRECISION)
+        s32 = np.uint64(32)
+        pos = 0
+        over = 0
+        w0 = np.uint64(words[0]) if n > 0 else np.uint64(0)
+        w1 = np.uint64(words[1]) if n > 1 else np.uint64(0)
+        if n < 2:
+            over += 2 - n
+        x = w0 | (w1 << s32)
+        pos = 2
+        status = 0  # 0 ok, 1 bad escape count
+        done = 0
+        for i in range(indexes.shape[0]):
+            ci = indexes[i]
+            size = cdf_sizes[ci]
+            max_value = size - 2
+            cum = x & mask
+            j = 0
+            while j < size and np.uint64(cdfs[ci, j]) <= cum:
+                j += 1
+            s = j - 1
+            start = np.uint64(cdfs[ci, s])
+            freq = np.uint64(cdfs[ci, s + 1]) - start
+            x = freq * (x >> sh) + (x & mask) - start
+            if x < lo:
+                if pos < n:
+                    x = (x << s32) | np.uint64(words[pos])
+                else:
+                    x = x << s32
+                    over += 1
+                pos += 1
+            value = np.int64(s)
+            if s == max_value:
+                # escape (bypass) mode: 4-bit nibbles
+                val = np.int64(x & np.uint64(15))
+                x = x >> np.uint64(4)
+                if x < lo:
+                    if pos < n:
+                        x = (x << s32) | np.uint64(words[pos])
+                    else:
+                        x = x << s32
+                        over += 1
+                    pos += 1
+                nb = val
+                if nb > MAX_BYPASS_NIBBLES:
+                    status = 1
+                    done = i
+                    break
+                raw = np.int64(0)
+                for k in range(nb):
+                    v = np.int64(x & np.uint64(15))
+                    x = x >> np.uint64(4)
+                    if x < lo:
+                        if pos < n:
+                            x = (x << s32) | np.uint64(words[pos])
+                        else:
+                            x = x << s32
+                            over += 1
+                        pos += 1
+                    raw |= v << (4 * k)
+                if raw >= (np.int64(1) << 31):  # C++ keeps raw in an int32
+                    raw -= np.int64(1) << 32
+                value = raw >> 1
+                if raw & 1:
+                    value = -value - 1
+                else:
+                    value += max_value
+            out[i] = value + offsets[ci]
+            done = i + 1
+        return status, done, pos, over, x == lo
+
+    _rans_kernel = kernel
+    return kernel
+
+
+def rans_decode(data: bytes, indexes: np.ndarray, cdfs: np.ndarray, cdf_sizes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, str]:
+    """Decode an rANS string of CompressAI's ``RansEncoder``; never reads past ``data``.
+
+    Returns:
+        (symbols int64 [len(indexes)], problem): ``problem`` is "" when the string passed the
+        integrity check (final state and length), else what was wrong; symbols of a damaged
+        string are whatever the decoder produced (zeros after a fatal escape code).
+    """
+    pad = (-len(data)) % 4
+    words = np.frombuffer(bytes(data) + b"\0" * pad, dtype="<u4")
+    out = np.zeros(len(indexes), dtype=np.int64)
+    status, done, pos, over, final_ok = _get_rans_kernel()(
+        words, np.ascontiguousarray(indexes, dtype=np.int32), cdfs, cdf_sizes, offsets, out
+    )
+    if status == 1:
+        return out, f"impossible escape code at symbol {done} of {len(indexes)}"
+    problems = []
+    if pad:
+        problems.append(f"length {len(data)} is not a multiple of 4")
+    if over:
+        problems.append(f"ran {4 * over} bytes past the end")
+    elif pos != len(words):
+        problems.append(f"{4 * (len(words) - pos)} bytes left unread")
+    if not final_ok:
+        problems.append("final coder state mismatch")
+    return out, "; ".join(problems)
+
+
+# --------------------------------------------------------------------------- model helpers
+def import_compressai():
+    """Import CompressAI quietly (its import pulls torch_geometric, which warns about jit)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import compressai  # noqa: F401
+        from compressai.models import ScaleHyperprior
+    return ScaleHyperprior
+
+
+def build_model(n: int, m: int):
+    """A fresh ``ScaleHyperprior(N=n, M=m)`` (float32, CPU)."""
+    return import_compressai()(int(n), int(m))
+
+
+def _entropy_tables(module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    cdf = module._quantized_cdf.detach().cpu().numpy().astype(np.int32)
+    sizes = module._cdf_length.detach().cpu().numpy().astype(np.int32).reshape(-1)
+    offsets = module._offset.detach().cpu().numpy().astype(np.int64).reshape(-1)
+    return np.ascontiguousarray(cdf), np.ascontiguousarray(sizes), np.ascontiguousarray(offsets)
+
+
+def export_checkpoint(model, path: str | Path, *, quality: int = 1, meta: dict | None = None, half: bool = True) -> str:
+    """Write a codec checkpoint of ``model``: float16 weights + CPU-computed CDF tables.
+
+    The weights are first rounded to what the file will hold, then the entropy models'
+    quantized CDF tables are computed by ``update()`` on the CPU in float32, so the tables in the
+    file are exactly the ones the loaded model would compute. Returns the file's sha256.
+    """
+    from semlink.zoo.checkpoints import KEEP_FP32, save_checkpoint
+    import torch
+
+    cpu = copy.deepcopy(model).to("cpu").float().eval()
+    if half:
+        with torch.no_grad():
+            for name, t in list(cpu.named_parameters()) + list(cpu.named_buffers()):
+                if t.is_floating_point() and not name.endswith(KEEP_FP32):
+                    t.copy_(t.half().float())
+    with torch.no_grad():
+        cpu.update(force=True)
+    info = {"quality": int(quality), **(meta or {})}
+    return save_checkpoint(path, cpu.state_dict(), arch=ARCH, config={"N": cpu.N, "M": cpu.M}, meta=info, half=half)
+
+
+def model_from_checkpoint(ckpt: dict):
+    """ScaleHyperprior (CPU, eval) from a checkpoint dict of :mod:`semlink.zoo.checkpoints`."""
+    import torch
+    from semlink.zoo.checkpoints import CheckpointError
+
+    if ckpt.get("arch") != ARCH:
+        raise CheckpointError(f"{ckpt.get('path')}: architecture {ckpt.get('arch')!r}, expected {ARCH!r}")
+    cfg = ckpt.get("config", {})
+    model = build_model(cfg["N"], cfg["M"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"{ckpt.get('path')}: weights do not fit {ARCH}(N={cfg['N']}, M={cfg['M']}): {exc}") from None
+    if model.entropy_bottleneck._quantized_cdf.numel() == 0:
+        with torch.no_grad():
+            model.update(force=True)
+    return model.eval()
+
+
+class _Loaded:
+    """One rate point: CPU model (hyper path, tables) + the model on the compute device."""
+
+    def __init__(self, model, device: str):
+        import torch
+
+        self.cpu = model
+        self.dev = model if device == "cpu" else copy.deepcopy(model).to(device)
+        self.device = device
+        self.eb_tables = _entropy_tables(model.entropy_bottleneck)
+        self.gc_tables = _entropy_tables(model.gaussian_conditional)
+        self.medians = model.entropy_bottleneck._get_medians().detach().to(torch.float32).reshape(1, -1, 1, 1)
+        self.n_z = model.entropy_bottleneck._quantized_cdf.shape[0]
+        self.m = model.M
+
+
+_CACHE: dict[tuple, _Loaded] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+# --------------------------------------------------------------------------- the codec
+@register_codec(CODEC)
+class HyperpriorCodec(Codec):
+    """ScaleHyperprior with rANS bitstreams; rate points are the shipped (or given) checkpoints."""
+
+    kind = "image"
+
+    def __init__(self, checkpoint: str | None = None, manifest: str | None = None, device: str = "cpu") -> None:
+        if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+            raise ValueError(f"{CODEC}: device must be 'cpu' or 'cuda', got {device!r}")
+        if checkpoint is not None and manifest is not None:
+            raise ValueError(f"{CODEC}: give checkpoint= or manifest=, not both")
+        self.device = str(device)
+        self.checkpoint = None if checkpoint is None else str(checkpoint)
+        self.manifest = None if manifest is None else str(manifest)
+        self._points: dict[int, dict] | None = None
+
+    # --- rate points ---------------------------------------------------------------
+    def _rate_table(self) -> dict[int, dict]:
+        """quality -> how to load it (manifest entry or file)."""
+        if self._points is None:
+            if self.checkpoint is not None:
+                self._points = {self._checkpoint_quality(): {"file": self.checkpoint}}
+            else:
+                from semlink.zoo.checkpoints import read_manifest
+
+                models, _ = read_manifest(self.manifest)
+                pts = {}
+                for e in models:
+                    if e.get("codec") == CODEC:
+                        q = int(e["quality"])
+                        if q in pts:
+                            raise ValueError(f"{CODEC}: quality {q} listed twice in the manifest")
+                        pts[q] = {"name": e["name"]}
+                self._points = dict(sorted(pts.items()))
+        return self._points
+
+    def _checkpoint_quality(self) -> int:
+        from semlink.zoo.checkpoints import read_checkpoint
+
+        q = int(read_checkpoint(self.checkpoint).get("meta", {}).get("quality", 1))
+        if not 1 <= q <= MAX_QUALITY:
+            raise ValueError(f"{CODEC}: checkpoint {self.checkpoint} has quality {q}, outside [1, {MAX_QUALITY}]")
+        return q
+
+    def qualities(self) -> list[int]:
+        """Rate points (quality ids, low to high rate) available to this codec."""
+        return list(self._rate_table())
+
+    def rate_points(self) -> list[Any]:
+        return self.qualities()
+
+    def _load(self, quality: int) -> _Loaded:
+        from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint
+
+        where = self._rate_table()[quality]
+        key = (self.checkpoint, self.manifest, quality, self.device)
+        with _CACHE_LOCK:
+            if key not in _CACHE:
+                if "file" in where:
+                    ckpt = read_checkpoint(where["file"])
+                else:
+                    ckpt = load_checkpoint(where["name"], self.manifest)
+                _CACHE[key] = _Loaded(model_from_checkpoint(ckpt), self.device)
+            return _CACHE[key]
+
+    def _no_points_error(self) -> ValueError:
+        return ValueError(
+            f"{CODEC}: no checkpoint is shipped yet (semlink/zoo/manifest.json lists none). Train one with "
+            f"`semlink train hyperprior --lambda 0.0067 --steps 200000 --out runs/q3` and use it with "
+            f"get_codec('hyperprior', checkpoint='runs/q3/hyperprior.pt')"
+        )
+
+    # --- encode --------------------------------------------------------------------
+    def encode(self, item: np.ndarray, *, bpp: float | None = None, quality: float | None = None, **extra: Any) -> Encoded:
+        """Code an image at a shipped rate point.
+
+        Args:
+            item: uint8 [H, W, 3].
+            bpp: target bits per pixel (all parts); the highest rate point whose rate does not
+                exceed it (the lowest one, with ``info["target_met"] = False``, if none fits).
+            quality: a rate point from :meth:`qualities`. Neither given: the highest.
+            extra: runner context (``snr_db``, ``channel_state``); ignored.
+        """
+        check_context(extra)
+        image = validate_image(item)
+        key, value = one_rate({"bpp": bpp, "quality": quality}, ("bpp", "quality"))
+        points = self.qualities()
+        if not points:
+            raise self._no_points_error()
+        h, w, _ = image.shape
+        if max(h, w) >= 1 << 16:
+            raise ValueError(f"{CODEC}: image sides must be < 65536, got {h}x{w}")
+        info: dict[str, Any] = {"tool": self.tool()}
+        if key == "bpp":
+            point, met = highest_quality_within(
+                lambda i: self._sized(image, points[i]), 0, len(points) - 1, value * h * w
+            )
+            q, parts = points[int(point.param)], point.output
+            info.update(target_bpp=value, target_met=met)
+        else:
+            q = points[-1] if value is None else value
+            if q not in points:
+                raise ValueError(f"{CODEC}: quality must be one of the rate points {points}, got {q!r}")
+            q = int(q)
+            parts = self._encode_parts(image, q)
+        n_bits = 8 * sum(len(b) for b in parts.values())
+        info.update(quality=q, bpp=n_bits / (h * w), device=self.device)
+        return Encoded(codec=CODEC, kind="image", shape=image.shape, parts=parts, info=info)
+
+    def _sized(self, image: np.ndarray, q: int) -> tuple[dict[str, bytes], int]:
+        parts = self._encode_parts(image, q)
+        return parts, 8 * sum(len(b) for b in parts.values())
+
+    def _encode_parts(self, image: np.ndarray, q: int) -> dict[str, bytes]:
+        import torch
+        import torch.nn.functional as F
+
+        import_compressai()  # quiet first import
+        from compressai import ans
+
+        lm = self._load(q)
+        h, w, _ = image.shape
+        hp, wp = -(-h // PAD) * PAD, -(-w // PAD) * PAD
+        with torch.inference_mode():
+            x = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True)).permute(2, 0, 1)[None].float().div_(255.0)
+            if (hp, wp) != (h, w):
+                x = F.pad(x, (0, wp - w, 0, hp - h), mode="replicate")
+            x = x.to(lm.device)
+            y = lm.dev.g_a(x)
+            z = lm.dev.h_a(torch.abs(y))
+            y, z = y.float().cpu(), z.float().cpu()
+            # everything below decides symbols / tables: CPU float32, as in the decoder
+            z_sym = torch.round(z - lm.medians).to(torch.int32)
+            z_hat = z_sym.float() + lm.medians
+            scales = lm.cpu.h_s(z_hat)
+            idx = lm.cpu.gaussian_conditional.build_indexes(scales)
+            y_sym = torch.round(y).to(torch.int32)
+        enc = ans.RansEncoder()
+        eb_cdf, eb_sizes, eb_off = lm.eb_tables
+        gc_cdf, gc_sizes, gc_off = lm.gc_tables
+        z_idx = np.broadcast_to(np.arange(lm.n_z, dtype=np.int32)[:, None, None], z_sym.shape[1:]).reshape(-1)
+        z_str = enc.encode_with_indexes(
+            z_sym.reshape(-1).tolist(), z_idx.tolist(), eb_cdf.tolist(), eb_sizes.tolist(), eb_off.tolist()
+        )
+        y_str = enc.encode_with_indexes(
+            y_sym.reshape(-1).tolist(), idx.reshape(-1).tolist(), gc_cdf.tolist(), gc_sizes.tolist(), gc_off.tolist()
+        )
+        return {"header": pack_header(h, w, q, len(z_str), len(y_str)), "z": bytes(z_str), "y": bytes(y_str)}
+
+    # --- decode --------------------------------------------------------------------
+    def decode(self, received: Encoded) -> Reconstruction:
+        """Decode; never raises. Unusable header -> mid-grey, ``decoded_ok=False``, reason."""
+        shape = tuple(received.shape)
+        try:
+            return self._decode(received, shape)
+        except Exception as exc:  # noqa: BLE001 - any failure is a failed decode
+            return Reconstruction(grey(shape), False, f"decode failed: {type(exc).__name__}: {exc}")
+
+    def _decode(self, received: Encoded, shape: tuple[int, ...]) -> Reconstruction:
+        import torch
+
+        parts = received.parts
+        try:
+            h, w, q, len_z, len_y = unpack_header(parts.get("header", b""))
+        except ValueError as exc:
+            return Reconstruction(grey(shape), False, f"unreadable header: {exc}")
+        if (h, w) != tuple(shape[:2]):
+            return Reconstruction(grey(shape), False, f"header announces {w}x{h}, expected {shape[1]}x{shape[0]}; not decoded")
+        if q not in self._rate_table():
+            return Reconstruction(grey(shape), False, f"header names quality {q}, not one of {self.qualities()}; not decoded")
+        lm = self._load(q)
+        hp, wp = -(-h // PAD) * PAD, -(-w // PAD) * PAD
+        zs = (lm.n_z, hp // PAD, wp // PAD)
+        ys = (lm.m, hp // 16, wp // 16)
+        z_str, y_str = bytes(parts.get("z", b"")), bytes(parts.get("y", b""))
+        problems = []
+        if len(z_str) != len_z:
+            problems.append(f"z part has {len(z_str)} bytes, header says {len_z}")
+        if len(y_str) != len_y:
+            problems.append(f"y part has {len(y_str)} bytes, header says {len_y}")
+        z_idx = np.broadcast_to(np.arange(lm.n_z, dtype=np.int32)[:, None, None], zs).reshape(-1)
+        z_sym, pz = rans_decode(z_str, z_idx, *lm.eb_tables)
+        if pz:
+            problems.append(f"z string: {pz}")
+        with torch.inference_mode():
+            z_sym_t = torch.from_numpy(np.clip(z_sym, -(1 << 24), 1 << 24).astype(np.float32)).reshape(1, *zs)
+            z_hat = z_sym_t + lm.medians
+            scales = lm.cpu.h_s(z_hat)
+            idx = lm.cpu.gaussian_conditional.build_indexes(scales).reshape(-1).numpy()
+        y_sym, py = rans_decode(y_str, idx, *lm.gc_tables)
+        if py:
+            problems.append(f"y string: {py}")
+        with torch.inference_mode():
+            y_hat = torch.from_numpy(np.clip(y_sym, -(1 << 24), 1 << 24).astype(np.float32)).reshape(1, *ys)
+            x_hat = lm.dev.g_s(y_hat.to(lm.device)).float().cpu()
+            x_hat = torch.nan_to_num(x_hat, nan=0.5, posinf=1.0, neginf=0.0).clamp_(0, 1)
+        img = (x_hat[0, :, :h, :w].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+        img = np.ascontiguousarray(img)
+        if problems:
+            return Reconstruction(img, False, "corrupted stream: " + "; ".join(problems))
+        return Reconstruction(img, True, "")
+
+    def tool(self) -> str:
+        try:
+            from importlib.metadata import version
+
+            return f"CompressAI {version('compressai')} ScaleHyperprior + rANS"
+        except Exception:  # noqa: BLE001
+            return "CompressAI ScaleHyperprior + rANS"

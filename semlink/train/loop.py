@@ -1,0 +1,199 @@
+"""Rate-distortion training of the ``hyperprior`` codec (CompressAI ScaleHyperprior).
+
+Loss (CompressAI's ``RateDistortionLoss``): ``lambda * 255^2 * MSE + bpp`` with additive
+uniform noise as the quantization proxy; Adam on the network (``lr``, divided by 10 after
+``lr_drop`` of the steps) and a separate Adam (1e-3) on the entropy bottleneck's quantiles
+(aux loss); gradients clipped to norm 1.
+
+Output directory:
+
+* ``train_state.pt`` — resumable state (float32 weights, both optimizers, step, config),
+  written atomically every ``save_every`` steps and at the end;
+* ``hyperprior.pt`` — the codec checkpoint exported at the same moments (float16 weights +
+  CPU-computed CDF tables; ``get_codec("hyperprior", checkpoint=...)`` reads it);
+* ``log.csv`` — step, loss, bpp, mse, psnr, aux loss, seconds (averages since the last line).
+
+Resuming (``resume=True``) continues from the saved step up to ``steps`` (a total, not an
+increment); crops are drawn from a generator seeded by (seed, step), so a resumed run sees the
+batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+STATE = "train_state.pt"
+EXPORT = "hyperprior.pt"
+LOG = "log.csv"
+#: Config fields that must match when resuming.
+FIXED = ("n", "m", "lmbda")
+
+
+@dataclass
+class TrainConfig:
+    lmbda: float
+    steps: int
+    out: str
+    n: int = 128
+    m: int = 192
+    batch: int = 8
+    crop: int = 256
+    lr: float = 1e-4
+    lr_drop: float = 0.9
+    aux_lr: float = 1e-3
+    data: str = "bundled"
+    vc2_scale: int = 2
+    device: str = "cpu"
+    save_every: int = 1000
+    log_every: int = 50
+    seed: int = 0
+    quality: int = 1
+    threads: int | None = None
+    progress: bool = True
+    resume_flag: bool = False
+
+    def check(self) -> None:
+        if not self.lmbda > 0:
+            raise ValueError(f"--lambda must be > 0, got {self.lmbda}")
+        if self.steps < 1:
+            raise ValueError(f"--steps must be >= 1, got {self.steps}")
+        for k in ("n", "m", "batch", "save_every", "log_every"):
+            if getattr(self, k) < 1:
+                raise ValueError(f"--{k.replace('_', '-')} must be >= 1, got {getattr(self, k)}")
+        if self.crop < 64 or self.crop % 64:
+            raise ValueError(f"--crop must be a positive multiple of 64, got {self.crop}")
+        if not 1 <= self.quality <= 31:
+            raise ValueError(f"--quality must be in [1, 31], got {self.quality}")
+
+
+def _lr(cfg: TrainConfig, step: int) -> float:
+    return cfg.lr * (0.1 if step >= cfg.lr_drop * cfg.steps else 1.0)
+
+
+def _optimizers(net, cfg: TrainConfig):
+    import torch
+
+    main = [p for n, p in net.named_parameters() if not n.endswith(".quantiles") and p.requires_grad]
+    aux = [p for n, p in net.named_parameters() if n.endswith(".quantiles") and p.requires_grad]
+    return torch.optim.Adam(main, lr=cfg.lr), torch.optim.Adam(aux, lr=cfg.aux_lr)
+
+
+def _save(path: Path, obj) -> None:
+    import torch
+
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run (or resume) a training; returns a summary dict (step, last losses, paths, it/s)."""
+    import torch
+    from tqdm import tqdm
+
+    from semlink.codecs.hyperprior import build_model, export_checkpoint, import_compressai
+
+    import_compressai()  # quiet import (torch_geometric warnings) before compressai.losses
+    from compressai.losses import RateDistortionLoss
+
+    from .data import RandomCrops, load_training_images
+
+    cfg.check()
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    state_path = out / STATE
+    resume_state = None
+    if state_path.exists():
+        if not cfg.resume_flag:
+            raise ValueError(f"{out} already holds a training run ({STATE}); pass --resume to continue it or use another --out")
+        resume_state = torch.load(state_path, map_location="cpu", weights_only=True)
+        old = resume_state["config"]
+        bad = [f"{k}: {old[k]} (saved) vs {getattr(cfg, k)}" for k in FIXED if old[k] != getattr(cfg, k)]
+        if bad:
+            raise ValueError(f"cannot resume {out}: configuration differs ({'; '.join(bad)})")
+    out.mkdir(parents=True, exist_ok=True)
+
+    images = load_training_images(cfg.data, cfg.vc2_scale)
+    crops = RandomCrops(images, cfg.crop, cfg.batch, cfg.seed)
+    torch.manual_seed(cfg.seed)
+    net = build_model(cfg.n, cfg.m).to(cfg.device).train()
+    opt, aux_opt = _optimizers(net, cfg)
+    step = 0
+    if resume_state is not None:
+        net.load_state_dict(resume_state["model"])
+        opt.load_state_dict(resume_state["opt"])
+        aux_opt.load_state_dict(resume_state["aux_opt"])
+        step = int(resume_state["step"])
+    if cfg.device.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True
+    crit = RateDistortionLoss(lmbda=cfg.lmbda)
+    config_dict = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("progress", "resume_flag")}
+    meta = {"lambda": cfg.lmbda, "data": cfg.data, "crop": cfg.crop, "batch": cfg.batch, "seed": cfg.seed}
+    log_path = out / LOG
+    if not log_path.exists():
+        log_path.write_text("step,loss,bpp,mse,psnr,aux_loss,seconds\n")
+
+    def checkpoint(step: int) -> None:
+        _save(state_path, {"config": config_dict, "step": step, "model": net.state_dict(),
+                           "opt": opt.state_dict(), "aux_opt": aux_opt.state_dict()})
+        export_checkpoint(net, out / EXPORT, quality=cfg.quality, meta={**meta, "step": step})
+
+    acc = np.zeros(5)
+    n_acc = 0
+    t_start = time.perf_counter()
+    t_log = t_start
+    start_step = step
+    last = {}
+    bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, desc=f"hyperprior lambda={cfg.lmbda:g}",
+               dynamic_ncols=True, mininterval=1.0)
+    try:
+        while step < cfg.steps:
+            lr = _lr(cfg, step)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            torch.manual_seed(cfg.seed * 1_000_003 + step)  # noise draws reproducible on resume
+            x = torch.from_numpy(crops.batch(step)).to(cfg.device, non_blocking=True)
+            opt.zero_grad(set_to_none=True)
+            aux_opt.zero_grad(set_to_none=True)
+            res = net(x)
+            loss = crit(res, x)
+            loss["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            aux = net.aux_loss()
+            aux.backward()
+            aux_opt.step()
+            step += 1
+            mse = float(loss["mse_loss"].detach())
+            acc += (float(loss["loss"].detach()), float(loss["bpp_loss"].detach()), mse,
+                    10 * math.log10(1 / max(mse, 1e-10)), float(aux.detach()))
+            n_acc += 1
+            bar.update(1)
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                avg = acc / n_acc
+                now = time.perf_counter()
+                last = dict(zip(("loss", "bpp", "mse", "psnr", "aux_loss"), avg.tolist()))
+                with log_path.open("a") as f:
+                    f.write(f"{step},{avg[0]:.6g},{avg[1]:.6g},{avg[2]:.6g},{avg[3]:.4f},{avg[4]:.6g},{now - t_log:.3f}\n")
+                bar.set_postfix(loss=f"{avg[0]:.4f}", bpp=f"{avg[1]:.3f}", psnr=f"{avg[3]:.2f}")
+                acc[:] = 0
+                n_acc = 0
+                t_log = now
+            if step % cfg.save_every == 0 or step == cfg.steps:
+                checkpoint(step)
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - t_start
+    done = step - start_step
+    return {"step": step, "steps_run": done, "it_per_s": done / elapsed if elapsed > 0 else float("nan"),
+            "state": str(state_path), "checkpoint": str(out / EXPORT), "log": str(log_path), **last}
