@@ -183,3 +183,22 @@ def test_static_tdl_shortcut_equals_sionna_model(domain):
     a2, t2 = ref(8, steps, 20e6)
     torch.testing.assert_close(t1, t2)
     torch.testing.assert_close(a1, a2, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("interpolation", ["lin", "lin_time_avg"])
+@pytest.mark.parametrize("pilots", [(2, 11), (0, 4, 9), (5,)])
+def test_fast_ls_estimator_equals_sionna(interpolation, pilots):
+    import torch
+
+    from semlink.phy.fast_ofdm import KroneckerLSEstimator
+
+    link = Link(LinkConfig(channel="awgn", estimator="ls", interpolation=interpolation, backend="sionna",
+                           grid={"pilot_ofdm_symbol_indices": pilots}))
+    gen = torch.Generator().manual_seed(0)
+    y = torch.complex(torch.randn(3, 1, 1, 14, 64, generator=gen), torch.randn(3, 1, 1, 14, 64, generator=gen))
+    no = torch.tensor(0.3)
+    h_ref, ev_ref = link.estimator(y, no)
+    fast = KroneckerLSEstimator(link.rg, pilots, interpolation, "cpu")
+    h, ev = fast(y[:, 0, 0][..., link.rg.effective_subcarrier_ind], no)
+    torch.testing.assert_close(h, h_ref[:, 0, 0, 0, 0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ev.expand(3, -1, -1), torch.broadcast_to(ev_ref, h_ref.shape)[:, 0, 0, 0, 0], rtol=1e-5, atol=1e-6)

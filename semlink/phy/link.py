@@ -236,6 +236,7 @@ class Link:
         else:
             self.estimator = None
         self._build_channel()
+        self._build_fast_paths()
         perm_rng = np.random.default_rng(PILOT_SEED)
         self.perm = perm_rng.permutation(self.slot_bits) if cfg.interleave else None
         # Data resource-element positions (for the fast single-antenna receiver), in the order the
@@ -262,6 +263,20 @@ class Link:
                 model, g.bandwidth, n_samples, l_min=self.l_min, l_max=self.l_max,
                 normalize_channel=False, return_channel=True, device=dev,
             )
+
+    def _build_fast_paths(self) -> None:
+        """Single-antenna equivalents of Sionna blocks used by ``backend="fast"`` where they apply."""
+        from semlink.phy import fast_ofdm
+
+        cfg, g = self.config, self.config.grid
+        fast = cfg.backend == "fast"
+        self.fast_channel = None
+        if fast and cfg.domain == "freq" and fast_ofdm.is_time_invariant(self.channel_model):
+            self.fast_channel = fast_ofdm.StaticOFDMChannel(self.channel_model, self.rg, self.device)
+        self.fast_ls = None
+        if fast and cfg.estimator == "ls" and cfg.interpolation in ("lin", "lin_time_avg"):
+            self.fast_ls = fast_ofdm.KroneckerLSEstimator(self.rg, g.pilot_ofdm_symbol_indices, cfg.interpolation, self.device)
+        self.eff_idx = torch.as_tensor(self.rg.effective_subcarrier_ind, device=self.device)
 
     def _build_lmmse_estimator(self):
         """Sionna LMMSE estimator with time/frequency covariances estimated from channel samples."""
@@ -294,7 +309,9 @@ class Link:
             grid = self.rg_mapper(x)  # [S, 1, 1, n_sym, fft]
             no_t = torch.tensor(no, dtype=torch.float32, device=dev)
         with T("channel"):
-            if cfg.domain == "freq":
+            if self.fast_channel is not None:
+                y, h_freq = self.fast_channel(grid, no_t)
+            elif cfg.domain == "freq":
                 y, h_freq = self.ofdm_channel(grid, no_t)
             else:
                 from sionna.phy.channel import time_to_ofdm_channel
@@ -311,13 +328,9 @@ class Link:
                     g = self.config.grid
                     h_freq = time_to_ofdm_channel(h_time[..., : g.fft_size], self.rg, self.l_min)
                     h_freq = h_freq[..., : g.num_ofdm_symbols, :]  # drop the channel's tail samples
-        with T("channel estimation"):
-            if cfg.estimator == "perfect":
-                h_hat = self.remove_nulled(h_freq)
-                err_var = torch.zeros((), dtype=torch.float32, device=dev)
-            else:
-                h_hat, err_var = self.estimator(y, no_t)
         if cfg.backend == "sionna":
+            with T("channel estimation"):
+                h_hat, err_var = self._estimate_sionna(y, h_freq, no_t)
             with T("equalization"):
                 x_hat, no_eff = self.sionna_equalizer(y, h_hat, err_var, no_t)
             with T("demapping"):
@@ -325,13 +338,23 @@ class Link:
         else:
             from semlink.phy import siso
 
+            n_s = y.shape[0]
+            y_eff = y[:, 0, 0][..., self.eff_idx]  # [S, T, K]
+            with T("channel estimation"):
+                if cfg.estimator == "perfect":
+                    h_eff = h_freq[:, 0, 0, 0, 0][..., self.eff_idx]  # [S, T or 1, K]
+                    h_eff = h_eff.expand(n_s, y_eff.shape[1], -1)
+                    ev = torch.zeros((), dtype=torch.float32, device=dev)
+                elif self.fast_ls is not None:
+                    h_eff, ev = self.fast_ls(y_eff, no_t)  # [S, T, K], [T, K]
+                    ev = ev.reshape(-1)[self.data_idx]
+                else:
+                    h_hat, err_var = self.estimator(y, no_t)
+                    h_eff = h_hat[:, 0, 0, 0, 0]
+                    ev = torch.broadcast_to(err_var, h_hat.shape)[:, 0, 0, 0, 0].reshape(n_s, -1)[:, self.data_idx]
             with T("equalization"):
-                y_eff = self.remove_nulled_y(y)  # [S, sym*eff_sc]
-                h_d = h_hat[:, 0, 0, 0, 0].reshape(h_hat.shape[0], -1)[:, self.data_idx]
-                ev = err_var
-                if ev.dim() > 0:
-                    ev = torch.broadcast_to(ev, h_hat.shape)[:, 0, 0, 0, 0].reshape(h_hat.shape[0], -1)[:, self.data_idx]
-                y_d = y_eff[:, self.data_idx]
+                h_d = h_eff.reshape(n_s, -1)[:, self.data_idx]
+                y_d = y_eff.reshape(n_s, -1)[:, self.data_idx]
                 eq = siso.equalize_lmmse if cfg.equalizer == "lmmse" else siso.equalize_zf
                 x_hat, no_eff = eq(y_d, h_d, ev, no_t)
             with T("demapping"):
@@ -344,10 +367,12 @@ class Link:
                 llr = out
         return llr
 
-    def remove_nulled_y(self, y: torch.Tensor) -> torch.Tensor:
-        """Received grid [S, 1, 1, sym, fft] -> effective subcarriers flattened [S, sym * eff_sc]."""
-        eff = torch.as_tensor(self.rg.effective_subcarrier_ind, device=self.device)
-        return y[:, 0, 0][..., eff].reshape(y.shape[0], -1)
+    def _estimate_sionna(self, y, h_freq, no_t):
+        """Sionna receiver front end: perfect CSI (nulled carriers removed) or the Sionna estimator."""
+        if self.config.estimator == "perfect":
+            h = h_freq.expand(*h_freq.shape[:5], y.shape[-2], h_freq.shape[-1])
+            return self.remove_nulled(h), torch.zeros((), dtype=torch.float32, device=self.device)
+        return self.estimator(y, no_t)
 
     def _chunk_codewords(self) -> int:
         """Codewords per chunk: about ``batch_slots`` slots, and a whole number of slots when possible
