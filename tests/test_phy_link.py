@@ -202,3 +202,13 @@ def test_fast_ls_estimator_equals_sionna(interpolation, pilots):
     h, ev = fast(y[:, 0, 0][..., link.rg.effective_subcarrier_ind], no)
     torch.testing.assert_close(h, h_ref[:, 0, 0, 0, 0], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(ev.expand(3, -1, -1), torch.broadcast_to(ev_ref, h_ref.shape)[:, 0, 0, 0, 0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("modulation", ["qpsk", "16qam", "64qam"])
+def test_fast_grid_mapper_equals_sionna_mapper_and_rg_mapper(modulation):
+    import torch
+
+    link = Link(LinkConfig(channel="awgn", modulation=modulation, backend="fast"))
+    bits = np.random.default_rng(1).integers(0, 2, (5, link.slot_bits), dtype=np.uint8)
+    ref = link.rg_mapper(link.mapper(torch.as_tensor(bits, dtype=torch.float32)[:, None, None, :]))
+    torch.testing.assert_close(link.fast_mapper(bits), ref)

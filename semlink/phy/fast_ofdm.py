@@ -87,3 +87,35 @@ class KroneckerLSEstimator:
         h = torch.einsum("tp,spk->stk", self.wc, hp)
         err = self.w @ (no * self.inv_pow)  # [T, K]
         return h, err
+
+
+class FastGridMapper:
+    """Gray-QAM mapping and resource-grid mapping in one gather/scatter, equal to Sionna's
+    ``Mapper`` + ``ResourceGridMapper`` for one transmitter and stream.
+
+    Call with coded bits uint8 [S, num_data_symbols * k]; returns the grid complex64 [S, 1, 1, T, F].
+    """
+
+    def __init__(self, rg, num_bits_per_symbol: int, device: str):
+        from semlink.phy.siso import qam_constellation
+
+        self.k = num_bits_per_symbol
+        self.points = torch.tensor(np.array(qam_constellation(num_bits_per_symbol)), device=device)
+        t, f = rg.num_ofdm_symbols, rg.fft_size
+        eff = np.asarray(rg.effective_subcarrier_ind)
+        mask = rg.pilot_pattern.mask[0, 0].cpu().numpy().reshape(-1)  # [T * K], 1 = pilot
+        full = (np.arange(t)[:, None] * f + eff[None, :]).reshape(-1)  # [T * K] -> flat [T * F]
+        self.data_pos = torch.as_tensor(full[mask == 0], device=device)
+        self.pilot_pos = torch.as_tensor(full[mask == 1], device=device)
+        self.pilots = rg.pilot_pattern.pilots[0, 0].to(device=device, dtype=torch.complex64)
+        self.shape = (t, f)
+        self.weights = torch.as_tensor(1 << np.arange(self.k - 1, -1, -1), device=device, dtype=torch.int64)
+        self.device = device
+
+    def __call__(self, bits: np.ndarray) -> torch.Tensor:
+        b = torch.as_tensor(bits, device=self.device).reshape(bits.shape[0], -1, self.k).to(torch.int64)
+        sym = self.points[(b * self.weights).sum(-1)]  # [S, N] (label MSB first, as Sionna)
+        grid = torch.zeros(bits.shape[0], self.shape[0] * self.shape[1], dtype=torch.complex64, device=self.device)
+        grid[:, self.data_pos] = sym
+        grid[:, self.pilot_pos] = self.pilots
+        return grid.reshape(bits.shape[0], 1, 1, *self.shape)

@@ -277,6 +277,7 @@ class Link:
         if fast and cfg.estimator == "ls" and cfg.interpolation in ("lin", "lin_time_avg"):
             self.fast_ls = fast_ofdm.KroneckerLSEstimator(self.rg, g.pilot_ofdm_symbol_indices, cfg.interpolation, self.device)
         self.eff_idx = torch.as_tensor(self.rg.effective_subcarrier_ind, device=self.device)
+        self.fast_mapper = fast_ofdm.FastGridMapper(self.rg, self.bps, self.device) if fast else None
 
     def _build_lmmse_estimator(self):
         """Sionna LMMSE estimator with time/frequency covariances estimated from channel samples."""
@@ -304,9 +305,12 @@ class Link:
         with T("map + resource grid"):
             if self.perm is not None:
                 coded = coded[:, self.perm]
-            b = torch.as_tensor(coded, dtype=torch.float32, device=dev)[:, None, None, :]
-            x = self.mapper(b)  # [S, 1, 1, num_data_symbols]
-            grid = self.rg_mapper(x)  # [S, 1, 1, n_sym, fft]
+            if self.fast_mapper is not None:
+                grid = self.fast_mapper(coded)  # [S, 1, 1, n_sym, fft]
+            else:
+                b = torch.as_tensor(coded, dtype=torch.float32, device=dev)[:, None, None, :]
+                x = self.mapper(b)  # [S, 1, 1, num_data_symbols]
+                grid = self.rg_mapper(x)  # [S, 1, 1, n_sym, fft]
             no_t = torch.tensor(no, dtype=torch.float32, device=dev)
         with T("channel"):
             if self.fast_channel is not None:
