@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -78,8 +78,29 @@ def make_code(config: LinkConfig):
     return LDPCCode(n=int(n), rate=rate, decoder=config.decoder, num_iter=config.num_iter)
 
 
+class _ErrorRates:
+    """Rates derived from the counters ``raw_bit_errors/coded_bits``, ``bit_errors/payload_bits`` and
+    ``codeword_errors/codewords`` (nan when nothing was sent)."""
+
+    @property
+    def raw_ber(self) -> float:
+        """Pre-FEC bit error rate (nan when nothing was sent)."""
+        return self.raw_bit_errors / self.coded_bits if self.coded_bits else float("nan")
+
+    @property
+    def ber(self) -> float:
+        """Post-FEC bit error rate of the payload (nan when nothing was sent)."""
+        return self.bit_errors / self.payload_bits if self.payload_bits else float("nan")
+
+    @property
+    def bler(self) -> float:
+        """Codeword (block) error rate (nan when nothing was sent)."""
+        return self.codeword_errors / self.codewords if self.codewords else float("nan")
+
+
+
 @dataclass
-class LinkResult:
+class LinkResult(_ErrorRates):
     """What came out of one transmission.
 
     Attributes:
@@ -108,22 +129,6 @@ class LinkResult:
     data_symbols: int = 0
     total_symbols: int = 0
     snr_db: float = float("nan")
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def raw_ber(self) -> float:
-        """Pre-FEC bit error rate (nan when nothing was sent)."""
-        return self.raw_bit_errors / self.coded_bits if self.coded_bits else float("nan")
-
-    @property
-    def ber(self) -> float:
-        """Post-FEC bit error rate of the payload (nan when nothing was sent)."""
-        return self.bit_errors / self.payload_bits if self.payload_bits else float("nan")
-
-    @property
-    def bler(self) -> float:
-        """Codeword (block) error rate (nan when nothing was sent)."""
-        return self.codeword_errors / self.codewords if self.codewords else float("nan")
 
     @property
     def num_packets(self) -> int:
@@ -139,7 +144,7 @@ class LinkResult:
 
 
 @dataclass
-class LinkCounters:
+class LinkCounters(_ErrorRates):
     """Counters summed over several transmissions (e.g. the parts of one item, or a BER point)."""
 
     raw_bit_errors: int = 0
@@ -164,18 +169,6 @@ class LinkCounters:
         self.packets_lost += r.packets_lost
         self.data_symbols += r.data_symbols
         self.total_symbols += r.total_symbols
-
-    @property
-    def raw_ber(self) -> float:
-        return self.raw_bit_errors / self.coded_bits if self.coded_bits else float("nan")
-
-    @property
-    def ber(self) -> float:
-        return self.bit_errors / self.payload_bits if self.payload_bits else float("nan")
-
-    @property
-    def bler(self) -> float:
-        return self.codeword_errors / self.codewords if self.codewords else float("nan")
 
 
 class Link:
