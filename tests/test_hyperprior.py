@@ -201,3 +201,47 @@ def test_train_cli_runs_and_resumes(tmp_path, monkeypatch):
     rec = c.decode(c.encode(_image(40, 70), quality=3))
     assert rec.decoded_ok and rec.image.shape == (40, 70, 3)
     assert main(common + ["--steps", "5", "--resume", "--data", str(tmp_path / "nowhere")]) == 2
+
+
+def test_mean_scale_checkpoint_is_bit_exact_with_compressai(tmp_path):
+    """MeanScaleHyperprior: same strings and reconstruction as CompressAI's compress()/decompress()."""
+    torch.manual_seed(1)
+    model = build_model(16, 24, "MeanScaleHyperprior")
+    with torch.no_grad():  # non-zero means, so the mean path matters
+        model.h_s[-1].bias.normal_(0, 2.0)
+    export_checkpoint(model, tmp_path / "ms.pt", quality=4)
+    c = get_codec("hyperprior", checkpoint=str(tmp_path / "ms.pt"))
+    img = _image(64, 128, seed=7)
+    enc = c.encode(img, quality=4)
+    assert enc.info["arch"] == "MeanScaleHyperprior"
+    rec = c.decode(enc)
+    assert rec.decoded_ok, rec.reason
+    lm = c._load(4)
+    x = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        out = lm.cpu.compress(x)
+        ref = lm.cpu.decompress(out["strings"], out["shape"])["x_hat"]
+    assert out["strings"][1][0] == enc.parts["z"] and out["strings"][0][0] == enc.parts["y"]
+    ref8 = (ref[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    assert np.array_equal(ref8, rec.image)
+    with pytest.raises(ValueError, match="arch must be one of"):
+        build_model(16, 24, "Cheng2020")
+
+
+def test_train_cli_fine_tunes_from_another_run(tmp_path, monkeypatch):
+    import semlink.cli
+    from semlink.cli import main
+
+    if "semlink.train.cli" not in semlink.cli.SUBCOMMAND_MODULES:
+        monkeypatch.setattr(semlink.cli, "SUBCOMMAND_MODULES", semlink.cli.SUBCOMMAND_MODULES + ("semlink.train.cli",))
+    common = ["train", "hyperprior", "--n", "16", "--m", "24", "--batch", "2", "--crop", "64", "--no-progress",
+              "--threads", "1", "--arch", "MeanScaleHyperprior", "--steps", "2"]
+    assert main(common + ["--lambda", "0.01", "--out", str(tmp_path / "base")]) == 0
+    assert main(common + ["--lambda", "0.05", "--out", str(tmp_path / "ft"), "--init", str(tmp_path / "base")]) == 0
+    ft = read_checkpoint(tmp_path / "ft" / "hyperprior.pt")
+    assert ft["arch"] == "MeanScaleHyperprior"
+    assert ft["meta"]["init_lambda"] == 0.01 and ft["meta"]["init_step"] == 2 and ft["meta"]["lambda"] == 0.05
+    # an init of another shape is refused with the file named
+    assert main(["train", "hyperprior", "--n", "16", "--m", "32", "--lambda", "0.05", "--steps", "1", "--no-progress",
+                 "--crop", "64", "--batch", "1", "--arch", "MeanScaleHyperprior", "--out", str(tmp_path / "bad"),
+                 "--init", str(tmp_path / "base")]) == 2

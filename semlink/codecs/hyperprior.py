@@ -1,5 +1,7 @@
 """``hyperprior``: learned image codec — CompressAI's ScaleHyperprior (Ballé et al., ICLR 2018)
-with real rANS bitstreams.
+or MeanScaleHyperprior (Minnen et al., NeurIPS 2018, without the autoregressive context model),
+with real rANS bitstreams. Each checkpoint names its architecture; the shipped zoo's is listed
+in ``semlink/zoo/manifest.json``.
 
 >>> codec = get_codec("hyperprior")                  # shipped rate points (semlink/zoo/manifest.json)
 >>> codec.qualities()                                 # e.g. [1, 2, 3, 4]; [] while none is shipped
@@ -59,7 +61,7 @@ from .registry import register_codec
 CODEC = "hyperprior"
 ARCH = "ScaleHyperprior"
 VERSION = 1
-PAD = 64  # ScaleHyperprior downsamples by 2**6
+PAD = 64  # both architectures downsample by 2**6
 MAX_QUALITY = 31  # quality ids fit 5 bits of the header's first byte
 PARTS = ("header", "z", "y")
 
@@ -239,6 +241,12 @@ def rans_decode(data: bytes, indexes: np.ndarray, cdfs: np.ndarray, cdf_sizes: n
 
 
 # --------------------------------------------------------------------------- model helpers
+#: Architectures a checkpoint may name (CompressAI class names). ``MeanScaleHyperprior``
+#: (Minnen et al. 2018 without the context model) predicts a mean as well as a scale for each
+#: latent from the hyper-latent; the bitstream layout is the same.
+ARCHS = ("ScaleHyperprior", "MeanScaleHyperprior")
+
+
 def import_compressai():
     """Import CompressAI quietly (its import pulls torch_geometric, which warns about jit)."""
     with warnings.catch_warnings():
@@ -248,9 +256,22 @@ def import_compressai():
     return ScaleHyperprior
 
 
-def build_model(n: int, m: int):
-    """A fresh ``ScaleHyperprior(N=n, M=m)`` (float32, CPU)."""
-    return import_compressai()(int(n), int(m))
+def build_model(n: int, m: int, arch: str = ARCH):
+    """A fresh CompressAI ``arch(N=n, M=m)`` (float32, CPU); ``arch`` is one of :data:`ARCHS`."""
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+    import_compressai()
+    import compressai.models as cm
+
+    return getattr(cm, arch)(int(n), int(m))
+
+
+def arch_of(model) -> str:
+    """Architecture name (one of :data:`ARCHS`) of a CompressAI model instance."""
+    name = type(model).__name__
+    if name not in ARCHS:
+        raise ValueError(f"unsupported model class {name}; expected one of {', '.join(ARCHS)}")
+    return name
 
 
 def _entropy_tables(module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -279,22 +300,23 @@ def export_checkpoint(model, path: str | Path, *, quality: int = 1, meta: dict |
     with torch.no_grad():
         cpu.update(force=True)
     info = {"quality": int(quality), **(meta or {})}
-    return save_checkpoint(path, cpu.state_dict(), arch=ARCH, config={"N": cpu.N, "M": cpu.M}, meta=info, half=half)
+    return save_checkpoint(path, cpu.state_dict(), arch=arch_of(cpu), config={"N": cpu.N, "M": cpu.M}, meta=info, half=half)
 
 
 def model_from_checkpoint(ckpt: dict):
-    """ScaleHyperprior (CPU, eval) from a checkpoint dict of :mod:`semlink.zoo.checkpoints`."""
+    """Model of the checkpoint's ``arch`` (CPU, eval) from a :mod:`semlink.zoo.checkpoints` dict."""
     import torch
     from semlink.zoo.checkpoints import CheckpointError
 
-    if ckpt.get("arch") != ARCH:
-        raise CheckpointError(f"{ckpt.get('path')}: architecture {ckpt.get('arch')!r}, expected {ARCH!r}")
+    arch = ckpt.get("arch")
+    if arch not in ARCHS:
+        raise CheckpointError(f"{ckpt.get('path')}: architecture {arch!r}, expected one of {', '.join(ARCHS)}")
     cfg = ckpt.get("config", {})
-    model = build_model(cfg["N"], cfg["M"])
+    model = build_model(cfg["N"], cfg["M"], arch)
     try:
         model.load_state_dict(ckpt["state_dict"])
     except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"{ckpt.get('path')}: weights do not fit {ARCH}(N={cfg['N']}, M={cfg['M']}): {exc}") from None
+        raise CheckpointError(f"{ckpt.get('path')}: weights do not fit {arch}(N={cfg['N']}, M={cfg['M']}): {exc}") from None
     if model.entropy_bottleneck._quantized_cdf.numel() == 0:
         with torch.no_grad():
             model.update(force=True)
@@ -315,6 +337,16 @@ class _Loaded:
         self.medians = model.entropy_bottleneck._get_medians().detach().to(torch.float32).reshape(1, -1, 1, 1)
         self.n_z = model.entropy_bottleneck._quantized_cdf.shape[0]
         self.m = model.M
+        self.arch = arch_of(model)
+
+    def gaussian_params(self, z_hat):
+        """(scales, means) of the latent's Gaussian conditional from ``z_hat`` (CPU, float32);
+        means are 0 for ScaleHyperprior."""
+        params = self.cpu.h_s(z_hat)
+        if self.arch == "MeanScaleHyperprior":
+            scales, means = params.chunk(2, 1)
+            return scales, means
+        return params, 0.0
 
 
 _CACHE: dict[tuple, _Loaded] = {}
@@ -324,7 +356,7 @@ _CACHE_LOCK = threading.Lock()
 # --------------------------------------------------------------------------- the codec
 @register_codec(CODEC)
 class HyperpriorCodec(Codec):
-    """ScaleHyperprior with rANS bitstreams; rate points are the shipped (or given) checkpoints."""
+    """(Mean-)scale hyperprior with rANS bitstreams; rate points are the shipped (or given) checkpoints."""
 
     kind = "image"
 
@@ -428,7 +460,7 @@ class HyperpriorCodec(Codec):
             q = int(q)
             parts = self._encode_parts(image, q)
         n_bits = 8 * sum(len(b) for b in parts.values())
-        info.update(quality=q, bpp=n_bits / (h * w), device=self.device)
+        info.update(quality=q, bpp=n_bits / (h * w), device=self.device, arch=self._load(q).arch)
         return Encoded(codec=CODEC, kind="image", shape=image.shape, parts=parts, info=info)
 
     def _sized(self, image: np.ndarray, q: int) -> tuple[dict[str, bytes], int]:
@@ -456,9 +488,9 @@ class HyperpriorCodec(Codec):
             # everything below decides symbols / tables: CPU float32, as in the decoder
             z_sym = torch.round(z - lm.medians).to(torch.int32)
             z_hat = z_sym.float() + lm.medians
-            scales = lm.cpu.h_s(z_hat)
+            scales, means = lm.gaussian_params(z_hat)
             idx = lm.cpu.gaussian_conditional.build_indexes(scales)
-            y_sym = torch.round(y).to(torch.int32)
+            y_sym = torch.round(y - means).to(torch.int32)
         enc = ans.RansEncoder()
         eb_cdf, eb_sizes, eb_off = lm.eb_tables
         gc_cdf, gc_sizes, gc_off = lm.gc_tables
@@ -509,13 +541,13 @@ class HyperpriorCodec(Codec):
         with torch.inference_mode():
             z_sym_t = torch.from_numpy(np.clip(z_sym, -(1 << 24), 1 << 24).astype(np.float32)).reshape(1, *zs)
             z_hat = z_sym_t + lm.medians
-            scales = lm.cpu.h_s(z_hat)
+            scales, means = lm.gaussian_params(z_hat)
             idx = lm.cpu.gaussian_conditional.build_indexes(scales).reshape(-1).numpy()
         y_sym, py = rans_decode(y_str, idx, *lm.gc_tables)
         if py:
             problems.append(f"y string: {py}")
         with torch.inference_mode():
-            y_hat = torch.from_numpy(np.clip(y_sym, -(1 << 24), 1 << 24).astype(np.float32)).reshape(1, *ys)
+            y_hat = torch.from_numpy(np.clip(y_sym, -(1 << 24), 1 << 24).astype(np.float32)).reshape(1, *ys) + means
             x_hat = lm.dev.g_s(y_hat.to(lm.device)).float().cpu()
             x_hat = torch.nan_to_num(x_hat, nan=0.5, posinf=1.0, neginf=0.0).clamp_(0, 1)
         img = (x_hat[0, :, :h, :w].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
@@ -528,6 +560,6 @@ class HyperpriorCodec(Codec):
         try:
             from importlib.metadata import version
 
-            return f"CompressAI {version('compressai')} ScaleHyperprior + rANS"
+            return f"CompressAI {version('compressai')} hyperprior + rANS"
         except Exception:  # noqa: BLE001
-            return "CompressAI ScaleHyperprior + rANS"
+            return "CompressAI hyperprior + rANS"

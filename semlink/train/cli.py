@@ -31,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     h.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     h.add_argument("--n", type=int, default=128, help="channels N")
     h.add_argument("--m", type=int, default=192, help="latent channels M")
+    h.add_argument("--arch", default="ScaleHyperprior", choices=("ScaleHyperprior", "MeanScaleHyperprior"),
+                   help="CompressAI architecture")
+    h.add_argument("--init", default=None,
+                   help="start from the weights of another run (its directory, train_state.pt or hyperprior.pt), "
+                        "e.g. to fine-tune a trained model to another --lambda; optimizers start fresh")
     h.add_argument("--batch", type=int, default=8, help="batch size")
     h.add_argument("--crop", type=int, default=256, help="crop side (multiple of 64)")
     h.add_argument("--lr", type=float, default=1e-4, help="learning rate (x0.1 after --lr-drop of the steps)")
@@ -54,7 +59,7 @@ def _hyperprior(args: argparse.Namespace) -> int:
     from .loop import TrainConfig, train
 
     cfg = TrainConfig(
-        lmbda=args.lmbda, steps=args.steps, out=args.out, n=args.n, m=args.m, batch=args.batch, crop=args.crop,
+        lmbda=args.lmbda, steps=args.steps, out=args.out, n=args.n, m=args.m, arch=args.arch, init=args.init, batch=args.batch, crop=args.crop,
         lr=args.lr, lr_drop=args.lr_drop, data=args.data, vc2_scale=args.vc2_scale, device=args.device,
         save_every=args.save_every, log_every=args.log_every, seed=args.seed, quality=args.quality,
         threads=args.threads, progress=not args.no_progress, resume_flag=args.resume,

@@ -33,7 +33,7 @@ STATE = "train_state.pt"
 EXPORT = "hyperprior.pt"
 LOG = "log.csv"
 #: Config fields that must match when resuming.
-FIXED = ("n", "m", "lmbda")
+FIXED = ("n", "m", "lmbda", "arch")
 
 
 @dataclass
@@ -43,6 +43,8 @@ class TrainConfig:
     out: str
     n: int = 128
     m: int = 192
+    arch: str = "ScaleHyperprior"
+    init: str | None = None
     batch: int = 8
     crop: int = 256
     lr: float = 1e-4
@@ -71,6 +73,36 @@ class TrainConfig:
             raise ValueError(f"--crop must be a positive multiple of 64, got {self.crop}")
         if not 1 <= self.quality <= 31:
             raise ValueError(f"--quality must be in [1, 31], got {self.quality}")
+        from semlink.codecs.hyperprior import ARCHS
+
+        if self.arch not in ARCHS:
+            raise ValueError(f"--arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        if self.init is not None and not Path(self.init).exists():
+            raise ValueError(f"--init {self.init}: no such file or directory")
+
+
+def _init_weights(net, path: str) -> dict:
+    """Load the model weights of another run (its directory, ``train_state.pt`` or exported
+    ``hyperprior.pt``) into ``net``; returns facts about the source for the checkpoint's meta."""
+    import torch
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / STATE if (p / STATE).exists() else p / EXPORT
+    obj = torch.load(p, map_location="cpu", weights_only=True)
+    if "model" in obj:  # train_state.pt
+        sd, cfg, step = obj["model"], obj["config"], obj["step"]
+        arch, n, m, lmbda = cfg.get("arch", "ScaleHyperprior"), cfg["n"], cfg["m"], cfg["lmbda"]
+    elif "state_dict" in obj:  # exported checkpoint
+        sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
+        arch, n, m = obj.get("arch"), obj["config"]["N"], obj["config"]["M"]
+        lmbda, step = obj.get("meta", {}).get("lambda"), obj.get("meta", {}).get("step")
+    else:
+        raise ValueError(f"--init {p}: neither a train_state.pt nor an exported hyperprior checkpoint")
+    if (arch, n, m) != (type(net).__name__, net.N, net.M):
+        raise ValueError(f"--init {p}: holds {arch}(N={n}, M={m}), this run is {type(net).__name__}(N={net.N}, M={net.M})")
+    net.load_state_dict(sd)  # the CDF tables are recomputed at every export
+    return {"init": str(path), "init_lambda": lmbda, "init_step": step}
 
 
 def _lr(cfg: TrainConfig, step: int) -> float:
@@ -118,7 +150,8 @@ def train(cfg: TrainConfig) -> dict:
             raise ValueError(f"{out} already holds a training run ({STATE}); pass --resume to continue it or use another --out")
         resume_state = torch.load(state_path, map_location="cpu", weights_only=True)
         old = resume_state["config"]
-        bad = [f"{k}: {old[k]} (saved) vs {getattr(cfg, k)}" for k in FIXED if old[k] != getattr(cfg, k)]
+        bad = [f"{k}: {old.get(k, 'ScaleHyperprior' if k == 'arch' else None)} (saved) vs {getattr(cfg, k)}" for k in FIXED
+               if old.get(k, "ScaleHyperprior" if k == "arch" else None) != getattr(cfg, k)]
         if bad:
             raise ValueError(f"cannot resume {out}: configuration differs ({'; '.join(bad)})")
     out.mkdir(parents=True, exist_ok=True)
@@ -126,7 +159,9 @@ def train(cfg: TrainConfig) -> dict:
     images = load_training_images(cfg.data, cfg.vc2_scale)
     crops = RandomCrops(images, cfg.crop, cfg.batch, cfg.seed)
     torch.manual_seed(cfg.seed)
-    net = build_model(cfg.n, cfg.m).to(cfg.device).train()
+    net = build_model(cfg.n, cfg.m, cfg.arch)
+    init_meta = _init_weights(net, cfg.init) if cfg.init and resume_state is None else {}
+    net = net.to(cfg.device).train()
     opt, aux_opt = _optimizers(net, cfg)
     step = 0
     if resume_state is not None:
@@ -138,13 +173,16 @@ def train(cfg: TrainConfig) -> dict:
         torch.backends.cudnn.benchmark = True
     crit = RateDistortionLoss(lmbda=cfg.lmbda)
     config_dict = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("progress", "resume_flag")}
-    meta = {"lambda": cfg.lmbda, "data": cfg.data, "crop": cfg.crop, "batch": cfg.batch, "seed": cfg.seed}
+    if resume_state is not None:
+        init_meta = resume_state.get("init_meta", {})
+    meta = {"lambda": cfg.lmbda, "data": cfg.data, "crop": cfg.crop, "batch": cfg.batch, "seed": cfg.seed,
+            "lr": cfg.lr, **init_meta}
     log_path = out / LOG
     if not log_path.exists():
         log_path.write_text("step,loss,bpp,mse,psnr,aux_loss,seconds\n")
 
     def checkpoint(step: int) -> None:
-        _save(state_path, {"config": config_dict, "step": step, "model": net.state_dict(),
+        _save(state_path, {"config": config_dict, "step": step, "init_meta": init_meta, "model": net.state_dict(),
                            "opt": opt.state_dict(), "aux_opt": aux_opt.state_dict()})
         export_checkpoint(net, out / EXPORT, quality=cfg.quality, meta={**meta, "step": step})
 
