@@ -88,3 +88,29 @@ def test_equalizer_zero_channel_gives_erasure():
     assert x[0] == 0 and np.isinf(ne[0]) and np.isclose(ne[1], 0.1)
     llr = siso.demap_qam(x, ne, 4)
     assert (llr[0] == 0).all()
+
+
+@pytest.mark.parametrize("k,method", [(2, "app"), (4, "app"), (4, "maxlog"), (6, "app"), (8, "maxlog")])
+def test_fused_equalize_demap_equals_the_separate_steps(k, method):
+    """equalize_demap == demap_qam(equalize_lmmse(...)) gathered by idx and scattered by perm."""
+    rng = np.random.default_rng(k)
+    s, r = 5, 300
+    h = ((rng.standard_normal((s, r)) + 1j * rng.standard_normal((s, r))) / np.sqrt(2)).astype(np.complex64)
+    h[0, :7] = 0  # deep fades -> erasures
+    x = siso.qam_constellation(k)[rng.integers(0, 2**k, (s, r))]
+    no = 0.05
+    y = (h * x + np.sqrt(no / 2) * (rng.standard_normal((s, r)) + 1j * rng.standard_normal((s, r)))).astype(np.complex64)
+    idx = np.sort(rng.choice(r, 250, replace=False))
+    ev = rng.uniform(0, 0.01, 250).astype(np.float32)
+    perm = rng.permutation(250 * k)
+    got = siso.equalize_demap(y, h, ev, no, k, method, perm=perm, idx=idx)
+    x_hat, no_eff = siso.equalize_lmmse(y[:, idx], h[:, idx], ev, no)
+    ref_tx = siso.demap_qam(x_hat, no_eff, k, method).reshape(s, -1)
+    ref = np.empty_like(ref_tx)
+    ref[:, perm] = ref_tx
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+    assert np.all(np.isfinite(got))
+    zero_pos = [perm[i * k + c] for i in range(len(idx)) if idx[i] < 7 for c in range(k)]
+    assert np.all(got[0, zero_pos] == 0)  # no channel: LLR 0
+    with pytest.raises(ValueError, match="perm"):
+        siso.equalize_demap(y, h, ev, no, k, method, perm=perm[:-1], idx=idx)

@@ -235,7 +235,8 @@ class Link:
         # Data resource-element positions (for the fast single-antenna receiver), in the order the
         # ResourceGridMapper fills them: [num_data_symbols] flat indices into [symbols, effective sc].
         mask = self.rg.pilot_pattern.mask[0, 0].cpu().numpy()  # [symbols, eff_sc], 1 = pilot
-        self.data_idx = torch.as_tensor(np.flatnonzero(mask.reshape(-1) == 0), device=dev)
+        self.data_idx_np = np.flatnonzero(mask.reshape(-1) == 0)
+        self.data_idx = torch.as_tensor(self.data_idx_np, device=dev)
 
     def _build_channel(self) -> None:
         from sionna.phy.channel import OFDMChannel, TimeChannel
@@ -349,6 +350,13 @@ class Link:
                     h_hat, err_var = self.estimator(y, no_t)
                     h_eff = h_hat[:, 0, 0, 0, 0]
                     ev = torch.broadcast_to(err_var, h_hat.shape)[:, 0, 0, 0, 0].reshape(n_s, -1)[:, self.data_idx]
+            if y_eff.device.type == "cpu":
+                # one numba pass: equalize, demap, de-interleave (ZF == LMMSE for one antenna)
+                with T("equalization + demapping"):
+                    return siso.equalize_demap(
+                        y_eff.reshape(n_s, -1).numpy(), h_eff.reshape(n_s, -1).numpy(), ev.numpy(), no,
+                        self.bps, cfg.demapping, perm=self.perm, idx=self.data_idx_np,
+                    )
             with T("equalization"):
                 h_d = h_eff.reshape(n_s, -1)[:, self.data_idx]
                 y_d = y_eff.reshape(n_s, -1)[:, self.data_idx]

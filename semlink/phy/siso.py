@@ -30,9 +30,11 @@ import numba
 import numpy as np
 from numba import prange
 
+from .fastmath import exp32, log32
+
 __all__ = [
     "qam_constellation", "pam_levels", "demap_qam", "equalize_lmmse", "equalize_zf",
-    "NO_THRESHOLD",
+    "NO_THRESHOLD", "equalize_demap",
 ]
 
 #: Smallest noise variance used by the demapper (Sionna clamps ``no`` to float32 ``tiny``).
@@ -153,33 +155,45 @@ def _demap_qam_numpy(y, no, k, method):
     return out
 
 
-# ----------------------------------------------------------------------------- numba kernel
-_NUMBA_MAX_BITS = 8  # per-axis PAM of up to 16 levels (the kernel's scratch size)
+# ----------------------------------------------------------------------------- numba kernels
+_NUMBA_MAX_BITS = 8  # per-axis PAM of up to 16 levels
+#: Symbols per block of the numba kernels (struct-of-arrays scratch; the loops over a block are
+#: the innermost ones, so LLVM vectorises them).
+BLOCK = 64
+#: Exponents are clamped to this (finite) floor so that a group whose terms all overflow to
+#: -inf (noise variance near float32 ``tiny``) gives a huge finite LLR instead of NaN.
+_E_FLOOR = np.float32(-1e37)
+
+
+@lru_cache(maxsize=None)
+def _label_groups(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(g1, g0) int64 [k/2, L/2]: per-axis PAM levels whose label bit j is 1 / 0."""
+    _, labels = pam_levels(k)
+    g1 = np.array([np.flatnonzero(labels[:, j] == 1) for j in range(k // 2)], dtype=np.int64)
+    g0 = np.array([np.flatnonzero(labels[:, j] == 0) for j in range(k // 2)], dtype=np.int64)
+    return g1, g0
 
 
 def _demap_qam_numba(y, no, k, method):
-    """Numba kernel for numpy / CPU inputs; None where it does not apply (then numpy does it).
+    """Numba kernel for complex64 numpy inputs; None where it does not apply (complex128 inputs
+    go to the float64 numpy path).
 
-    Per symbol and axis, with e_p = -(x - level_p)^2 / no:
+    Per symbol, axis and bit j, with e_p = -(x - level_p)^2 / no (float32), the bit's two label
+    groups are log-sum-exp'ed with their own maxima (as ``logsumexp`` does, so no group
+    underflows):
 
-    * maxlog: llr_j = max_{p: b_j = 1} e_p - max_{p: b_j = 0} e_p;
-    * app: with M = max_p e_p and s_p = exp(e_p - M) (one exp per level),
-      llr_j = log(sum_{b_j = 1} s_p / sum_{b_j = 0} s_p) (one log per bit). The group holding M
-      sums to >= 1; where the other group's sum falls below 1e-30 (float32) / 1e-300 (float64),
-      i.e. its terms underflow, that bit is recomputed with its own group maximum,
-      (M1 - M0) + log(sum_1 exp(e - M1)) - log(sum_0 exp(e - M0)), as logsumexp does.
+    * app: llr_j = (M1 - M0) + log(sum_{b_j=1} exp(e_p - M1)) - log(sum_{b_j=0} exp(e_p - M0));
+    * maxlog: llr_j = M1 - M0,
 
-    Same arithmetic precision as the numpy path (float32 for complex64 inputs, float64 for
-    complex128); runs on numba's threads (``prange`` over blocks of symbols).
+    with M1 / M0 the group maxima (for 16-QAM's two-level groups, log(1 + exp(-|u - v|))).
+    ``exp`` / ``log`` are the vectorisable float32 versions of :mod:`semlink.phy.fastmath`
+    (relative error < 2e-7); symbols are processed in blocks of :data:`BLOCK` with the loops
+    over a block innermost (SIMD), blocks are spread over numba's threads.
     """
     y = np.asarray(y)
-    if y.dtype == np.complex64:
-        fdt = np.float32
-    elif y.dtype == np.complex128:
-        fdt = np.float64
-    else:
+    if y.dtype != np.complex64:
         return None
-    no = np.asarray(no, dtype=fdt)
+    no = np.asarray(no, dtype=np.float32)
     try:
         shape = np.broadcast_shapes(y.shape, no.shape)
     except ValueError:
@@ -187,85 +201,184 @@ def _demap_qam_numba(y, no, k, method):
     if shape != y.shape:
         return None
     yf = np.ascontiguousarray(y).reshape(-1)
-    if no.size == 1:
-        nof = no.reshape(1)
-        scalar = True
-    else:
-        nof = np.ascontiguousarray(np.broadcast_to(no, y.shape)).reshape(-1)
-        scalar = False
+    nof = np.ascontiguousarray(np.broadcast_to(no, y.shape)).reshape(-1) if no.size != 1 else no.reshape(1)
     levels, labels = pam_levels(k)
     out = np.empty((yf.shape[0], k), dtype=np.float32)
     if yf.shape[0]:
-        tiny = fdt(1e-30) if fdt == np.float32 else fdt(1e-300)
-        _demap_kernel(yf, nof, scalar, levels.astype(fdt), np.ascontiguousarray(labels),
-                      method == "app", fdt(NO_THRESHOLD), tiny,
-                      int(min(yf.shape[0], 16 * numba.get_num_threads())), out)
+        n_chunks = int(min(-(-yf.shape[0] // BLOCK), 16 * numba.get_num_threads()))
+        _demap_kernel(yf, nof, levels.astype(np.float32), *_label_groups(k), method == "app",
+                      np.float32(NO_THRESHOLD), n_chunks, out)
     return out.reshape(y.shape + (k,))
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _demap_kernel(y, no, scalar_no, lv, labels, app, no_min, tiny, n_chunks, out):
-    n = y.shape[0]
+@numba.njit(inline="always", cache=True, nogil=True, error_model="numpy")
+def _llr_block(xr, xi, inv, nb, lv, g1, g0, app, e, llr_t):  # pragma: no cover - compiled
+    """LLRs of ``nb`` symbols into ``llr_t`` [k, BLOCK] (bit-major, so every loop over the
+    block's symbols is a plain elementwise loop that LLVM vectorises).
+
+    xr, xi: equalized components, inv: 1/no, float32 [BLOCK]; lv: PAM levels [L];
+    g1 / g0: int [k/2, L/2] levels whose label bit j is 1 / 0; e: scratch [L, BLOCK].
+    """
     n_lv = lv.shape[0]
-    m = labels.shape[1]
-    one = tiny / tiny
-    zero = tiny - tiny
-    neg_inf = -(one / zero)
+    m = g1.shape[0]
+    gs = g1.shape[1]
+    neg_inf = np.float32(-np.inf)
+    for d in range(2):
+        x = xr if d == 0 else xi
+        for p in range(n_lv):
+            level = lv[p]
+            for b in range(nb):
+                t = x[b] - level
+                e[p, b] = max(-(t * t) * inv[b], _E_FLOOR)
+        for j in range(m):
+            c = 2 * j + d
+            if gs == 1:  # QPSK: one level per group, app == maxlog
+                p1, p0 = g1[j, 0], g0[j, 0]
+                for b in range(nb):
+                    llr_t[c, b] = e[p1, b] - e[p0, b]
+            elif gs == 2:  # 16-QAM
+                p1, q1, p0, q0 = g1[j, 0], g1[j, 1], g0[j, 0], g0[j, 1]
+                if app:
+                    for b in range(nb):
+                        u1, v1, u0, v0 = e[p1, b], e[q1, b], e[p0, b], e[q0, b]
+                        d1 = u1 - v1
+                        d0 = u0 - v0
+                        m1 = u1 if d1 > 0 else v1
+                        m0 = u0 if d0 > 0 else v0
+                        a1 = np.float32(1.0) + exp32(-d1 if d1 > 0 else d1)
+                        a0 = np.float32(1.0) + exp32(-d0 if d0 > 0 else d0)
+                        llr_t[c, b] = (m1 - m0) + log32(a1 / a0)
+                else:
+                    for b in range(nb):
+                        llr_t[c, b] = max(e[p1, b], e[q1, b]) - max(e[p0, b], e[q0, b])
+            elif gs == 4:  # 64-QAM
+                a1, b1, c1, d1 = g1[j, 0], g1[j, 1], g1[j, 2], g1[j, 3]
+                a0, b0, c0, d0 = g0[j, 0], g0[j, 1], g0[j, 2], g0[j, 3]
+                for b in range(nb):
+                    u1, v1, w1, z1 = e[a1, b], e[b1, b], e[c1, b], e[d1, b]
+                    u0, v0, w0, z0 = e[a0, b], e[b0, b], e[c0, b], e[d0, b]
+                    m1 = max(max(u1, v1), max(w1, z1))
+                    m0 = max(max(u0, v0), max(w0, z0))
+                    r = m1 - m0
+                    if app:
+                        s1 = exp32(u1 - m1) + exp32(v1 - m1) + exp32(w1 - m1) + exp32(z1 - m1)
+                        s0 = exp32(u0 - m0) + exp32(v0 - m0) + exp32(w0 - m0) + exp32(z0 - m0)
+                        r += log32(s1) - log32(s0)
+                    llr_t[c, b] = r
+            else:  # larger constellations: per-symbol loops over the group
+                for b in range(nb):
+                    m1 = neg_inf
+                    m0 = neg_inf
+                    for q in range(gs):
+                        m1 = max(m1, e[g1[j, q], b])
+                        m0 = max(m0, e[g0[j, q], b])
+                    r = m1 - m0
+                    if app:
+                        s1 = np.float32(0.0)
+                        s0 = np.float32(0.0)
+                        for q in range(gs):
+                            s1 += exp32(e[g1[j, q], b] - m1)
+                            s0 += exp32(e[g0[j, q], b] - m0)
+                        r += log32(s1) - log32(s0)
+                    llr_t[c, b] = r
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _demap_kernel(y, no, lv, g1, g0, app, no_min, n_chunks, out):  # pragma: no cover - compiled
+    n = y.shape[0]
+    k = 2 * g1.shape[0]
+    scalar_no = no.shape[0] == 1
     for ch in prange(n_chunks):
-        e = np.empty(16, dtype=lv.dtype)
-        s = np.empty(16, dtype=lv.dtype)
+        xr = np.empty(BLOCK, np.float32)
+        xi = np.empty(BLOCK, np.float32)
+        inv = np.empty(BLOCK, np.float32)
+        e = np.empty((lv.shape[0], BLOCK), np.float32)
+        llr_t = np.empty((k, BLOCK), np.float32)
         i0 = (n * ch) // n_chunks
         i1 = (n * (ch + 1)) // n_chunks
-        for i in range(i0, i1):
-            nv = no[0] if scalar_no else no[i]
-            inv = one / max(nv, no_min)
-            for d in range(2):
-                x = y[i].real if d == 0 else y[i].imag
-                mx = neg_inf
-                for p in range(n_lv):
-                    t = x - lv[p]
-                    e[p] = -(t * t) * inv
-                    mx = max(mx, e[p])
-                if app:
-                    for p in range(n_lv):
-                        s[p] = np.exp(e[p] - mx)
-                for j in range(m):
-                    if app:
-                        s1 = zero
-                        s0 = zero
-                        for p in range(n_lv):
-                            if labels[p, j]:
-                                s1 += s[p]
-                            else:
-                                s0 += s[p]
-                        if s1 >= tiny and s0 >= tiny:
-                            llr = np.log(s1 / s0)
-                        else:  # a group underflowed: logsumexp with per-group maxima
-                            m1 = neg_inf
-                            m0 = neg_inf
-                            for p in range(n_lv):
-                                if labels[p, j]:
-                                    m1 = max(m1, e[p])
-                                else:
-                                    m0 = max(m0, e[p])
-                            s1 = zero
-                            s0 = zero
-                            for p in range(n_lv):
-                                if labels[p, j]:
-                                    s1 += np.exp(e[p] - m1)
-                                else:
-                                    s0 += np.exp(e[p] - m0)
-                            llr = (m1 - m0) + (np.log(s1) - np.log(s0))
-                    else:
-                        m1 = neg_inf
-                        m0 = neg_inf
-                        for p in range(n_lv):
-                            if labels[p, j]:
-                                m1 = max(m1, e[p])
-                            else:
-                                m0 = max(m0, e[p])
-                        llr = m1 - m0
-                    out[i, 2 * j + d] = llr
+        for b0 in range(i0, i1, BLOCK):
+            nb = min(BLOCK, i1 - b0)
+            for b in range(nb):
+                v = y[b0 + b]
+                xr[b] = v.real
+                xi[b] = v.imag
+                nv = no[0] if scalar_no else no[b0 + b]
+                inv[b] = np.float32(1.0) / max(nv, no_min)
+            _llr_block(xr, xi, inv, nb, lv, g1, g0, app, e, llr_t)
+            for b in range(nb):
+                for c in range(k):
+                    out[b0 + b, c] = llr_t[c, b]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _equalize_demap_kernel(y, h, ev, idx, no, lv, g1, g0, app, no_min, perm, out):  # pragma: no cover - compiled
+    n_slots = y.shape[0]
+    n = idx.shape[0]
+    k = 2 * g1.shape[0]
+    for s in prange(n_slots):
+        xr = np.empty(BLOCK, np.float32)
+        xi = np.empty(BLOCK, np.float32)
+        inv = np.empty(BLOCK, np.float32)
+        e = np.empty((lv.shape[0], BLOCK), np.float32)
+        llr_t = np.empty((k, BLOCK), np.float32)
+        for b0 in range(0, n, BLOCK):
+            nb = min(BLOCK, n - b0)
+            for b in range(nb):
+                pos = idx[b0 + b]
+                hv = h[s, pos]
+                g = hv.real * hv.real + hv.imag * hv.imag
+                if g > 0:
+                    q = y[s, pos] * hv.conjugate()
+                    xr[b] = q.real / g
+                    xi[b] = q.imag / g
+                    inv[b] = np.float32(1.0) / max((no + ev[s, b0 + b]) / g, no_min)
+                else:  # no channel: erasure (LLR 0)
+                    xr[b] = np.float32(0.0)
+                    xi[b] = np.float32(0.0)
+                    inv[b] = np.float32(0.0)
+            _llr_block(xr, xi, inv, nb, lv, g1, g0, app, e, llr_t)
+            for b in range(nb):
+                for c in range(k):
+                    out[s, perm[(b0 + b) * k + c]] = llr_t[c, b]
+
+
+def equalize_demap(y, h_hat, err_var, no, num_bits_per_symbol, method: str = "app", perm=None, idx=None) -> np.ndarray:
+    """Fused 1x1 equalization + Gray-QAM demapping + de-interleaving (CPU, one pass).
+
+    Same numbers as ``demap_qam(*equalize_lmmse(y[:, idx], h_hat[:, idx], err_var, no), k,
+    method)`` (ZF and LMMSE coincide for one antenna), written to bit positions ``perm``.
+
+    Args:
+        y, h_hat: complex64 [S, R] received resource elements and channel estimates of S slots.
+        err_var: float32, broadcastable to [S, N]: channel-estimation error variance of the
+            N data symbols.
+        no: noise variance (float, linear).
+        idx: int [N] positions of the data symbols in a row of ``y`` (default: all R of them).
+        perm: int [N * k] or None: the LLR of transmitted bit j of a slot goes to position
+            ``perm[j]`` (the inverse of the transmitter's ``bits[:, perm]`` interleaver).
+    Returns:
+        float32 [S, N * k] LLRs, ``log P(1)/P(0)``.
+    """
+    if method not in ("maxlog", "app"):
+        raise ValueError(f"method must be 'maxlog' or 'app', got {method!r}")
+    k = _num_bits(num_bits_per_symbol)
+    y = np.asarray(y, dtype=np.complex64)
+    h = np.asarray(h_hat, dtype=np.complex64)
+    if y.ndim != 2 or h.shape != y.shape:
+        raise ValueError(f"y and h_hat must both be [S, R], got {y.shape} and {h.shape}")
+    idx = np.arange(y.shape[1], dtype=np.int64) if idx is None else np.asarray(idx, dtype=np.int64)
+    if idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= y.shape[1])):
+        raise ValueError(f"idx must be a 1-D array of positions in [0, {y.shape[1]})")
+    ev = np.broadcast_to(np.asarray(err_var, dtype=np.float32), (y.shape[0], idx.size))
+    n_bits = idx.size * k
+    perm = np.arange(n_bits, dtype=np.int64) if perm is None else np.asarray(perm, dtype=np.int64)
+    if perm.shape != (n_bits,):
+        raise ValueError(f"perm must have N * k = {n_bits} entries, got {perm.shape}")
+    out = np.empty((y.shape[0], n_bits), dtype=np.float32)
+    levels, _ = pam_levels(k)
+    _equalize_demap_kernel(y, h, ev, idx, np.float32(no), levels.astype(np.float32), *_label_groups(k),
+                           method == "app", np.float32(NO_THRESHOLD), perm, out)
+    return out
 
 
 def _lse(e: np.ndarray) -> np.ndarray:
