@@ -1,8 +1,9 @@
 """Single-antenna fast paths of the OFDM chain, equivalent to Sionna's blocks (validated in tests).
 
 * :class:`StaticOFDMChannel`: for channels whose taps are constant within a slot (AWGN, Rayleigh
-  block fading, TDL at speed 0), the frequency response is computed once per slot with Sionna's
-  ``cir_to_ofdm_channel`` and broadcast over the OFDM symbols, instead of once per symbol; noise
+  block fading, TDL at speed 0), the frequency response is computed once per slot (Sionna's
+  ``cir_to_ofdm_channel``, or one matrix product with cached complex exponentials when the path
+  delays are the same in every slot) and broadcast over the OFDM symbols; noise
   comes from Sionna's ``AWGN`` block. Random draws happen in the same order as in Sionna's
   ``OFDMChannel`` (channel model first, then noise of the same shape), so both give the same
   received grid for the same seed.
@@ -15,6 +16,7 @@ Shapes: ``S`` slots, ``T`` OFDM symbols, ``K`` effective subcarriers, ``F`` FFT 
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import torch
 
@@ -35,11 +37,31 @@ class StaticOFDMChannel:
         self.fs = 1.0 / rg.ofdm_symbol_duration
         self.awgn = AWGN(device=device)
 
-    def __call__(self, x: torch.Tensor, no: torch.Tensor):
+        self._tau = None  # path delays [P] of the cached steering matrix
+        self._steer = None  # exp(-j 2 pi f tau) complex64 [P, F]
+
+    def _response(self, a: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """Frequency response [S, 1, 1, 1, 1, 1, F] of the taps a [S, 1, 1, 1, 1, P, T] at time 0.
+
+        Sionna's ``cir_to_ofdm_channel`` (sum over paths of a_p exp(-j 2 pi f tau_p)); when every
+        slot has the same path delays (the TDL profiles: fixed, scaled delays), the complex
+        exponentials are computed once and the sum is one [S, P] x [P, F] product."""
         from sionna.phy.channel import cir_to_ofdm_channel
 
+        s, p = a.shape[0], a.shape[5]
+        t0 = tau[0].reshape(-1)
+        if a.shape[1:5] != (1, 1, 1, 1) or tau.numel() != s * p or not bool((tau.reshape(s, p) == t0).all()):
+            return cir_to_ofdm_channel(self.freqs, a[..., :1], tau, False)
+        if self._tau is None or not torch.equal(self._tau, t0):
+            f = self.freqs.to(device=tau.device, dtype=tau.dtype)
+            self._steer = torch.exp(torch.complex(torch.zeros(p, f.shape[0], dtype=tau.dtype, device=tau.device),
+                                                  -2 * np.pi * t0[:, None] * f[None, :])).to(a.dtype)
+            self._tau = t0.clone()
+        return (a[:, 0, 0, 0, 0, :, 0] @ self._steer).reshape(s, 1, 1, 1, 1, 1, -1)
+
+    def __call__(self, x: torch.Tensor, no: torch.Tensor):
         a, tau = self.model(x.shape[0], self.rg.num_ofdm_symbols, self.fs)
-        h = cir_to_ofdm_channel(self.freqs, a[..., :1], tau, False)  # [S, 1, 1, 1, 1, 1, F]
+        h = self._response(a, tau)  # [S, 1, 1, 1, 1, 1, F]
         y = h[:, :, :, 0, 0] * x  # [S, 1, 1, T, F]
         return self.awgn(y, no), h
 
@@ -111,11 +133,45 @@ class FastGridMapper:
         self.shape = (t, f)
         self.weights = torch.as_tensor(1 << np.arange(self.k - 1, -1, -1), device=device, dtype=torch.int64)
         self.device = device
+        self._points_np = np.ascontiguousarray(self.points.cpu().numpy())
+        self._data_pos_np = self.data_pos.cpu().numpy().astype(np.int64)
+        self._pilot_pos_np = self.pilot_pos.cpu().numpy().astype(np.int64)
+        self._pilots_np = np.ascontiguousarray(self.pilots.cpu().numpy().reshape(-1))
 
-    def __call__(self, bits: np.ndarray) -> torch.Tensor:
+    def __call__(self, bits: np.ndarray, perm: np.ndarray | None = None) -> torch.Tensor:
+        """bits uint8 [S, N * k] -> grid; with ``perm``, symbol bit j is ``bits[:, perm[j]]``
+        (the interleaved order ``bits[:, perm]``, without materialising it)."""
+        if self.device == "cpu":
+            n_bits = self.data_pos.numel() * self.k
+            bits = np.ascontiguousarray(bits, dtype=np.uint8)
+            if bits.ndim != 2 or bits.shape[1] != n_bits:
+                raise ValueError(f"bits must be [S, {n_bits}], got {bits.shape}")
+            perm = np.arange(n_bits, dtype=np.int64) if perm is None else np.asarray(perm, dtype=np.int64)
+            grid = np.empty((bits.shape[0], self.shape[0] * self.shape[1]), dtype=np.complex64)
+            _map_kernel(bits, perm, self.k, self._points_np, self._data_pos_np, self._pilot_pos_np, self._pilots_np, grid)
+            return torch.from_numpy(grid).reshape(bits.shape[0], 1, 1, *self.shape)
+        if perm is not None:
+            bits = bits[:, perm]
         b = torch.as_tensor(bits, device=self.device).reshape(bits.shape[0], -1, self.k).to(torch.int64)
         sym = self.points[(b * self.weights).sum(-1)]  # [S, N] (label MSB first, as Sionna)
         grid = torch.zeros(bits.shape[0], self.shape[0] * self.shape[1], dtype=torch.complex64, device=self.device)
         grid[:, self.data_pos] = sym
         grid[:, self.pilot_pos] = self.pilots
         return grid.reshape(bits.shape[0], 1, 1, *self.shape)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _map_kernel(bits, perm, k, points, data_pos, pilot_pos, pilots, grid):  # pragma: no cover - compiled
+    """grid[s] = 0, then QAM points of the (permuted) bits at data_pos and pilots at pilot_pos."""
+    n_slots, n_re = grid.shape
+    n_sym = data_pos.shape[0]
+    for s in numba.prange(n_slots):
+        for i in range(n_re):
+            grid[s, i] = 0
+        for i in range(n_sym):
+            label = 0
+            for j in range(k):
+                label = (label << 1) | bits[s, perm[i * k + j]]
+            grid[s, data_pos[i]] = points[label]
+        for i in range(pilot_pos.shape[0]):
+            grid[s, pilot_pos[i]] = pilots[i]

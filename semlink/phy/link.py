@@ -297,11 +297,11 @@ class Link:
         cfg, dev = self.config, self.device
         T = self.timer
         with T("map + resource grid"):
-            if self.perm is not None:
-                coded = coded[:, self.perm]
             if self.fast_mapper is not None:
-                grid = self.fast_mapper(coded)  # [S, 1, 1, n_sym, fft]
+                grid = self.fast_mapper(coded, self.perm)  # [S, 1, 1, n_sym, fft], interleaved
             else:
+                if self.perm is not None:
+                    coded = coded[:, self.perm]
                 b = torch.as_tensor(coded, dtype=torch.float32, device=dev)[:, None, None, :]
                 x = self.mapper(b)  # [S, 1, 1, num_data_symbols]
                 grid = self.rg_mapper(x)  # [S, 1, 1, n_sym, fft]
