@@ -55,6 +55,9 @@ def test_encoding_is_systematic_codewords(rate, k):
     assert not ((c.astype(np.int64) @ h.T) % 2).any()  # H c = 0
     # linearity: c(u1 + u2) = c(u1) + c(u2)
     np.testing.assert_array_equal(code.encode(u[:250] ^ u[250:]), c[:250] ^ c[250:])
+    # the numba word encoder and the numpy bit-array reference agree
+    np.testing.assert_array_equal(code._encode_numpy(u), c)
+    assert code.encode(np.zeros((0, k), np.uint8)).shape == (0, 648)
 
 
 def test_encode_keeps_leading_dims():

@@ -168,13 +168,26 @@ class LDPCCode:
         """Systematic encoding: uint8 bits [..., k] -> codewords [..., n] (information bits first).
 
         Linear time: per block row ``lambda_i = sum_j P^{s_ij} u_j``; then ``p_0 = sum_i lambda_i``
-        and the dual diagonal is solved by forward substitution.
+        and the dual diagonal is solved by forward substitution. For Z <= 63 this runs in numba
+        on Z-bit words (a circulant is a rotation of a word); :meth:`_encode_numpy` is the same
+        algorithm on bit arrays (the reference the tests compare it with).
         """
         u = np.asarray(bits)
         if u.shape[-1:] != (self.k,):
             raise ValueError(f"bits must have last dimension k={self.k}, got shape {u.shape}")
         lead = u.shape[:-1]
         u = u.reshape(-1, self.k).astype(np.uint8, copy=False)
+        if self.z > 63:
+            return self._encode_numpy(u).reshape(*lead, self.n)
+        cw = np.empty((u.shape[0], self.n), dtype=np.uint8)
+        if u.shape[0]:
+            from .ldpc_encode import encode_words
+
+            encode_words(np.ascontiguousarray(u), self.base.astype(np.int64), self.z, cw)
+        return cw.reshape(*lead, self.n)
+
+    def _encode_numpy(self, u: np.ndarray) -> np.ndarray:
+        """:meth:`encode` on uint8 bits [b, k] with numpy bit arrays -> [b, n]."""
         z, mb = self.z, self.base.shape[0]
         lam = [np.bitwise_xor.reduce(u[:, idx], axis=1) for idx in self._tables.lam_idx]  # [b, Z] each
         p = np.empty((u.shape[0], mb, z), dtype=np.uint8)
@@ -192,8 +205,7 @@ class LDPCCode:
                 acc = acc ^ shifted[s]
             p_blocks.append(acc.copy())
         p[:] = np.stack(p_blocks, axis=1)
-        cw = np.concatenate([u, p.reshape(u.shape[0], mb * z)], axis=1)
-        return cw.reshape(*lead, self.n)
+        return np.concatenate([u, p.reshape(u.shape[0], mb * z)], axis=1)
 
     def syndrome_ok(self, codewords: np.ndarray) -> np.ndarray:
         """bool [...]: whether ``H c = 0`` for each codeword [..., n]."""
