@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = (
     "semlink.codecs.cli",
     "semlink.data.cli",
     "semlink.train.cli",
+    "semlink.rd.cli",
 )
 
 

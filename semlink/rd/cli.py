@@ -1,0 +1,91 @@
+"""``semlink rd``: rate-distortion curves of image codecs on a dataset, plots and BD-rates.
+
+Example (the report under ``results/rd-photos/``)::
+
+    semlink rd --dataset photos --codecs hyperprior=all,jpeg2000,jpeg,webp,heic \
+        --anchor jpeg2000 --out results/rd-photos
+
+``NAME=all`` sweeps a codec's shipped rate points (``qualities()``), ``NAME`` alone (or
+``NAME=bpp``) the bpp grid :data:`semlink.rd.curves.RATE_GRID_BPP`, ``NAME=bpp:0.1:0.3:1`` the
+given bpp targets. Writes ``rd.csv`` (one row per item and rate point), ``rd_mean.csv`` (mean
+curve per codec), ``bd_rate.csv`` (against ``--anchor``, PSNR and MS-SSIM) and the plots
+``rd_psnr`` / ``rd_msssim`` (PNG + PDF).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+
+def _parse_codecs(text: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for part in [p.strip() for p in text.split(",") if p.strip()]:
+        name, _, spec = part.partition("=")
+        if not spec or spec == "bpp":
+            out[name] = "bpp"
+        elif spec == "all":
+            out[name] = "all"
+        elif spec.startswith("bpp:"):
+            try:
+                out[name] = [("bpp", float(v)) for v in spec[4:].split(":") if v]
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"--codecs {part!r}: bpp targets must be numbers") from None
+        else:
+            raise argparse.ArgumentTypeError(f"--codecs {part!r}: use NAME, NAME=all, NAME=bpp or NAME=bpp:B1:B2:...")
+    if not out:
+        raise argparse.ArgumentTypeError("--codecs lists no codec")
+    return out
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``rd`` subcommand."""
+    p = subparsers.add_parser(
+        "rd", help="rate-distortion curves, plots and BD-rates of image codecs on a dataset",
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--dataset", default="photos", help="image dataset")
+    p.add_argument("--codecs", type=_parse_codecs, default="hyperprior=all,jpeg2000,jpeg,webp,heic",
+                   help="comma-separated NAME[=all|bpp|bpp:B1:B2:...]")
+    p.add_argument("--anchor", default="jpeg2000", help="codec the BD-rates are measured against")
+    p.add_argument("--method", default="pchip", choices=("pchip", "akima", "cubic"), help="BD interpolation")
+    p.add_argument("--size", type=int, default=None, help="resize: shorter side in pixels")
+    p.add_argument("--max-items", type=int, default=None, help="only the first N items")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from .bd import bd_rate_table, mean_curve
+    from .curves import write_csv
+    from .curves import rd_points
+    from .plots import plot_rd
+
+    codecs = args.codecs if isinstance(args.codecs, dict) else _parse_codecs(args.codecs)
+    if args.anchor not in codecs:
+        raise ValueError(f"--anchor {args.anchor!r} is not one of --codecs ({', '.join(codecs)})")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = rd_points(args.dataset, codecs, size=args.size, max_items=args.max_items, progress=not args.no_progress)
+    write_csv(rows, out / "rd.csv")
+    mean_rows = []
+    for c in codecs:
+        r, q = mean_curve(rows, c, "psnr_db")
+        _, m = mean_curve(rows, c, "ms_ssim_db")
+        for i in range(len(r)):
+            mean_rows.append({"codec": c, "bpp": r[i], "psnr_db": q[i], "ms_ssim_db": m[i],
+                              "ms_ssim": 1 - 10 ** (-m[i] / 10)})
+    write_csv(mean_rows, out / "rd_mean.csv")
+    bd = bd_rate_table(rows, args.anchor, "psnr_db", args.method) + bd_rate_table(rows, args.anchor, "ms_ssim_db", args.method)
+    write_csv(bd, out / "bd_rate.csv")
+    plot_rd(rows, out, title=f"{args.dataset}: {len(set(r['item'] for r in rows))} images")
+    print(f"{'codec':12s} {'metric':10s} BD-rate vs {args.anchor} (mean curve / per-item mean, overlap)")
+    for b in bd:
+        f = lambda v: "n/a" if not math.isfinite(v) else f"{v:+.1f} %"  # noqa: E731
+        print(f"{b['codec']:12s} {b['metric']:10s} {f(b['bd_rate_mean_curve_pct']):>9s} / "
+              f"{f(b['bd_rate_per_item_mean_pct']):>9s}  ({b['overlap']:.2f})")
+    print(f"wrote {out}/rd.csv, rd_mean.csv, bd_rate.csv, rd_psnr.png/.pdf, rd_msssim.png/.pdf")
+    return 0
