@@ -473,10 +473,12 @@ def _syndrome(T, par, bad, lane_w, row_ptr, e_col, e_shift, mb):
         _fill(par, np.int32(0), _ZG)
         for e in range(row_ptr[r], row_ptr[r + _U1]):
             _parity(T, par, e_col[e] * _ZG, e_shift[e])
-        for i in range(_ZU):
-            for g in range(_G):
-                if par[i * _GU + _U(g)] != 0:
-                    bad[g] = True
+        for i in range(_U1, _ZU):  # OR the Z checks of each lane into par[0:G] (8-wide SIMD)
+            for g in range(_GU):
+                par[g] |= par[i * _GU + g]
+        for g in range(_G):
+            if par[g] != 0:
+                bad[g] = True
         n_bad = 0
         for g in range(_G):
             n_bad += bad[g]
