@@ -27,7 +27,7 @@ MAX_ZOO = 60 * 2**20
 
 def _train_facts(run: Path, last: int) -> dict:
     with open(run / "log.csv") as f:
-        rows = list(csv.DictReader(f))
+        rows = list({int(r["step"]): r for r in csv.DictReader(f)}.values())  # last line per step
     tail = rows[-last:]
     mean = lambda k: float(np.mean([float(r[k]) for r in tail]))  # noqa: E731
     return {"final_train_loss": round(mean("loss"), 5), "final_train_bpp": round(mean("bpp"), 4),

@@ -191,6 +191,8 @@ def test_train_cli_runs_and_resumes(tmp_path, monkeypatch):
     assert state["step"] == 3
     assert (out / "hyperprior.pt").is_file()
     assert main(common + ["--steps", "3"]) == 2  # refuses to overwrite without --resume
+    with open(out / "log.csv", "a") as f:  # a line logged after the last save (interrupted run)
+        f.write("4,1,1,1,1,1,1\n")
     assert main(common + ["--steps", "5", "--resume"]) == 0
     assert torch.load(out / "train_state.pt", weights_only=True)["step"] == 5
     steps = [int(line.split(",")[0]) for line in (out / "log.csv").read_text().splitlines()[1:]]

@@ -180,6 +180,11 @@ def train(cfg: TrainConfig) -> dict:
     log_path = out / LOG
     if not log_path.exists():
         log_path.write_text("step,loss,bpp,mse,psnr,aux_loss,seconds\n")
+    elif resume_state is not None:
+        # drop lines logged after the saved state (an interrupted run logs past its last save)
+        lines = log_path.read_text().splitlines()
+        keep = [lines[0]] + [ln for ln in lines[1:] if ln and int(ln.split(",")[0]) <= step]
+        log_path.write_text("\n".join(keep) + "\n")
 
     def checkpoint(step: int) -> None:
         _save(state_path, {"config": config_dict, "step": step, "init_meta": init_meta, "model": net.state_dict(),
