@@ -42,11 +42,12 @@ def _image(h, w, seed=0):
     return np.clip(base + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
 
 
-def test_registered_and_no_shipped_checkpoint_is_a_clear_error():
+def test_registered_and_an_empty_zoo_is_a_clear_error(tmp_path):
     assert "hyperprior" in list_codecs("image")
-    c = get_codec("hyperprior")
-    assert c.qualities() == []  # nothing shipped yet
-    with pytest.raises(ValueError, match="no checkpoint is shipped.*semlink train hyperprior"):
+    (tmp_path / "manifest.json").write_text('{"models": []}')
+    c = get_codec("hyperprior", manifest=str(tmp_path))
+    assert c.qualities() == []
+    with pytest.raises(ValueError, match="lists no hyperprior checkpoint.*semlink train hyperprior"):
         c.encode(_image(64, 64), quality=1)
 
 

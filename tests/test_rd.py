@@ -43,8 +43,12 @@ def test_rd_points_and_mean_curves_on_real_codecs():
     assert np.all(np.diff(r) > 0) and np.all(np.diff(q) > 0)  # more bits, more PSNR
     bd = {x["codec"]: x for x in bd_rate_table(rows, "jpeg2000") if x["metric"] == "psnr_db"}
     assert bd["jpeg"]["bd_rate_mean_curve_pct"] > 0  # JPEG needs more bits than JPEG2000
-    with pytest.raises(ValueError, match="no rate points"):
-        rd_points("photos", {"hyperprior": "all"}, size=64, max_items=1, progress=False)
+    every = rd_points("photos", {"webp": "all"}, size=64, max_items=1, progress=False)
+    from semlink.codecs import get_codec
+
+    assert [r["value"] for r in every] == list(get_codec("webp").rate_points())
+    with pytest.raises(ValueError, match="empty list"):
+        rd_points("photos", {"jpeg": []}, size=64, max_items=1, progress=False)
 
 
 def test_rd_cli_writes_tables_and_plots(tmp_path):

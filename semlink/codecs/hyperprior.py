@@ -421,7 +421,8 @@ class HyperpriorCodec(Codec):
 
     def _no_points_error(self) -> ValueError:
         return ValueError(
-            f"{CODEC}: no checkpoint is shipped yet (semlink/zoo/manifest.json lists none). Train one with "
+            f"{CODEC}: no rate point: the manifest ({self.manifest or 'semlink/zoo/manifest.json'}) lists no "
+            f"hyperprior checkpoint. Train one with "
             f"`semlink train hyperprior --lambda 0.0067 --steps 200000 --out runs/q3` and use it with "
             f"get_codec('hyperprior', checkpoint='runs/q3/hyperprior.pt')"
         )

@@ -5,7 +5,8 @@ Example (the report under ``results/rd-photos/``)::
     semlink rd --dataset photos --codecs hyperprior=all,jpeg2000,jpeg,webp,heic \
         --anchor jpeg2000 --out results/rd-photos
 
-``NAME=all`` sweeps a codec's shipped rate points (``qualities()``), ``NAME`` alone (or
+``NAME=all`` sweeps every rate point a codec lists (a learned codec's shipped ``qualities()``, a
+classical codec's native ``rate_points()``), ``NAME`` alone (or
 ``NAME=bpp``) the bpp grid :data:`semlink.rd.curves.RATE_GRID_BPP`, ``NAME=bpp:0.1:0.3:1`` the
 given bpp targets. Writes ``rd.csv`` (one row per item and rate point), ``rd_mean.csv`` (mean
 curve per codec), ``bd_rate.csv`` (against ``--anchor``, PSNR and MS-SSIM) and the plots

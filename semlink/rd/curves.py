@@ -19,12 +19,13 @@ RATE_GRID_BPP = (0.08, 0.12, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 1.2
 
 
 def _points_of(codec, spec: Any) -> list[tuple[str, Any]]:
-    """Rate points of ``codec`` from a spec: "all" (the codec's ``qualities()``, e.g. a model
-    zoo), "bpp" (:data:`RATE_GRID_BPP`), or an explicit list of (param, value) pairs."""
+    """Rate points of ``codec`` from a spec: "all" (every point the codec lists: a learned
+    codec's ``qualities()`` (its model zoo), a classical codec's native ``rate_points()``,
+    coded with ``quality=``), "bpp" (:data:`RATE_GRID_BPP`), or a list of (param, value) pairs."""
     if spec == "all":
-        qs = list(codec.qualities()) if hasattr(codec, "qualities") else []
+        qs = list(codec.qualities()) if hasattr(codec, "qualities") else list(codec.rate_points())
         if not qs:
-            raise ValueError(f"{codec.name}: no rate points to sweep (qualities() is empty); give bpp targets")
+            raise ValueError(f"{codec.name}: no rate points to sweep (none shipped); give bpp targets")
         return [("quality", q) for q in qs]
     if spec == "bpp":
         return [("bpp", b) for b in RATE_GRID_BPP]
