@@ -51,6 +51,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 
 from ._util import check_context, grey, one_rate, validate_image
@@ -125,6 +126,20 @@ def unpack_header(buf: bytes) -> tuple[int, int, int, int, int]:
 _rans_kernel = None
 
 
+@numba.njit(inline="always", cache=True, nogil=True)
+def _renorm(x, words, pos, over):  # pragma: no cover - compiled
+    """rANS renormalisation: below RANS_L, shift in the next 32-bit word (zeros past the end of
+    the string, counted in ``over``). Returns (x, pos, over)."""
+    if x < np.uint64(RANS_L):
+        if pos < words.shape[0]:
+            x = (x << np.uint64(32)) | np.uint64(words[pos])
+        else:
+            x = x << np.uint64(32)
+            over += 1
+        pos += 1
+    return x, pos, over
+
+
 def _get_rans_kernel():
     """numba-compiled bounds-checked rANS decoder (compiled once per process, cached on disk)."""
     global _rans_kernel
@@ -161,25 +176,13 @@ def _get_rans_kernel():
             start = np.uint64(cdfs[ci, s])
             freq = np.uint64(cdfs[ci, s + 1]) - start
             x = freq * (x >> sh) + (x & mask) - start
-            if x < lo:
-                if pos < n:
-                    x = (x << s32) | np.uint64(words[pos])
-                else:
-                    x = x << s32
-                    over += 1
-                pos += 1
+            x, pos, over = _renorm(x, words, pos, over)
             value = np.int64(s)
             if s == max_value:
                 # escape (bypass) mode: 4-bit nibbles
                 val = np.int64(x & np.uint64(15))
                 x = x >> np.uint64(4)
-                if x < lo:
-                    if pos < n:
-                        x = (x << s32) | np.uint64(words[pos])
-                    else:
-                        x = x << s32
-                        over += 1
-                    pos += 1
+                x, pos, over = _renorm(x, words, pos, over)
                 nb = val
                 if nb > MAX_BYPASS_NIBBLES:
                     status = 1
@@ -189,13 +192,7 @@ def _get_rans_kernel():
                 for k in range(nb):
                     v = np.int64(x & np.uint64(15))
                     x = x >> np.uint64(4)
-                    if x < lo:
-                        if pos < n:
-                            x = (x << s32) | np.uint64(words[pos])
-                        else:
-                            x = x << s32
-                            over += 1
-                        pos += 1
+                    x, pos, over = _renorm(x, words, pos, over)
                     raw |= v << (4 * k)
                 if raw >= (np.int64(1) << 31):  # C++ keeps raw in an int32
                     raw -= np.int64(1) << 32
