@@ -1,8 +1,7 @@
 """IEEE 802.11n (HT) LDPC codes, n = 648, lifting size Z = 27.
 
-Base matrices are package data (``semlink/phy/tables``), transcribed from IEEE Std 802.11n
-Annex R, Table R.1. Only the rates whose tables were verified are shipped (3/4 and 1/2);
-asking for another rate raises a ``ValueError`` rather than guessing a table.
+The base and parity-check matrices come from :mod:`semlink.phy.ldpc_tables` (re-exported
+here): only the verified rates 3/4 and 1/2 are shipped, another rate raises a ``ValueError``.
 
 LLR sign convention (the one used everywhere in :mod:`semlink.phy`, same as Sionna 2.x)::
 
@@ -21,57 +20,18 @@ Decoders are chosen by name from :data:`DECODERS`:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from typing import Callable
 
 import numpy as np
 
-Z_648 = 27
-_TABLES = {
-    (648, "3/4"): "ieee80211n_n648_r3_4.txt",
-    (648, "1/2"): "ieee80211n_n648_r1_2.txt",
-}
-SUPPORTED_RATES = tuple(r for (_, r) in _TABLES)
-
-
-def _check_code(n: int, rate: str) -> None:
-    if (n, rate) not in _TABLES:
-        have = ", ".join(f"n={k[0]} rate={k[1]!r}" for k in _TABLES)
-        raise ValueError(
-            f"LDPC code n={n!r}, rate={rate!r} is not provided (verified 802.11n tables: {have})"
-        )
-
-
-@lru_cache(maxsize=None)
-def ieee80211n_base_matrix(n: int = 648, rate: str = "3/4") -> np.ndarray:
-    """Base (prototype) matrix of the 802.11n code: int16 [n_rows_b, 24], ``-1`` = zero block."""
-    _check_code(n, rate)
-    text = resources.files("semlink.phy").joinpath("tables", _TABLES[(n, rate)]).read_text()
-    rows = [list(map(int, ln.split())) for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    base = np.array(rows, dtype=np.int16)
-    base.setflags(write=False)
-    return base
-
-
-@lru_cache(maxsize=None)
-def ieee80211n_parity_check_matrix(n: int = 648, rate: str = "3/4") -> np.ndarray:
-    """Expanded binary parity-check matrix, uint8 [n - k, n] (162 x 648 for rate 3/4).
-
-    Block ``s >= 0`` is the Z x Z identity shifted right by ``s``: ``H[r, (r + s) % Z] = 1``.
-    """
-    base = ieee80211n_base_matrix(n, rate)
-    z = n // base.shape[1]
-    mb, nb = base.shape
-    h = np.zeros((mb * z, nb * z), dtype=np.uint8)
-    r = np.arange(z)
-    for i in range(mb):
-        for j in range(nb):
-            s = int(base[i, j])
-            if s >= 0:
-                h[i * z + r, j * z + (r + s) % z] = 1
-    h.setflags(write=False)
-    return h
+from semlink.phy import ldpc_fast
+from semlink.phy.ldpc_tables import (  # noqa: F401  (re-exported: the public names of the tables)
+    SUPPORTED_RATES,
+    Z_648,
+    check_code,
+    ieee80211n_base_matrix,
+    ieee80211n_parity_check_matrix,
+)
 
 
 def _decode_sionna(code: "LDPCCode", llr: np.ndarray, num_iter: int) -> np.ndarray:
@@ -86,8 +46,6 @@ def _decode_sionna(code: "LDPCCode", llr: np.ndarray, num_iter: int) -> np.ndarr
 
 
 def _decode_fast(code: "LDPCCode", llr: np.ndarray, num_iter: int) -> np.ndarray:
-    from semlink.phy import ldpc_fast
-
     return ldpc_fast.decode(code.base, code.z, llr, num_iter=num_iter)
 
 
@@ -117,7 +75,7 @@ class LDPCCode:
     """
 
     def __init__(self, n: int = 648, rate: str = "3/4", decoder: str = "fast", num_iter: int = 20):
-        _check_code(n, rate)
+        check_code(n, rate)
         if decoder not in DECODERS:
             raise ValueError(f"decoder={decoder!r} is unknown; choose one of {sorted(DECODERS)}")
         if not isinstance(num_iter, int) or num_iter < 1:

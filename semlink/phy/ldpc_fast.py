@@ -26,9 +26,10 @@ Schedules (``schedule=``): ``"flooding"`` (default; same message schedule as Sio
 rounding, plus early termination) and ``"layered"`` (row-layered: each block row updates the
 a-posteriori LLRs immediately; converges in about half the iterations).
 
-Exp and log are evaluated with Cephes-style polynomials (relative error ~1e-7, Estrin's scheme)
-built from bit-level intrinsics, so that they vectorise without an SVML library. Message signs
-are handled with sign-bit xor (no selects: LLVM turns those into masked stores, slow on AMD).
+Exp and log are :mod:`semlink.phy.fastmath`'s Cephes-style polynomials (relative error ~1e-7,
+Estrin's scheme) built from bit-level intrinsics, so that they vectorise without an SVML
+library. Message signs are handled with sign-bit xor (no selects: LLVM turns those into masked
+stores, slow on AMD).
 
 A vectorised torch implementation (:func:`decode_torch`) runs on any torch device (CUDA when
 available); it uses the expanded edge list with gather/scatter and the same rules.
@@ -36,8 +37,6 @@ available); it uses the expanded edge list with gather/scatter and the same rule
 
 from __future__ import annotations
 
-import math
-import os
 from functools import lru_cache
 
 import numpy as np
@@ -47,6 +46,10 @@ from numba import njit, prange
 from numba.core import types
 from numba.extending import intrinsic
 from numba.np.unsafe.ndarray import to_fixed_tuple
+
+from semlink.phy import fastmath
+from semlink.phy.fastmath import exp32_kc, log32_kc
+from semlink.phy.ldpc_tables import ieee80211n_base_matrix
 
 __all__ = ["decode", "decode_torch", "CN_RULES", "SCHEDULES", "warmup"]
 
@@ -60,8 +63,6 @@ _PHI_LO = _F(8.5e-8)
 _PHI_HI = _F(16.635532)
 _ONE = _F(1.0)
 _ZERO = _F(0.0)
-_HALF = _F(0.5)
-_MONE = _F(-1.0)
 # tanh-domain limits equivalent to Sionna's phi clipping:
 #   |x| >= 16.635532  ->  t <= exp(-phi(16.635532)) = 1 - 1.19e-7 (largest float32 below 1 - 1e-7)
 #   |x| <= 8.5e-8     ->  t >= exp(-phi(8.5e-8))  = 4.25e-8
@@ -73,89 +74,24 @@ _P_FLOOR = _F(1e-30)  # keeps running products normal (no denormal slow path)
 _OUT_HI = _F(16.9709)  # phi(8.5e-8): Sionna's largest c2v magnitude
 _TINY = _F(1e-37)  # keeps a zero magnitude signed in the sign-carrying message slot
 
-# Cephes expf / logf constants
-_LOG2E = _F(1.44269504088896341)
-_EXP_C1 = _F(0.693359375)
-_EXP_C2 = _F(-2.12194440e-4)
-_EP0 = _F(1.9875691500e-4)
-_EP1 = _F(1.3981999507e-3)
-_EP2 = _F(8.3334519073e-3)
-_EP3 = _F(4.1665795894e-2)
-_EP4 = _F(1.6666665459e-1)
-_EP5 = _F(5.0000001201e-1)
-_SQRTHF = _F(0.707106781186547524)
-_LP = tuple(
-    _F(v)
-    for v in (
-        7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
-        -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
-    )
-)
-_LP0, _LP1, _LP2, _LP3, _LP4, _LP5, _LP6, _LP7, _LP8 = _LP
-_LQ1 = _F(-2.12194440e-4)
-_LQ2 = _F(0.693359375)
-
-# Float constants of the kernels, in the order of _KC_NAMES. The kernels get them as a run-time
-# tuple (from an array argument) rather than as literals: numba's JIT uses LLVM's large code
-# model, in which every literal vector constant is re-materialised inside the loops
-# (movabs + broadcast, ~40 % of the instructions of the SPA loops); run-time values are
+# Float constants of the kernels, in the order of _KC_NAMES: those of fastmath's exp/log
+# (fastmath.KC, first, as exp32_kc / log32_kc read them) and then the decoder's own. The kernels
+# get them as a run-time tuple (from an array argument) rather than as literals: numba's JIT
+# uses LLVM's large code model, in which every literal vector constant is re-materialised inside
+# the loops (movabs + broadcast, ~40 % of the instructions of the SPA loops); run-time values are
 # broadcast once and kept in registers or folded as stack operands.
-_KC_NAMES = ('_LLR_MAX', '_ONE', '_HALF', '_T_LO', '_T_HI', '_P_LO', '_P_HI', '_P_FLOOR', '_OUT_HI', '_TINY', '_PHI_LO', '_PHI_HI', '_LOG2E', '_EXP_C1', '_EXP_C2', '_EP0', '_EP1', '_EP2', '_EP3', '_EP4', '_EP5', '_SQRTHF', '_LP0', '_LP1', '_LP2', '_LP3', '_LP4', '_LP5', '_LP6', '_LP7', '_LP8', '_LQ1', '_LQ2')
-_KC = np.array([globals()[n] for n in _KC_NAMES], dtype=np.float32)
+_OWN_KC_NAMES = ('_LLR_MAX', '_T_LO', '_T_HI', '_P_LO', '_P_HI', '_P_FLOOR', '_OUT_HI', '_TINY', '_PHI_LO',
+                 '_PHI_HI')
+_KC_NAMES = tuple("_" + n for n in fastmath.KC_NAMES) + _OWN_KC_NAMES
+_KC = np.array(fastmath.KC + tuple(globals()[n] for n in _OWN_KC_NAMES), dtype=np.float32)
 _NKC = len(_KC_NAMES)
+# the kernels' kc[...] indices below rely on this layout
+assert _KC_NAMES[:2] == ("_ONE", "_HALF") and _KC_NAMES[23:] == _OWN_KC_NAMES
 
 _JIT = dict(cache=True, fastmath=True, nogil=True, error_model="numpy")
 
 
 # ----------------------------------------------------------------------------- bit tricks
-@intrinsic
-def _pow2i(typingctx, n):
-    """float32 2**n for an integral float32 n in [-126, 127] (exponent-field construction)."""
-    if n != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        i32 = ir.IntType(32)
-        k = builder.fptosi(args[0], i32)
-        k = builder.add(k, ir.Constant(i32, 127))
-        k = builder.shl(k, ir.Constant(i32, 23))
-        return builder.bitcast(k, ir.FloatType())
-
-    return types.float32(types.float32), codegen
-
-
-@intrinsic
-def _exponent(typingctx, x):
-    """float32 e such that x = m * 2**e with m in [0.5, 1) (x > 0, normal)."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        i32 = ir.IntType(32)
-        b = builder.bitcast(args[0], i32)
-        e = builder.lshr(b, ir.Constant(i32, 23))
-        e = builder.sub(e, ir.Constant(i32, 126))
-        return builder.sitofp(e, ir.FloatType())
-
-    return types.float32(types.float32), codegen
-
-
-@intrinsic
-def _mantissa(typingctx, x):
-    """float32 m in [0.5, 1) such that x = m * 2**e (x > 0, normal)."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        i32 = ir.IntType(32)
-        b = builder.bitcast(args[0], i32)
-        b = builder.and_(b, ir.Constant(i32, 0x807FFFFF))
-        b = builder.or_(b, ir.Constant(i32, 0x3F000000))
-        return builder.bitcast(b, ir.FloatType())
-
-    return types.float32(types.float32), codegen
-
-
 @intrinsic
 def _xorsign(typingctx, x, y):
     """float32 x with its sign bit flipped where y's sign bit is set (no select, no branch:
@@ -173,70 +109,14 @@ def _xorsign(typingctx, x, y):
 
 
 @njit(inline="always", **_JIT)
-def _fexp(x, kc):
-    """exp(x) for float32 x in [-80, 80] (Cephes expf, ~1 ulp)."""
-    _ONE = kc[1]
-    _HALF = kc[2]
-    _LOG2E = kc[12]
-    _EXP_C1 = kc[13]
-    _EXP_C2 = kc[14]
-    _EP0 = kc[15]
-    _EP1 = kc[16]
-    _EP2 = kc[17]
-    _EP3 = kc[18]
-    _EP4 = kc[19]
-    _EP5 = kc[20]
-    fx = np.floor(x * _LOG2E + _HALF)
-    r = x - fx * _EXP_C1 - fx * _EXP_C2
-    z = r * r
-    # Cephes polynomial, evaluated in Estrin's scheme (short dependency chains: the kernels
-    # are latency-bound otherwise)
-    y = (_EP4 * r + _EP5) + z * ((_EP2 * r + _EP3) + z * (_EP0 * r + _EP1))
-    y = (y * z + r) + _ONE
-    return y * _pow2i(fx)
-
-
-@njit(inline="always", **_JIT)
-def _flog(x, kc):
-    """log(x) for normal float32 x > 0 (Cephes logf, ~1 ulp)."""
-    _ONE = kc[1]
-    _HALF = kc[2]
-    _SQRTHF = kc[21]
-    _LP0 = kc[22]
-    _LP1 = kc[23]
-    _LP2 = kc[24]
-    _LP3 = kc[25]
-    _LP4 = kc[26]
-    _LP5 = kc[27]
-    _LP6 = kc[28]
-    _LP7 = kc[29]
-    _LP8 = kc[30]
-    _LQ1 = kc[31]
-    _LQ2 = kc[32]
-    e = _exponent(x)
-    m = _mantissa(x)
-    small = m < _SQRTHF
-    e = e - _ONE if small else e
-    m = (m + m - _ONE) if small else (m - _ONE)
-    z = m * m
-    z2 = z * z
-    # Cephes polynomial sum_i _LP[8 - i] m**i, Estrin's scheme
-    q03 = (_LP8 + _LP7 * m) + z * (_LP6 + _LP5 * m)
-    q48 = (_LP4 + _LP3 * m) + z * (_LP2 + _LP1 * m) + z2 * _LP0
-    y = (q03 + z2 * q48) * (m * z)
-    y = y + e * _LQ1 - _HALF * z
-    return m + y + e * _LQ2
-
-
-@njit(inline="always", **_JIT)
 def _phi(x, kc):
     """Sionna's phi(x) = -log(tanh(x/2)) on |x| clipped to [8.5e-8, 16.635532]."""
-    _ONE = kc[1]
-    _PHI_LO = kc[10]
-    _PHI_HI = kc[11]
+    _ONE = kc[0]
+    _PHI_LO = kc[31]
+    _PHI_HI = kc[32]
     x = min(max(x, _PHI_LO), _PHI_HI)
-    e = _fexp(-x, kc)
-    return _flog((_ONE + e) / (_ONE - e), kc)
+    e = exp32_kc(-x, kc)
+    return log32_kc((_ONE + e) / (_ONE - e), kc)
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -261,7 +141,6 @@ _U = np.uint64
 _GU = _U(_G)
 _ZU = _U(27)
 _ZG = _U(27 * _G)
-_U0 = _U(0)
 _U1 = _U(1)
 
 
@@ -320,14 +199,14 @@ def _p1_spa(V, C, A1, A2, A3, vb, cb, kc):
     kept as a fraction: A1 = prod(1 - e) (with t clipped to [_T_LO, _T_HI]), A2 = prod(1 + e),
     A3 = product of the signs; C keeps the signed e of the edge for the second pass. No
     division here, one per message in the second pass."""
-    _LLR_MAX = kc[0]
-    _ONE = kc[1]
-    _T_LO = kc[3]
-    _T_HI = kc[4]
-    _P_FLOOR = kc[7]
+    _LLR_MAX = kc[23]
+    _ONE = kc[0]
+    _T_LO = kc[24]
+    _T_HI = kc[25]
+    _P_FLOOR = kc[28]
     for j in range(_ZG):
         v = V[vb + j]
-        e = _fexp(-min(abs(v), _LLR_MAX), kc)
+        e = exp32_kc(-min(abs(v), _LLR_MAX), kc)
         d = _ONE + e
         n = min(max(_ONE - e, _T_LO * d), _T_HI * d)
         A1[j] = max(A1[j] * n, _P_FLOOR)
@@ -341,12 +220,12 @@ def _p2_spa(C, A1, A2, A3, cb, kc):
     """Extrinsic p = prod_{k' != k} t_k' = (A1 d_k) / (A2 n_k), clipped to [_P_LO, _P_HI];
     c2v = 2 atanh(p) = log((1 + p) / (1 - p)) = log((B + A) / (B - A)) with A = A1 d_k,
     B = A2 n_k."""
-    _ONE = kc[1]
-    _T_LO = kc[3]
-    _T_HI = kc[4]
-    _P_LO = kc[5]
-    _P_HI = kc[6]
-    _OUT_HI = kc[8]
+    _ONE = kc[0]
+    _T_LO = kc[24]
+    _T_HI = kc[25]
+    _P_LO = kc[26]
+    _P_HI = kc[27]
+    _OUT_HI = kc[29]
     for j in range(_ZG):
         x = C[cb + j]
         e = abs(x)
@@ -355,14 +234,14 @@ def _p2_spa(C, A1, A2, A3, cb, kc):
         a = A1[j] * d
         b = A2[j] * n
         a = min(max(a, _P_LO * b), _P_HI * b)
-        y = min(_flog((b + a) / (b - a), kc), _OUT_HI)
+        y = min(log32_kc((b + a) / (b - a), kc), _OUT_HI)
         C[cb + j] = _xorsign(_xorsign(y, A3[j]), x)
 
 
 @njit(inline="always", **_JIT)
 def _p1_phi(V, C, A1, A3, vb, cb, kc):
-    _LLR_MAX = kc[0]
-    _TINY = kc[9]
+    _LLR_MAX = kc[23]
+    _TINY = kc[30]
     for j in range(_ZG):
         v = V[vb + j]
         ph = _phi(min(abs(v), _LLR_MAX), kc)
@@ -374,7 +253,7 @@ def _p1_phi(V, C, A1, A3, vb, cb, kc):
 
 @njit(inline="always", **_JIT)
 def _p2_phi(C, A1, A3, cb, kc):
-    _LLR_MAX = kc[0]
+    _LLR_MAX = kc[23]
     for j in range(_ZG):
         x = C[cb + j]
         y = _phi(A1[j] - abs(x), kc)
@@ -383,8 +262,8 @@ def _p2_phi(C, A1, A3, cb, kc):
 
 @njit(inline="always", **_JIT)
 def _p1_min(V, C, A1, A2, A3, vb, cb, kc):
-    _LLR_MAX = kc[0]
-    _TINY = kc[9]
+    _LLR_MAX = kc[23]
+    _TINY = kc[30]
     for j in range(_ZG):
         v = V[vb + j]
         a = min(abs(v), _LLR_MAX)
@@ -399,7 +278,7 @@ def _p1_min(V, C, A1, A2, A3, vb, cb, kc):
 def _p2_min(C, A1, A2, A3, cb, scale, offset, kc):
     """Min-sum second pass: y = max(scale * min_other - offset, 0) (scale = alpha for "nms",
     offset = beta for "oms", else 1 and 0: exact, as y >= 0)."""
-    _TINY = kc[9]
+    _TINY = kc[30]
     for j in range(_ZG):
         x = C[cb + j]
         m1 = A1[j]
@@ -599,19 +478,16 @@ def _decode_batch(llr, out, iters, oks, row_ptr, e_col, e_shift, nb, mb, num_ite
 # ----------------------------------------------------------------------------- tables
 @lru_cache(maxsize=16)
 def _tables(base_bytes: bytes, shape: tuple[int, int], z: int):
+    """Edges of the base matrix grouped by block row: (row_ptr [mb + 1], column [E], shift [E]), uint64."""
     base = np.frombuffer(base_bytes, dtype=np.int16).reshape(shape)
     mb, nb = shape
-    rows, cols, shifts = np.nonzero(base >= 0)[0], np.nonzero(base >= 0)[1], None
-    shifts = base[rows, cols].astype(np.int64)
+    rows, cols = np.nonzero(base >= 0)
+    shifts = base[rows, cols]
     row_ptr = np.zeros(mb + 1, dtype=np.int64)
     np.add.at(row_ptr, rows + 1, 1)
     row_ptr = np.cumsum(row_ptr)
-    order = np.lexsort((rows, cols))  # edges grouped by column
-    col_ptr = np.zeros(nb + 1, dtype=np.int64)
-    np.add.at(col_ptr, cols + 1, 1)
-    col_ptr = np.cumsum(col_ptr)
     u = np.uint64
-    return (row_ptr.astype(u), cols.astype(u), shifts.astype(u), col_ptr.astype(u), order.astype(u))
+    return row_ptr.astype(u), cols.astype(u), shifts.astype(u)
 
 
 def _check_base(base: np.ndarray, z: int) -> np.ndarray:
@@ -624,9 +500,6 @@ def _check_base(base: np.ndarray, z: int) -> np.ndarray:
     if base.max() >= z or base.min() < -1:
         raise ValueError("base matrix entries must be -1 or shifts in [0, Z)")
     return base
-
-
-_N_THREADS_DEFAULT = None
 
 
 def decode(
@@ -678,7 +551,7 @@ def decode(
         raise ValueError(f"llr must have shape [b, {n}], got {llr.shape}")
     llr = np.ascontiguousarray(llr)
     b = llr.shape[0]
-    row_ptr, e_col, e_shift, col_ptr, col_edge = _tables(base.tobytes(), base.shape, z)
+    row_ptr, e_col, e_shift = _tables(base.tobytes(), base.shape, z)
     out = np.empty((b, n), dtype=np.uint8)
     iters = np.zeros(b, dtype=np.int32)
     oks = np.zeros(b, dtype=np.bool_)
@@ -695,8 +568,6 @@ def decode(
 
 def warmup() -> None:
     """Compile (or load from the cache) the numba kernels."""
-    from semlink.phy.ldpc import ieee80211n_base_matrix
-
     base = ieee80211n_base_matrix(648, "3/4")
     decode(base, 27, np.zeros((1, 648), np.float32), num_iter=1)
 
