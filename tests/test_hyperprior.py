@@ -124,7 +124,8 @@ def test_corrupted_streams_never_raise(codec):
         assert rec.image.shape == img.shape and rec.image.dtype == np.uint8
         assert rec.decoded_ok or rec.reason
         outcomes.append(rec.decoded_ok)
-    assert not all(outcomes)  # corruption is detected in (nearly) all cases
+    # corruption is detected in (nearly) all cases: at most 5 % of the corrupted streams pass
+    assert sum(outcomes) <= 0.05 * len(outcomes), f"{sum(outcomes)} of {len(outcomes)} corrupted streams decoded ok"
     # missing parts and garbage
     assert not codec.decode(enc.with_received({})).decoded_ok
     junk = {k: bytes(rng.integers(0, 256, len(v), dtype=np.uint8)) for k, v in enc.parts.items()}

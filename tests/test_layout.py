@@ -21,12 +21,15 @@ def test_no_top_level_codecs_or_phy_package():
 
 
 def test_zoo_manifest_is_package_data():
+    from importlib import resources
+
     from semlink.zoo import manifest
 
     models = manifest()
-    assert isinstance(models, list)
+    assert isinstance(models, list) and models, "the shipped zoo manifest lists no checkpoint"
     for m in models:
         assert {"name", "file", "sha256"} <= set(m)
+        assert resources.files("semlink.zoo").joinpath(m["file"]).is_file(), m["file"]
 
 
 def test_package_does_not_read_shared_folder():

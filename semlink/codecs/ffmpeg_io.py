@@ -40,10 +40,6 @@ class FfmpegResult:
     stdout: bytes
     stderr: str
 
-    @property
-    def timed_out(self) -> bool:
-        return self.returncode is None
-
 
 def run_ffmpeg(args: list[str], input_bytes: bytes | None, timeout_s: float = DEFAULT_TIMEOUT_S) -> FfmpegResult:
     """Run FFmpeg ``args`` (``args[0]`` is the executable), feeding ``input_bytes`` on stdin.

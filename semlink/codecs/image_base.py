@@ -8,7 +8,7 @@ mid-grey concealment — lives here once.
 
 Transmitted parts: a single part ``"codestream"``. The byte streams used are self-describing
 (JPEG/J2K codestreams, WebP RIFF, HEIF file), so there is no separate header part; all their
-header/container bytes are counted in ``num_bits``. Per-packet ``part_ok`` flags are not
+header/container bytes are counted in ``num_bits``. The per-packet CRC flags are not
 used: a classical decoder gets the received bytes as they are and conceals with the
 library's own error handling.
 """
@@ -22,7 +22,8 @@ import numpy as np
 
 from ._util import check_context, fit_to_shape, grey, one_rate, to_rgb_uint8, validate_image
 from .base import Codec, Encoded, Reconstruction
-from .ratecontrol import RATE_TOLERANCE, highest_quality_within
+from .received import Received
+from .ratecontrol import highest_quality_within
 
 #: A coded header may announce at most this many times the expected pixel count before the
 #: decoder refuses to run (guards against decompression bombs from corrupted headers).
@@ -35,6 +36,7 @@ class ImageCodec(Codec):
     """Base of byte-stream image codecs with an integer quality scale ``[q_min, q_max]``."""
 
     kind = "image"
+    rate_keys = ("bpp", "quality")
     q_min: int = 1
     q_max: int = 100
     default_quality: int = 75
@@ -70,6 +72,9 @@ class ImageCodec(Codec):
 
     def rate_points(self) -> list[Any]:
         return list(self.points)
+
+    def part_names(self) -> tuple[str, ...]:
+        return (PART,)
 
     def _check_quality(self, q: float) -> int:
         if not (self.q_min <= q <= self.q_max) or int(q) != q:
@@ -109,7 +114,7 @@ class ImageCodec(Codec):
         data = self._encode_bytes(image, q)
         return data, 8 * len(data)
 
-    def decode(self, received: Encoded) -> Reconstruction:
+    def decode(self, received: Received) -> Reconstruction:
         """Decode; never raises. Failure -> mid-grey image, ``decoded_ok=False``, reason."""
         shape = tuple(received.shape)
         data = received.parts.get(PART, b"")
@@ -130,8 +135,3 @@ class ImageCodec(Codec):
         if arr.shape != shape:
             return Reconstruction(fit_to_shape(arr, shape), False, f"decoded size {arr.shape} != source {shape}")
         return Reconstruction(arr, not note, note)
-
-
-def within_tolerance(actual: float, target: float, tol: float = RATE_TOLERANCE) -> bool:
-    """True when ``actual`` is within ``tol`` (relative) of ``target``."""
-    return abs(actual - target) <= tol * target

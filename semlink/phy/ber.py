@@ -8,7 +8,6 @@ point with no error at all, as every higher SNR would show none either.
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from dataclasses import dataclass, field
@@ -131,18 +130,6 @@ def rows(points: Iterable[BerPoint], config: LinkConfig) -> list[dict]:
                  decoder=config.decoder if config.code != "none" else "none", backend=config.backend)
         out.append({c: d[c] for c in COLUMNS})
     return out
-
-
-def write_csv(path: Path, table: list[dict]) -> None:
-    """Write rows atomically (temporary file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(table)
-    tmp.replace(path)
 
 
 def plot_ber(table: list[dict], config: LinkConfig, path: Path) -> None:

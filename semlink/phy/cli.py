@@ -45,8 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from semlink.phy.ber import parse_snr_list, plot_ber, rows, run_ber_sweep, write_csv
+    from semlink.phy.ber import COLUMNS, parse_snr_list, plot_ber, rows, run_ber_sweep
     from semlink.phy.config import LinkConfig
+    from semlink.tables import write_csv
 
     params = {k: v for k, v in (("delay_spread", args.delay_spread), ("speed", args.speed),
                                 ("carrier_frequency", args.carrier_frequency)) if v is not None}
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                            target_bit_errors=args.target_bit_errors, max_bits=int(args.max_bits),
                            seed=args.seed, early_stop=not args.no_early_stop, progress=not args.quiet)
     table = rows(points, cfg)
-    write_csv(args.out, table)
+    write_csv(args.out, table, COLUMNS)
     png = args.out.with_suffix(".png")
     plot_ber(table, cfg, png)
     print(f"{'SNR dB':>7} {'BER':>10} {'BLER':>10} {'raw BER':>10} {'bits':>10}")

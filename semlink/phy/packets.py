@@ -47,14 +47,6 @@ class PacketLayout:
     def num_codewords(self) -> int:
         return int(self.codewords.sum())
 
-    @property
-    def crc_bits(self) -> int:
-        return 8 * CRC_BYTES * self.num_packets
-
-    @property
-    def pad_bits(self) -> int:
-        return self.num_codewords * self.k - 8 * (self.payload_bytes + CRC_BYTES * self.num_packets)
-
 
 def packet_payload_bytes(k: int, codewords_per_packet: int) -> int:
     """Payload bytes of a full packet: the whole bytes of ``codewords_per_packet`` codewords, minus the CRC."""
@@ -74,14 +66,6 @@ def layout(payload_bytes: int, k: int, codewords_per_packet: int) -> PacketLayou
     lengths = np.minimum(full, payload_bytes - starts)
     codewords = -(-(8 * (lengths + CRC_BYTES)) // k)
     return PacketLayout(payload_bytes, k, starts, lengths, codewords.astype(np.int64))
-
-
-def crc32_bytes(chunks: list[bytes] | list[memoryview]) -> np.ndarray:
-    """CRC-32 of each chunk -> uint8 [num_chunks, 4] (big-endian)."""
-    out = np.empty((len(chunks), CRC_BYTES), dtype=np.uint8)
-    for i, c in enumerate(chunks):
-        out[i] = np.frombuffer(zlib.crc32(c).to_bytes(4, "big"), dtype=np.uint8)
-    return out
 
 
 def packets_to_bits(payload: bytes | memoryview, lay: PacketLayout, first: int, last: int) -> np.ndarray:
@@ -117,3 +101,17 @@ def bits_to_packets(bits: np.ndarray, lay: PacketLayout, first: int, last: int) 
         ok[i] = zlib.crc32(body).to_bytes(4, "big") == crc
         pos += int(lay.codewords[p]) * k
     return bodies, ok
+
+
+def payload_llrs(info_llr: np.ndarray, lay: PacketLayout, first: int, last: int) -> list[np.ndarray]:
+    """LLRs of the payload bits of packets ``first..last-1``, from the LLRs of their codewords'
+    information bits float32 [num_codewords, k] (the layout of :func:`packets_to_bits`; CRC and
+    padding dropped) -> one float32 [8 * length] array per packet."""
+    k = lay.k
+    flat = np.ascontiguousarray(info_llr, dtype=np.float32).reshape(-1)
+    pos, out = 0, []
+    for p in range(first, last):
+        nb = 8 * int(lay.lengths[p])
+        out.append(flat[pos : pos + nb].copy())
+        pos += int(lay.codewords[p]) * k
+    return out

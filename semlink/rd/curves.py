@@ -10,7 +10,7 @@ decoded image. Rate points are ``(param, value)`` pairs handed to ``codec.encode
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -42,13 +42,17 @@ def rd_points(
     size: int | None = None,
     max_items: int | None = None,
     progress: bool = True,
+    dataset_options: dict[str, Any] | None = None,
 ) -> list[dict]:
     """Code every item of ``dataset`` with every codec at each of its rate points.
 
     Args:
-        dataset: an image dataset name (see ``semlink data list``).
+        dataset: an image dataset name (see ``semlink data list``) or ``"folder:DIR"`` (parsed
+            with :func:`semlink.data.parse_dataset_arg`).
         codecs: codec name -> rate points ("all", "bpp" or a list of (param, value) pairs).
         size, max_items: as in :func:`semlink.data.get_dataset`.
+        dataset_options: further options of the dataset's builder (e.g. ``{"path": DIR}`` for
+            ``folder``), merged over those parsed from ``dataset``.
     Returns:
         rows (dicts): dataset, item, height, width, codec, tool, param, value, quality (the
         codec's rate-point id where it reports one), bits, bpp, psnr_db, ms_ssim, decoded_ok,
@@ -57,10 +61,12 @@ def rd_points(
     from tqdm import tqdm
 
     from semlink.codecs import get_codec
-    from semlink.data import get_dataset
+    from semlink.data import get_dataset, parse_dataset_arg
     from semlink.simulator import metrics
 
-    ds = get_dataset(dataset, size=size, max_items=max_items)
+    name, options = parse_dataset_arg(dataset)
+    options.update(dataset_options or {})
+    ds = get_dataset(name, size=size, max_items=max_items, **options)
     if ds.kind != "image":
         raise ValueError(f"dataset {dataset!r} is a {ds.kind} dataset; rate-distortion curves need images")
     plan = []
@@ -90,18 +96,6 @@ def rd_points(
             bar.update(1)
     bar.close()
     return rows
-
-
-def write_csv(rows: Iterable[dict], path) -> None:
-    """Rows -> CSV (columns of the first row, in order)."""
-    import csv
-
-    rows = list(rows)
-    with open(path, "w", newline="") as f:
-        wr = csv.DictWriter(f, fieldnames=list(rows[0]))
-        wr.writeheader()
-        for r in rows:
-            wr.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
 def codec_points(rows: list[dict], codec: str) -> list[tuple[str, Any]]:

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 from pathlib import Path
 from typing import Iterable
 
+from semlink.tables import json_default, write_csv
+
 #: Columns first in the CSV, in this order; any other column follows alphabetically.
 LEADING = [
-    "item", "codec", "rate", "link", "mode", "channel", "modulation", "code", "estimator", "equalizer",
-    "snr_db", "trial", "psnr", "ms_ssim", "lpips", "st_lpips", "bits", "bpp", "cbr", "cbr_total", "bcr",
+    "item", "set", "codec", "rate", "link", "mode", "channel", "modulation", "code", "estimator", "equalizer",
+    "snr_db", "trial", "psnr", "ms_ssim", "lpips", "st_lpips", "bits", "shared_bits", "own_bits", "bpp", "cbr",
+    "cbr_total", "bcr",
     "raw_ber", "ber", "bler", "packets", "packets_lost", "decoded_ok", "outage", "reason",
 ]
 
@@ -69,7 +71,7 @@ class ResultStore:
 
     @staticmethod
     def append(handle, row: dict) -> None:
-        handle.write(json.dumps(row, default=_json_default) + "\n")
+        handle.write(json.dumps(row, default=json_default) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -81,16 +83,7 @@ class ResultStore:
             rows.sort(key=lambda r: pos.get(r.get("key"), len(pos)))
         cols = [c for c in LEADING if any(c in r for r in rows)]
         cols += sorted({k for r in rows for k in r} - set(cols))
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.csv.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: _cell(r.get(k)) for k in cols})
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(self.csv)
+        write_csv(self.csv, rows, cols)
         self._write_parquet(rows, cols)
         return self.csv
 
@@ -104,28 +97,6 @@ class ResultStore:
         tmp = self.dir / "results.parquet.tmp"
         df.to_parquet(tmp, index=False)
         tmp.replace(self.dir / "results.parquet")
-
-
-def _cell(v):
-    if v is None:
-        return ""
-    if isinstance(v, float) and math.isnan(v):
-        return "nan"
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, default=_json_default)
-    return v
-
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def read_table(path: str | Path) -> list[dict]:

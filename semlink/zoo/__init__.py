@@ -1,8 +1,7 @@
 """Model zoo: trained checkpoints that ship inside the package, with a manifest.
 
 ``manifest.json`` lists every checkpoint (file, sha256, architecture, training configuration,
-metrics). It is empty until the learned-codec issue adds its rate points; nothing is ever
-downloaded at run time.
+metrics): the shipped ``hyperprior`` rate points. Nothing is ever downloaded at run time.
 """
 
 from __future__ import annotations
