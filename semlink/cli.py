@@ -15,7 +15,7 @@ import sys
 SUBCOMMAND_MODULES = (
     "semlink.sweep.cli",
     "semlink.phy.cli",
-    "semlink.codecs.cli",
+    "semlink.simulator.codec_cli",
     "semlink.data.cli",
     "semlink.train.cli",
     "semlink.rd.cli",

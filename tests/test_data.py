@@ -79,7 +79,7 @@ def test_vc2_raw_reader_planes_are_g_b_r(tmp_path) -> None:
 
 
 def _cli() -> argparse.ArgumentParser:
-    from semlink.codecs import cli as codec_cli
+    from semlink.simulator import codec_cli
     from semlink.data import cli as data_cli
 
     parser = argparse.ArgumentParser(prog="semlink")

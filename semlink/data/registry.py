@@ -2,6 +2,8 @@
 
 >>> ds = get_dataset("photos", size=256, crop=256, max_items=3)
 >>> for item in ds: item.name, item.data.shape     # uint8 [H, W, 3] (or [T, H, W, 3] for clips)
+>>> name, options = parse_dataset_arg("folder:my_pictures")   # ("folder", {"path": "my_pictures"})
+>>> ds = get_dataset(name, size=256, **options)
 """
 
 from __future__ import annotations
@@ -21,11 +23,20 @@ class DatasetUnavailable(RuntimeError):
 class Item:
     """One dataset item: ``name`` and ``data`` (uint8 image [H, W, 3] or clip [T, H, W, 3]).
 
-    ``data`` is loaded (and resized/cropped) on first access and then kept.
+    ``data`` is loaded (and resized/cropped) on first access and then kept. ``group`` (optional,
+    None where a dataset has no groups): the group the item belongs to — for the ``folder``
+    dataset the relative path of the item's folder ("" at the top level).
     """
 
-    def __init__(self, name: str, load: Callable[[], np.ndarray], geometry: Geometry | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        load: Callable[[], np.ndarray],
+        geometry: Geometry | None = None,
+        group: str | None = None,
+    ) -> None:
         self.name = name
+        self.group = group
         self._load = load
         self._geometry = geometry or Geometry()
         self._data: np.ndarray | None = None
@@ -107,6 +118,29 @@ def dataset_spec(name: str) -> DatasetSpec:
 def list_datasets() -> list[str]:
     """Sorted registered dataset names."""
     return sorted(_REGISTRY)
+
+
+def parse_dataset_arg(text: str) -> tuple[str, dict[str, Any]]:
+    """Command-line dataset argument -> ``(name, options)`` for :func:`get_dataset`.
+
+    ``"photos"`` -> ``("photos", {})``; ``"folder:DIR"`` -> ``("folder", {"path": "DIR"})`` (DIR
+    may itself contain ":"). The name is not checked against the registry here.
+
+    Raises:
+        ValueError: empty text, or ``folder:`` without a directory.
+    """
+    text = str(text).strip()
+    name, sep, rest = text.partition(":")
+    name = name.strip()
+    if not name:
+        raise ValueError(f"dataset argument {text!r} names no dataset (use e.g. photos or folder:DIR)")
+    if not sep:
+        return name, {}
+    if name != "folder":
+        raise ValueError(f"dataset argument {text!r}: only 'folder' takes a value after ':' (folder:DIR)")
+    if not rest.strip():
+        raise ValueError(f"dataset argument {text!r}: give the directory, e.g. folder:path/to/images")
+    return "folder", {"path": rest}
 
 
 def get_dataset(

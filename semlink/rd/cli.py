@@ -4,6 +4,7 @@ Example (the report under ``results/rd-photos/``)::
 
     semlink rd --dataset photos --codecs hyperprior=all,jpeg2000,jpeg,webp,heic \
         --anchor jpeg2000 --out results/rd-photos
+    semlink rd --dataset folder:my_pictures --codecs jpeg,webp --anchor jpeg --out results/rd-mine
 
 ``NAME=all`` sweeps every rate point a codec lists (a learned codec's shipped ``qualities()``, a
 classical codec's native ``rate_points()``), ``NAME`` alone (or
@@ -46,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "rd", help="rate-distortion curves, plots and BD-rates of image codecs on a dataset",
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--dataset", default="photos", help="image dataset")
+    p.add_argument("--dataset", default="photos",
+                   help="image dataset (semlink data list) or folder:DIR (your own images in DIR)")
     p.add_argument("--codecs", type=_parse_codecs, default="hyperprior=all,jpeg2000,jpeg,webp,heic",
                    help="comma-separated NAME[=all|bpp|bpp:B1:B2:...]")
     p.add_argument("--anchor", default="jpeg2000", help="codec the BD-rates are measured against")
@@ -61,9 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from .bd import bd_rate_table, mean_curve
-    from .curves import write_csv
     from .curves import rd_points
     from .plots import plot_rd
+    from semlink.tables import write_csv
 
     codecs = args.codecs if isinstance(args.codecs, dict) else _parse_codecs(args.codecs)
     if args.anchor not in codecs:
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = rd_points(args.dataset, codecs, size=args.size, max_items=args.max_items, progress=not args.no_progress)
-    write_csv(rows, out / "rd.csv")
+    write_csv(out / "rd.csv", rows, float_format=".6g")
     mean_rows = []
     for c in codecs:
         r, q = mean_curve(rows, c, "psnr_db")
@@ -79,9 +81,9 @@ def run(args: argparse.Namespace) -> int:
         for i in range(len(r)):
             mean_rows.append({"codec": c, "bpp": r[i], "psnr_db": q[i], "ms_ssim_db": m[i],
                               "ms_ssim": 1 - 10 ** (-m[i] / 10)})
-    write_csv(mean_rows, out / "rd_mean.csv")
+    write_csv(out / "rd_mean.csv", mean_rows, float_format=".6g")
     bd = bd_rate_table(rows, args.anchor, "psnr_db", args.method) + bd_rate_table(rows, args.anchor, "ms_ssim_db", args.method)
-    write_csv(bd, out / "bd_rate.csv")
+    write_csv(out / "bd_rate.csv", bd, float_format=".6g")
     plot_rd(rows, out, title=f"{args.dataset}: {len(set(r['item'] for r in rows))} images")
     print(f"{'codec':12s} {'metric':10s} BD-rate vs {args.anchor} (mean curve / per-item mean, overlap)")
     for b in bd:

@@ -40,9 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     h.add_argument("--crop", type=int, default=256, help="crop side (multiple of 64)")
     h.add_argument("--lr", type=float, default=1e-4, help="learning rate (x0.1 after --lr-drop of the steps)")
     h.add_argument("--lr-drop", type=float, default=0.9, help="fraction of --steps after which the lr drops 10x")
-    h.add_argument("--data", default="bundled",
+    h.add_argument("--data", "--dataset", dest="data", default="bundled",
                    help="training images, comma-separated: 'bundled' (photos shipped in scikit-image/matplotlib, "
-                        "not the test set), 'vc2' (optional vc2-conformance-data wheel) or a directory of images")
+                        "not the test set), 'vc2' (optional vc2-conformance-data wheel), folder:DIR (the images "
+                        "in DIR and its subfolders, see semlink data list) or a directory of images")
     h.add_argument("--vc2-scale", type=int, default=2, help="downscale factor of the vc2 pictures")
     h.add_argument("--quality", type=int, default=1, help="rate-point id stored in the exported checkpoint (1..31)")
     h.add_argument("--save-every", type=int, default=1000, help="checkpoint every N steps (and at the end)")

@@ -21,6 +21,9 @@ Sources (``--data``, comma-separated; default ``bundled``):
 * a directory path — every ``*.png`` / ``*.jpg`` / ``*.jpeg`` / ``*.ppm`` / ``*.bmp`` /
   ``*.webp`` file in it (not recursive), e.g. images exported for a GPU machine that cannot
   install packages.
+* ``folder:DIR`` — the images of the ``folder`` dataset on DIR (:mod:`semlink.data.folder`:
+  png / jpg / jpeg / bmp / tif / tiff, subfolders included, hidden files skipped, 16-bit and
+  greyscale converted to 8-bit RGB; videos in DIR are ignored). DIR must not contain ",".
 
 Crops: the image is drawn with probability proportional to its area, then a random
 ``crop x crop`` window (images smaller than the crop are upscaled first), then a random
@@ -83,8 +86,21 @@ def _test_set_hashes() -> set[str]:
     return {hashlib.sha256(load_rgb(root / f).tobytes()).hexdigest() for f in PHOTOS.values() if (root / f).is_file()}
 
 
+def _folder_images(src: str) -> list[TrainImage]:
+    """Images of a ``folder:DIR`` source (the ``folder`` dataset, images only)."""
+    from semlink.data import get_dataset, parse_dataset_arg
+
+    try:
+        name, options = parse_dataset_arg(src)
+        ds = get_dataset(name, kind="image", **options)
+        root = Path(ds.source)
+        return [TrainImage(f"{root.name}/{item.name}", np.asarray(item.data)) for item in ds]
+    except ValueError as exc:
+        raise TrainingDataError(f"training data source {src!r}: {exc}") from None
+
+
 def load_training_images(sources: str = "bundled", vc2_scale: int = 2) -> list[TrainImage]:
-    """Images of the comma-separated ``sources`` (``bundled``, ``vc2``, or directories).
+    """Images of the comma-separated ``sources`` (``bundled``, ``vc2``, ``folder:DIR``, or directories).
 
     Raises:
         TrainingDataError: unknown / missing source, empty directory, or an image that is one
@@ -103,11 +119,13 @@ def load_training_images(sources: str = "bundled", vc2_scale: int = 2) -> list[T
             except DatasetUnavailable as exc:
                 raise TrainingDataError(str(exc)) from None
             images += [TrainImage(f"vc2/{n}", _downscale(read_vc2_raw(root / f"{n}.raw"), vc2_scale)) for n in PICTURES]
+        elif src.startswith("folder:"):
+            images += _folder_images(src)
         else:
             d = Path(src)
             if not d.is_dir():
                 raise TrainingDataError(
-                    f"training data source {src!r} is neither 'bundled', 'vc2' nor an existing directory"
+                    f"training data source {src!r} is neither 'bundled', 'vc2', 'folder:DIR' nor an existing directory"
                 )
             files = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if not files:

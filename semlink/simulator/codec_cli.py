@@ -4,19 +4,24 @@ Example::
 
     semlink codec jpeg2000 --dataset photos --bpp 0.25
     semlink codec h265 --dataset clips --max-frames 8 --crf 30 --perceptual none
+    semlink codec jpeg --dataset folder:my_pictures --quality 50
+
+Lives in :mod:`semlink.simulator` (not :mod:`semlink.codecs`) because it uses the metrics:
+``semlink.codecs`` never imports ``semlink.simulator``.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import time
 
 import numpy as np
 
-from ..data import get_dataset
-from ..simulator import metrics
-from .registry import get_codec, list_codecs
+from ..codecs import get_codec, list_codecs
+from ..data import dataset_spec, get_dataset, parse_dataset_arg
+from . import metrics
 
 _RATE_FLAGS = ("bpp", "quality", "crf", "qp", "bitrate", "bcr")
 
@@ -50,7 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("name", help=f"codec name ({', '.join(list_codecs())})")
-    p.add_argument("--dataset", default=None, help="dataset name; default: photos for image codecs, clips for video codecs")
+    p.add_argument(
+        "--dataset", default=None,
+        help="dataset name (semlink data list) or folder:DIR (your own images or videos in DIR); "
+             "default: photos for image codecs, clips for video codecs",
+    )
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--bpp", type=float, help="target bits per pixel (image codecs)")
     rate.add_argument("--quality", type=float, help="native quality (image codecs; jpeg2000: compression ratio)")
@@ -61,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--max-items", type=int, default=None, help="use only the first N items")
     p.add_argument("--size", type=_hw, default=None, help="resize: shorter side N, or HxW")
     p.add_argument("--crop", type=_hw, default=None, help="centre crop: N (square) or HxW, after --size")
-    p.add_argument("--max-frames", type=int, default=16, help="frames per clip (video datasets)")
+    p.add_argument("--max-frames", type=int, default=16, help="frames per clip (video datasets, folder:DIR of videos)")
     p.add_argument(
         "--perceptual", choices=("auto", "lpips", "st_lpips", "none"), default="auto",
         help="perceptual metric: auto = LPIPS if its weights are cached offline, else ST-LPIPS",
@@ -80,8 +89,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}")
         return 2
     dataset = args.dataset or ("clips" if codec.kind == "video" else "photos")
-    opts = {"max_frames": args.max_frames} if dataset == "clips" else {}
-    ds = get_dataset(dataset, size=args.size, crop=args.crop, max_items=args.max_items, **opts)
+    name, opts = parse_dataset_arg(dataset)
+    if "max_frames" in inspect.signature(dataset_spec(name).build).parameters:
+        opts["max_frames"] = args.max_frames
+    ds = get_dataset(name, size=args.size, crop=args.crop, max_items=args.max_items, **opts)
+    if ds.kind != codec.kind:
+        print(f"error: codec {codec.name} codes {codec.kind}s but dataset {dataset} holds {ds.kind}s")
+        return 2
     rate = {k: getattr(args, k) for k in _RATE_FLAGS if getattr(args, k) is not None}
     perceptual = None if args.perceptual == "none" else metrics.perceptual_metric(args.perceptual)
     pname = perceptual.name if perceptual else "-"
