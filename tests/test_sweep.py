@@ -10,7 +10,7 @@ from semlink.phy.ideal import capacity_awgn
 from semlink.sweep import ResultStore, load_spec, parse_spec, read_table, run_sweep
 
 # columns that legitimately differ between runs (timings)
-VOLATILE = {"wall_s", "encode_s", "decode_s", "link_s", "metrics_s"}
+VOLATILE = {"encode_s", "decode_s", "link_s", "metrics_s", "load_s", "warmup_s", "link_warmup_s"}
 
 
 def _spec(tmp_path, **over):
@@ -149,7 +149,7 @@ def test_cli_sweep_and_plot(tmp_path):
 
 def test_quick_spec_is_valid():
     spec = load_spec("experiments/quick.toml")
-    assert spec.links[0].config.channel == "tdl-c" and spec.snr_db[0] == 0 and spec.snr_db[-1] == 20
+    assert spec.links[0].config.channel == "tdl-c" and spec.snr_db[0] == 0 and spec.snr_db[-1] == 30
 
 
 def test_dask_backend_gives_the_same_rows(tmp_path):
@@ -162,3 +162,81 @@ def test_dask_backend_gives_the_same_rows(tmp_path):
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None):
         via_dask = run_sweep(spec, tmp_path / "dask", progress=False, backend="dask")
     assert _stable(local) == _stable(via_dask)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A real Dask cluster on loopback: `dask scheduler` + two `dask worker` processes."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    dask_cli = Path(sys.executable).with_name("dask")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([str(dask_cli), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)]
+    for i in range(2):
+        procs.append(subprocess.Popen([str(dask_cli), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                       "--name", f"w{i}", "--local-directory", str(tmp_path / f"w{i}")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+    try:
+        from distributed import Client
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(address, timeout=5) as c:
+                    c.wait_for_workers(2, timeout=max(1, deadline - time.monotonic()))
+                    break
+            except (OSError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        yield address
+    finally:
+        for p in procs[::-1]:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_sweep_runs_on_an_existing_dask_cluster(tmp_path, dask_cluster, monkeypatch):
+    """`--backend dask` with $DASK_SCHEDULER_ADDRESS (and --scheduler) uses that cluster's workers."""
+    from distributed import Client
+
+    spec = _spec(tmp_path, trials=1, snr_db=[6.0, 30.0])
+    local = run_sweep(spec, tmp_path / "local", progress=False)
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", dask_cluster)
+    via_env = run_sweep(spec, tmp_path / "env", progress=False, backend="dask")
+    assert _stable(via_env) == _stable(local)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS")
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(
+        'name = "c"\nsnr_db = [6.0, 30.0]\nmetrics = ["psnr", "ms_ssim"]\nseed = 3\n'
+        '[dataset]\nname = "photos"\nmax_items = 2\noptions = {size = 96, crop = 96}\n'
+        '[[codec]]\nname = "jpeg"\nquality = 40\n[[codec]]\nname = "jpeg2000"\nbpp = 0.8\n'
+        '[link]\nmode = "phy"\nchannel = "tdl-c"\nmodulation = "qpsk"\n'
+    )
+    assert main(["sweep", str(spec_file), "--out", str(tmp_path / "cli"), "--quiet", "--no-plots",
+                 "--backend", "dask", "--scheduler", dask_cluster]) == 0
+    cli_rows = read_table(tmp_path / "cli" / "results.csv")
+    assert len(cli_rows) == len(local)
+    with Client(dask_cluster) as c:  # the rows ran on the cluster's two workers
+        ran = c.run(lambda dask_worker: sum("_run_group" in str(e) for e in dask_worker.state.log))
+        assert len(ran) == 2 and sum(ran.values()) > 0
+    assert main(["sweep", str(spec_file), "--scheduler", dask_cluster]) == 2  # needs --backend dask

@@ -3,13 +3,17 @@
 >>> from semlink.codecs import get_codec, list_codecs
 >>> codec = get_codec("jpeg2000")
 >>> enc = codec.encode(image, bpp=0.3)        # image: uint8 [H, W, 3]
->>> rec = codec.decode(enc)                    # rec.image, rec.decoded_ok, rec.reason
+>>> rec = codec.decode(enc)                    # no channel; over a link: codec.decode(received)
 """
 
-from .base import Codec, Encoded, Reconstruction
-from .registry import get_codec, list_codecs, register_codec
+from .base import ChannelState, Codec, Encoded, EncodedSet, Reconstruction, ReceivedSet, SetCodec
+from .received import Received, ReceivedPart, as_received
+from .registry import codec_class, get_codec, list_codecs, register_codec
 
 # Importing the modules registers their codecs.
 from . import pillow_codecs, jpeg2000, heic, video, hyperprior  # noqa: E402,F401  isort:skip
 
-__all__ = ["Codec", "Encoded", "Reconstruction", "get_codec", "list_codecs", "register_codec"]
+__all__ = [
+    "ChannelState", "Codec", "Encoded", "EncodedSet", "Received", "ReceivedPart", "ReceivedSet", "Reconstruction",
+    "SetCodec", "as_received", "codec_class", "get_codec", "list_codecs", "register_codec",
+]

@@ -3,9 +3,9 @@
 Data flow (see DESIGN.md)::
 
     enc = codec.encode(item, bpp=0.3)          # -> Encoded: named byte parts (all of them cross the link)
-    received = link.transmit(...)              # bytes per part + per-packet ok flags
-    rec = codec.decode(dataclasses.replace(enc, parts=received_parts, part_ok=flags))
-    rec.image / rec.frames, rec.decoded_ok, rec.reason
+    received = link.transmit(...)              # -> Received: bytes, packet layout, CRC flags (+ LLRs)
+    rec = codec.decode(received)               # rec.image / rec.frames, rec.decoded_ok, rec.reason
+    rec = codec.decode(enc)                    # no channel: every part intact
 
 Bit accounting: everything the decoder reads from the channel is in ``Encoded.parts``
 (including the codec's own header, as part ``"header"`` where the codec has one).
@@ -13,18 +13,37 @@ Bit accounting: everything the decoder reads from the channel is in ``Encoded.pa
 it is the shape of the source item, used only to size a concealed reconstruction when the
 stream cannot be decoded (so that metrics can still be computed against the original).
 ``Encoded.info`` holds encoder-side facts for the results table (e.g. the quality parameter
-rate control settled on); decoders must not read it.
+rate control settled on); decoders never see it (:class:`Received` does not carry it).
+
+Capabilities a codec declares as class attributes (read by the sweep runner and validated
+before a sweep starts):
+
+* ``kind``: ``"image"`` or ``"video"``; must match the dataset's kind.
+* ``rate_keys``: the rate keywords ``encode`` accepts (``bpp``, ``quality``, ``crf``, ...).
+* ``channel_adaptive``: ``encode`` takes ``channel_state=ChannelState(...)`` (SNR, link
+  settings, channel-use budget) and may code differently per state; the runner caches such
+  encodings per state.
+* ``wants_llr``: the runner asks the link for per-bit LLRs of every part.
+* ``part_names()``: the parts, in priority order (most important first); unequal error
+  protection (``[link.protect]`` in a spec) names them.
+
+Set codecs (:class:`SetCodec`) code a *set* of images jointly: shared parts (e.g. semantic
+bases) sent once per set, plus per-image parts.
 """
 
 from __future__ import annotations
 
 import abc
-import re
 import dataclasses
+import functools
+import math
+import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import numpy as np
+
+from .received import Received, ReceivedPart, as_received
 
 Kind = Literal["image", "video"]
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -39,16 +58,13 @@ class Encoded:
         kind: ``"image"`` or ``"video"``.
         shape: shape of the source item, ``(H, W, 3)`` or ``(T, H, W, 3)``; not transmitted.
         parts: part name -> bytes. Everything that crosses the link.
-        part_ok: after transmission, part name -> bool array [num_packets] of per-packet CRC
-            status (``None`` before transmission / when unknown: decoders then assume all ok).
-        info: encoder-side facts for results (e.g. ``{"quality": 31}``); never read by ``decode``.
+        info: encoder-side facts for results (e.g. ``{"quality": 31}``); never seen by ``decode``.
     """
 
     codec: str
     kind: Kind
     shape: tuple[int, ...]
     parts: dict[str, bytes]
-    part_ok: dict[str, np.ndarray] | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -65,9 +81,53 @@ class Encoded:
         """Transmitted bits of each part."""
         return {k: 8 * len(v) for k, v in self.parts.items()}
 
-    def with_received(self, parts: dict[str, bytes], part_ok: dict[str, np.ndarray] | None = None) -> "Encoded":
-        """Copy with the parts (and ok flags) as they came out of the channel."""
-        return dataclasses.replace(self, parts=dict(parts), part_ok=part_ok)
+    def received(self, with_llr: bool = False) -> Received:
+        """The :class:`Received` of an error-free channel (every part intact)."""
+        return as_received(self, with_llr)
+
+    def with_received(self, parts: dict[str, bytes]) -> Received:
+        """A :class:`Received` holding ``parts`` as if every packet had passed its CRC
+        (undetected corruption; what fuzz tests feed a decoder)."""
+        return Received(self.codec, self.kind, tuple(self.shape), {k: ReceivedPart.intact(v) for k, v in parts.items()})
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """What the transmitter knows of the channel when it encodes (channel-adaptive codecs).
+
+    Attributes:
+        snr_db: Es/N0 per resource element [dB] (the link's nominal SNR).
+        mode: ``"phy"`` (explicit digital link) or ``"ideal"`` (capacity-achieving).
+        channel: channel model name (``"tdl-c"``, ``"awgn"``, ``"rayleigh"``, ...).
+        modulation: ``"qpsk"`` / ``"16qam"`` / ``"64qam"`` (None in ideal mode).
+        code_rate: channel code rate (None in ideal mode; 1.0 uncoded).
+        bits_per_symbol: coded bits per channel symbol (None in ideal mode).
+        cbr: channel uses per source symbol when the link fixes a budget, else None.
+        channel_uses: channel uses granted to this item when the link fixes a budget, else None.
+    """
+
+    snr_db: float
+    mode: str = "phy"
+    channel: str = "awgn"
+    modulation: str | None = None
+    code_rate: float | None = None
+    bits_per_symbol: int | None = None
+    cbr: float | None = None
+    channel_uses: int | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.snr_db, (int, float)) or not math.isfinite(self.snr_db):
+            raise ValueError(f"ChannelState.snr_db must be a finite number of dB, got {self.snr_db!r}")
+        if self.mode not in ("phy", "ideal"):
+            raise ValueError(f"ChannelState.mode={self.mode!r}; choose 'phy' or 'ideal'")
+        object.__setattr__(self, "snr_db", float(self.snr_db))
+
+    @property
+    def snr_linear(self) -> float:
+        return 10.0 ** (self.snr_db / 10.0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -100,19 +160,174 @@ class Reconstruction:
 
 
 class Codec(abc.ABC):
-    """Base class of every codec. Subclasses are registered with :func:`register_codec`."""
+    """Base class of every codec. Subclasses are registered with :func:`register_codec`.
+
+    Class attributes (capabilities; see the module docstring): ``kind``, ``rate_keys``,
+    ``channel_adaptive``, ``wants_llr``, ``codes_sets``. ``decode`` accepts a :class:`Received`
+    or, for a channel-free round trip, the :class:`Encoded` itself.
+    """
 
     name: str = ""
     kind: Kind = "image"
+    #: rate keywords ``encode`` accepts, e.g. ("bpp", "quality"); () = not declared.
+    rate_keys: tuple[str, ...] = ()
+    #: the rate keyword of the values ``rate_points()`` lists.
+    native_rate_key: str = "quality"
+    #: ``encode`` takes ``channel_state=ChannelState(...)`` and may depend on it.
+    channel_adaptive: bool = False
+    #: the decoder uses per-bit LLRs (``Received.part(name).llr``).
+    wants_llr: bool = False
+    #: codes sets of images jointly (:class:`SetCodec`).
+    codes_sets: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # decode() of every codec accepts an Encoded too (a channel-free round trip).
+        if "decode" in cls.__dict__ and not getattr(cls.__dict__["decode"], "_accepts_encoded", False):
+            cls.decode = _accept_encoded(cls.__dict__["decode"])
 
     @abc.abstractmethod
     def encode(self, item: np.ndarray, **rate: Any) -> Encoded:
-        """Code ``item`` at a rate point given as keyword (``bpp=``, ``quality=``, ``bitrate=``, ``bcr=``)."""
+        """Code ``item`` at a rate point given as keyword (one of ``rate_keys``); channel-adaptive
+        codecs also receive ``channel_state=ChannelState(...)``."""
 
     @abc.abstractmethod
-    def decode(self, received: Encoded) -> Reconstruction:
+    def decode(self, received: Received) -> Reconstruction:
         """Decode; must never raise on corrupted parts (returns a concealment instead)."""
 
     def rate_points(self) -> list[Any]:
         """Native quality points, low to high rate (used by sweeps that list no rate)."""
         return []
+
+    def part_names(self) -> tuple[str, ...]:
+        """Names of the transmitted parts, most important first (() = not declared)."""
+        return ()
+
+    @classmethod
+    def options(cls) -> list[str]:
+        """Names of the constructor options (for error messages and ``--help``)."""
+        import inspect
+
+        try:
+            sig = inspect.signature(cls.__init__)
+        except (TypeError, ValueError):
+            return []
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _accept_encoded(decode):
+    @functools.wraps(decode)
+    def wrapper(self, received, *args, **kwargs):
+        return decode(self, as_received(received, getattr(self, "wants_llr", False)), *args, **kwargs)
+
+    wrapper._accepts_encoded = True
+    return wrapper
+
+
+# ---------------------------------------------------------------------------------- set codecs
+@dataclass(frozen=True)
+class EncodedSet:
+    """A jointly coded set of images: shared parts (sent once per set) + one :class:`Encoded` per image.
+
+    Attributes:
+        codec: registry name of the codec.
+        shared: part name -> bytes, sent once for the whole set (e.g. semantic bases, usage).
+        items: per-image Encoded, in the order of the set; their part names differ from the
+            shared ones.
+        info: encoder-side facts for results (never seen by the decoder).
+    """
+
+    codec: str
+    shared: dict[str, bytes]
+    items: tuple[Encoded, ...]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "items", tuple(self.items))
+        if not self.items:
+            raise ValueError("an EncodedSet needs at least one item")
+        for i, e in enumerate(self.items):
+            clash = sorted(set(e.parts) & set(self.shared))
+            if clash:
+                raise ValueError(f"item {i}: part name(s) {clash} are also shared part names")
+
+    @property
+    def shared_bits(self) -> int:
+        """Bits of the shared parts (sent once for the whole set)."""
+        return 8 * sum(len(b) for b in self.shared.values())
+
+    @property
+    def num_bits(self) -> int:
+        """Every transmitted bit of the set: shared parts once + every image's parts."""
+        return self.shared_bits + sum(e.num_bits for e in self.items)
+
+    def received(self, with_llr: bool = False) -> "ReceivedSet":
+        """The :class:`ReceivedSet` of an error-free channel."""
+        return ReceivedSet(self.codec, {k: ReceivedPart.intact(v, with_llr) for k, v in self.shared.items()},
+                           tuple(e.received(with_llr) for e in self.items))
+
+
+@dataclass(frozen=True)
+class ReceivedSet:
+    """A set after the link: the shared parts (once) and one :class:`Received` per image."""
+
+    codec: str
+    shared: dict[str, ReceivedPart]
+    items: tuple[Received, ...]
+
+    @property
+    def shared_parts(self) -> dict[str, bytes]:
+        """Shared part name -> received bytes."""
+        return {k: p.data for k, p in self.shared.items()}
+
+    @property
+    def shared_ok(self) -> bool:
+        return all(p.ok for p in self.shared.values())
+
+
+class SetCodec(Codec):
+    """A codec that codes a *set* of images jointly (``codes_sets = True``).
+
+    Implement :meth:`encode_set` and :meth:`decode_set`, and list the shared part names in
+    ``shared_part_names`` (and the per-image ones in :meth:`part_names` after them). A single
+    image is coded as a set of one: :meth:`encode` / :meth:`decode` do that, with the shared
+    parts merged into the image's parts.
+    """
+
+    codes_sets = True
+    #: names of the parts sent once per set.
+    shared_part_names: tuple[str, ...] = ()
+
+    @abc.abstractmethod
+    def encode_set(self, items: Sequence[np.ndarray], **rate: Any) -> EncodedSet:
+        """Code images (uint8 [H, W, 3] each; sizes may differ) jointly."""
+
+    @abc.abstractmethod
+    def decode_set(self, received: ReceivedSet) -> list[Reconstruction]:
+        """One Reconstruction per image, in order; never raises on corrupted parts."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "decode_set" in cls.__dict__ and not getattr(cls.__dict__["decode_set"], "_accepts_encoded", False):
+            inner = cls.__dict__["decode_set"]
+
+            @functools.wraps(inner)
+            def decode_set(self, received, *args, **kwargs):
+                if isinstance(received, EncodedSet):
+                    received = received.received(self.wants_llr)
+                return inner(self, received, *args, **kwargs)
+
+            decode_set._accepts_encoded = True
+            cls.decode_set = decode_set
+
+    def encode(self, item: np.ndarray, **rate: Any) -> Encoded:
+        es = self.encode_set([item], **rate)
+        e = es.items[0]
+        return Encoded(self.name, e.kind, e.shape, {**es.shared, **e.parts}, {**es.info, **e.info})
+
+    def decode(self, received: Received) -> Reconstruction:
+        shared = {k: p for k, p in received.packets.items() if k in self.shared_part_names}
+        own = Received(received.codec, received.kind, received.shape,
+                       {k: p for k, p in received.packets.items() if k not in self.shared_part_names})
+        return self.decode_set(ReceivedSet(received.codec, shared, (own,)))[0]

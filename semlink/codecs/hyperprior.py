@@ -39,7 +39,7 @@ codes, and checks the coder's final state: a valid string ends with the state th
 started from and every word consumed. A header that does not match the received shape or
 names an unknown quality -> mid-grey concealment, ``decoded_ok=False``. A string that fails
 the integrity check still gives its (partly wrong) reconstruction, with ``decoded_ok=False``
-and the reason, like the classical codecs' own concealment. Per-packet ``part_ok`` flags are
+and the reason, like the classical codecs' own concealment. The per-packet CRC flags of ``Received`` are
 not used.
 """
 
@@ -56,6 +56,7 @@ import numpy as np
 
 from ._util import check_context, grey, one_rate, validate_image
 from .base import Codec, Encoded, Reconstruction
+from .received import Received
 from .ratecontrol import highest_quality_within
 from .registry import register_codec
 
@@ -356,6 +357,7 @@ class HyperpriorCodec(Codec):
     """(Mean-)scale hyperprior with rANS bitstreams; rate points are the shipped (or given) checkpoints."""
 
     kind = "image"
+    rate_keys = ("bpp", "quality")
 
     def __init__(self, checkpoint: str | None = None, manifest: str | None = None, device: str = "cpu") -> None:
         if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
@@ -401,6 +403,9 @@ class HyperpriorCodec(Codec):
 
     def rate_points(self) -> list[Any]:
         return self.qualities()
+
+    def part_names(self) -> tuple[str, ...]:
+        return PARTS
 
     def _load(self, quality: int) -> _Loaded:
         from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint
@@ -502,7 +507,7 @@ class HyperpriorCodec(Codec):
         return {"header": pack_header(h, w, q, len(z_str), len(y_str)), "z": bytes(z_str), "y": bytes(y_str)}
 
     # --- decode --------------------------------------------------------------------
-    def decode(self, received: Encoded) -> Reconstruction:
+    def decode(self, received: Received) -> Reconstruction:
         """Decode; never raises. Unusable header -> mid-grey, ``decoded_ok=False``, reason."""
         shape = tuple(received.shape)
         try:
@@ -510,7 +515,7 @@ class HyperpriorCodec(Codec):
         except Exception as exc:  # noqa: BLE001 - any failure is a failed decode
             return Reconstruction(grey(shape), False, f"decode failed: {type(exc).__name__}: {exc}")
 
-    def _decode(self, received: Encoded, shape: tuple[int, ...]) -> Reconstruction:
+    def _decode(self, received: Received, shape: tuple[int, ...]) -> Reconstruction:
         import torch
 
         parts = received.parts

@@ -35,13 +35,30 @@ def get_codec(name: str, **options: Any) -> Codec:
     """Build the codec registered as ``name`` with constructor ``options``.
 
     Raises:
-        ValueError: unknown name (the message lists the registered names).
+        ValueError: unknown name (the message lists the registered names), or an option the
+            codec does not take (the message names the codec and lists its options).
     """
+    factory = codec_class(name)
+    accepted = factory.options() if isinstance(factory, type) and issubclass(factory, Codec) else None
+    if accepted is not None:
+        import inspect
+
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(factory.__init__).parameters.values())
+        unknown = sorted(set(options) - set(accepted))
+        if unknown and not takes_any:
+            raise ValueError(f"codec {name!r} has no option(s) {unknown}; its options: {', '.join(accepted) or 'none'}")
     try:
-        factory = _REGISTRY[name]
+        return factory(**options)
+    except TypeError as e:
+        raise ValueError(f"codec {name!r}: {e}") from None
+
+
+def codec_class(name: str) -> Callable[..., Codec]:
+    """The class (or factory) registered as ``name``; ValueError listing the names if unknown."""
+    try:
+        return _REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown codec {name!r}; registered codecs: {', '.join(list_codecs())}") from None
-    return factory(**options)
 
 
 def list_codecs(kind: str | None = None) -> list[str]:

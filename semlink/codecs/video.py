@@ -35,6 +35,7 @@ import numpy as np
 
 from ._util import check_context, fit_to_shape, grey, one_rate, validate_video
 from .base import Codec, Encoded, Reconstruction
+from .received import Received
 from .ffmpeg_io import DEFAULT_TIMEOUT_S, ffmpeg_exe, ffmpeg_version, run_ffmpeg
 from .ratecontrol import RATE_TOLERANCE, bisect_continuous
 from .registry import register_codec
@@ -67,6 +68,8 @@ class FfmpegVideoCodec(Codec):
     """
 
     kind = "video"
+    rate_keys = RATE_KEYS
+    native_rate_key = "crf"
     encoder: str = ""
     stream_format: str = ""
     sei_types: str = ""
@@ -107,6 +110,9 @@ class FfmpegVideoCodec(Codec):
     def rate_points(self) -> list[Any]:
         """CRF values, low -> high rate."""
         return list(self.points)
+
+    def part_names(self) -> tuple[str, ...]:
+        return (PART,)
 
     def tool(self) -> str:
         return f"{_encoder_version(self.encoder)} via FFmpeg {ffmpeg_version()} (imageio-ffmpeg)"
@@ -205,8 +211,11 @@ class FfmpegVideoCodec(Codec):
             data, met = b"", False
             if self.rate_control in ("abr", "2pass"):
                 rate = {"bitrate_bps": target * fps / t, "_2pass": self.rate_control == "2pass"}
-                data = self._run_encode(raw, pw, ph, fps, rate)
-                met = abs(8 * len(data) - target) <= RATE_TOLERANCE * target
+                try:
+                    data = self._run_encode(raw, pw, ph, fps, rate)
+                    met = abs(8 * len(data) - target) <= RATE_TOLERANCE * target
+                except RuntimeError as exc:  # e.g. x264 refuses a VBV this small: CRF search below
+                    info["abr_error"] = str(exc)[:200]
                 info["rate_control"] = self.rate_control
             if not met:
                 point, met = bisect_continuous(
@@ -221,7 +230,7 @@ class FfmpegVideoCodec(Codec):
         return Encoded(codec=self.name, kind="video", shape=frames.shape, parts={PART: data}, info=info)
 
     # --- decode -------------------------------------------------------------------------
-    def decode(self, received: Encoded) -> Reconstruction:
+    def decode(self, received: Received) -> Reconstruction:
         """Decode with FFmpeg's concealment; never raises. See module docstring for the policy."""
         shape = tuple(received.shape)
         t, h, w, _ = shape
@@ -279,8 +288,8 @@ class H264Codec(FfmpegVideoCodec):
         if "qp" in extra:
             out["qp"] = int(extra["qp"])
         if "bitrate_bps" in extra:
-            b = extra["bitrate_bps"]
-            out.update({"b:v": f"{b:.0f}", "maxrate": f"{1.5 * b:.0f}", "bufsize": f"{2 * b:.0f}"})
+            b = max(1.0, extra["bitrate_bps"])  # "0" would be rejected by x264 (very low targets)
+            out.update({"b:v": f"{b:.0f}", "maxrate": f"{max(1.0, 1.5 * b):.0f}", "bufsize": f"{2 * b:.0f}"})
         if "_pass" in extra:
             out.update({"pass": extra["_pass"], "passlogfile": extra["_stats"]})
         return out
@@ -300,9 +309,9 @@ class H265Codec(FfmpegVideoCodec):
         if "qp" in extra:
             out["qp"] = int(extra["qp"])
         if "bitrate_bps" in extra:
-            b = extra["bitrate_bps"]
+            b = max(1000.0, extra["bitrate_bps"])  # x265 takes its VBV sizes in kbit/s: at least 1
             out["b:v"] = f"{b:.0f}"
-            params += [f"vbv-maxrate={1.5 * b / 1000:.0f}", f"vbv-bufsize={2 * b / 1000:.0f}"]
+            params += [f"vbv-maxrate={max(1.0, 1.5 * b / 1000):.0f}", f"vbv-bufsize={max(1.0, 2 * b / 1000):.0f}"]
         if "_pass" in extra:
             params += [f"pass={extra['_pass']}", f"stats={extra['_stats']}"]
         out["x265-params"] = ":".join(params)

@@ -32,6 +32,7 @@ from semlink.phy import packets as pk
 from semlink.phy.channels import make_channel
 from semlink.phy.config import LinkConfig
 from semlink.phy.ldpc import LDPCCode
+from semlink.phy.rng import sionna_generators
 from semlink.phy.snr import esno_db_to_no
 
 PILOT_SEED = 20231  # fixed pilots and interleaver: part of the link definition, not of a trial
@@ -113,6 +114,7 @@ class LinkResult(_ErrorRates):
         slots: OFDM slots used; data_symbols: data resource elements carrying coded bits;
         total_symbols: every time-domain sample occupied (pilots, guards, DC, CP included).
         snr_db: Es/N0 per resource element [dB].
+        llr: float32 [8 * len(payload)] channel LLRs of the payload bits (``transmit(return_llr=True)``).
     """
 
     payload: bytes
@@ -129,6 +131,7 @@ class LinkResult(_ErrorRates):
     data_symbols: int = 0
     total_symbols: int = 0
     snr_db: float = float("nan")
+    llr: np.ndarray | None = None
 
     @property
     def num_packets(self) -> int:
@@ -187,7 +190,11 @@ class Link:
 
     # ------------------------------------------------------------------ set-up
     def _build(self) -> None:
-        import sionna.phy
+        with sionna_generators(PILOT_SEED):  # deterministic pilots (drawn at construction)
+            self._build_blocks()
+
+    def _build_blocks(self) -> None:
+        """Sionna blocks of the transmitter/receiver (run under fixed generators: pilots are drawn here)."""
         from sionna.phy.mapping import Demapper, Mapper
         from sionna.phy.mimo import StreamManagement
         from sionna.phy.ofdm import (
@@ -200,7 +207,6 @@ class Link:
         )
 
         cfg, g, dev = self.config, self.config.grid, self.device
-        sionna.phy.config.seed = PILOT_SEED  # deterministic pilots (drawn at construction)
         self.rg = ResourceGrid(
             num_ofdm_symbols=g.num_ofdm_symbols,
             fft_size=g.fft_size,
@@ -279,11 +285,8 @@ class Link:
         from sionna.phy.ofdm import LMMSEChannelEstimator
 
         gen = GenerateOFDMChannel(self.channel.model(self.device), self.rg, normalize_channel=False, device=self.device)
-        import sionna.phy
-
-        sionna.phy.config.seed = PILOT_SEED + 1
         eff = torch.as_tensor(self.rg.effective_subcarrier_ind, device=self.device)
-        with torch.no_grad():
+        with torch.no_grad(), sionna_generators(PILOT_SEED + 1):
             h = gen(2000)[:, 0, 0, 0, 0][..., eff]  # [batch, symbols, eff_sc]
             cov_f = torch.einsum("bsk,bsl->kl", h, h.conj()) / (h.shape[0] * h.shape[1])
             cov_t = torch.einsum("bsk,btk->st", h, h.conj()) / (h.shape[0] * h.shape[2])
@@ -390,8 +393,14 @@ class Link:
         return max(align, (target // align) * align)
 
     # ------------------------------------------------------------------ public API
-    def transmit(self, payload: bytes | bytearray | memoryview, snr_db: float, rng: np.random.Generator) -> LinkResult:
+    def transmit(self, payload: bytes | bytearray | memoryview, snr_db: float, rng: np.random.Generator,
+                 return_llr: bool = False) -> LinkResult:
         """Send ``payload`` at Es/N0 ``snr_db`` [dB]; ``rng`` seeds every random draw of this call.
+
+        Args:
+            return_llr: also return ``LinkResult.llr``, float32 [8 * len(payload)]: the demapper's
+                channel LLRs (``log P(1)/P(0)``, before LDPC decoding) of every payload bit, in
+                ``np.unpackbits(payload)`` order.
 
         Raises:
             ValueError: payload not bytes-like, snr_db not a finite number, rng not a numpy Generator.
@@ -402,9 +411,10 @@ class Link:
         snr = _check_snr(snr_db)
         if not isinstance(rng, np.random.Generator):
             raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        import sionna.phy
+        with sionna_generators(int(rng.integers(0, 2**31 - 1))):
+            return self._transmit(payload, snr, return_llr)
 
-        sionna.phy.config.seed = int(rng.integers(0, 2**31 - 1))
+    def _transmit(self, payload: bytes, snr: float, return_llr: bool) -> LinkResult:
         no = float(esno_db_to_no(snr))
         k, n = self.code.k, self.code.n
         lay = pk.layout(len(payload), k, self.config.codewords_per_packet)
@@ -413,9 +423,11 @@ class Link:
             packet_starts=lay.starts, packet_lengths=lay.lengths, snr_db=snr,
         )
         out = bytearray(len(payload))
+        out_llr = np.zeros(8 * len(payload), np.float32) if return_llr else None
         cw_end = np.cumsum(lay.codewords)  # codeword index one past each packet
         chunk = self._chunk_codewords()
         carry = np.zeros((0, k), dtype=np.uint8)  # decoded rows of packets not yet complete
+        carry_llr = np.zeros((0, k), dtype=np.float32)  # their channel LLRs (return_llr)
         p_done = 0  # packets parsed so far
         for c0 in range(0, lay.num_codewords, chunk):
             c1 = min(c0 + chunk, lay.num_codewords)
@@ -436,6 +448,8 @@ class Link:
             res.codeword_errors += int((dec != info).any(axis=1).sum())
             res.codewords += c1 - c0
             carry = np.concatenate([carry, dec])
+            if return_llr:
+                carry_llr = np.concatenate([carry_llr, llr[:, :k]])  # systematic bits come first
             last = int(np.searchsorted(cw_end, c1, side="right"))  # packets complete after this chunk
             if last > p_done:
                 first_cw = int(cw_end[p_done - 1]) if p_done else 0
@@ -445,10 +459,16 @@ class Link:
                 for j, body in enumerate(bodies):
                     s = int(lay.starts[p_done + j])
                     out[s : s + len(body)] = body
+                if return_llr:
+                    for j, v in enumerate(pk.payload_llrs(carry_llr[:used], lay, p_done, last)):
+                        s = 8 * int(lay.starts[p_done + j])
+                        out_llr[s : s + v.size] = v
+                    carry_llr = carry_llr[used:]
                 res.packet_ok[p_done:last] = ok
                 carry = carry[used:]
                 p_done = last
         res.payload = bytes(out)
+        res.llr = out_llr
         res.payload_bits = 8 * len(payload)
         if payload:
             diff = np.bitwise_xor(np.frombuffer(payload, np.uint8), np.frombuffer(res.payload, np.uint8))

@@ -20,7 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: the spec's 'out', else results/<name>)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="worker processes (default: the number of CPU cores; results do not depend on it)")
-    p.add_argument("--backend", choices=("local", "dask"), default="local", help="execution backend")
+    p.add_argument("--backend", choices=("local", "dask"), default="local",
+                   help="execution backend: local process pool, or Dask (an existing cluster with --scheduler or "
+                   "$DASK_SCHEDULER_ADDRESS, else a local one of --workers processes)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="Dask scheduler of an existing cluster (with --backend dask; default $DASK_SCHEDULER_ADDRESS)")
     p.add_argument("--fresh", action="store_true", help="discard stored rows and start over")
     p.add_argument("--no-plots", action="store_true", help="do not draw plots at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -45,12 +49,24 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     out = args.out or spec.out
-    rows = run_sweep(spec, out, workers=args.workers, fresh=args.fresh, progress=not args.quiet, backend=args.backend)
+    if args.scheduler and args.backend != "dask":
+        raise ValueError("--scheduler needs --backend dask")
+    rows = run_sweep(spec, out, workers=args.workers, fresh=args.fresh, progress=not args.quiet, backend=args.backend,
+                     scheduler=args.scheduler)
     print(f"{len(rows)} rows in {Path(out) / 'results.csv'}")
+    _print_stage_times(rows)
     if not args.no_plots:
         for f in draw_default_plots(rows, Path(out)):
             print(f"wrote {f}")
     return 0
+
+
+def _print_stage_times(rows: list[dict]) -> None:
+    """Seconds per stage summed over the rows (workers run in parallel: this is work, not wall time)."""
+    stages = ("load_s", "warmup_s", "encode_s", "link_s", "decode_s", "metrics_s")
+    tot = {s: sum(float(r.get(s) or 0) for r in rows) for s in stages}
+    print("worker seconds by stage: " + ", ".join(f"{s[:-2]} {v:.1f}" for s, v in tot.items())
+          + " (warmup: link set-up and codec construction, once per worker; encodings are cached)")
 
 
 def draw_default_plots(rows: list[dict], out: Path) -> list[Path]:

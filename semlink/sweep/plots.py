@@ -98,14 +98,18 @@ def plot_rate_breakdown(rows: list[dict], out: Path) -> list[Path]:
     per = defaultdict(lambda: defaultdict(list))
     seen = set()
     for r in rows:
-        k = (r["codec"], r.get("rate"), r["item"])
+        # channel-adaptive codecs code differently per SNR: one bar per SNR; the others' bits
+        # do not depend on SNR/trial (phy mode): each encoding is counted once
+        adaptive = str(r.get("channel_adaptive", "")).lower() in ("true", "1")
+        snr = f"\n{float(r['snr_db']):g} dB" if adaptive else ""
+        k = (r["codec"], r.get("rate"), r["item"], snr)
         if k in seen:
-            continue  # bits do not depend on SNR/trial (phy mode): count each encoding once
+            continue
         seen.add(k)
         parts = r.get("bits_by_part") or "{}"
         parts = json.loads(parts) if isinstance(parts, str) else parts
         for p, b in parts.items():
-            per[f"{r['codec']}\n{r.get('rate')}"][p].append(b)
+            per[f"{r['codec']}\n{r.get('rate')}{snr}"][p].append(float(b))
     if not per:
         raise ValueError("no bits_by_part column in the results")
     labels = sorted(per)

@@ -1,19 +1,29 @@
 """Execute a :class:`~semlink.sweep.spec.SweepSpec`: one tidy row per
 (item, codec, rate point, link config, SNR, trial).
 
-* Encodings are made once per (item, codec, rate) in each worker process and reused across link
-  configurations, SNRs and trials (codecs with ``channel_adaptive = True`` are encoded per SNR,
-  receiving ``channel_state={"snr_db": ...}``).
-* Every row draws its channel from its own generator, seeded from the spec seed and the row's
-  key, so any row can be re-run alone and results do not depend on the worker count or order.
-* Finished rows go to the store's journal at once; a re-run skips the rows already there.
+The runner plans, schedules, caches and stores; the row itself is computed by
+:func:`semlink.simulator.row.simulate`.
+
+* A *task* is one transmission: one item with a per-image codec, or one whole image set with
+  a set codec (its rows are written together). Per-image codecs on a set dataset run image by
+  image, so set codecs and their baselines share one table.
+* Encodings are made once per (items, codec, rate, channel state) in each worker and reused
+  across link configurations, SNRs and trials; channel-adaptive codecs get a
+  :class:`~semlink.codecs.ChannelState` and are cached per state.
+* Links are built once per configuration per worker; their warm-up (covariance estimation,
+  JIT compilation, a first transmission) is timed apart (``warmup_s``), never in ``link_s``.
+* Every task draws its channel from its own generator, seeded from the spec seed and the
+  task's key, so any row can be re-run alone and results do not depend on the worker count,
+  the order or the backend.
+* Finished rows go to the store's journal at once; a re-run skips the rows already there (a
+  set interrupted halfway is re-run and only its missing rows are stored).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import math
 import os
 import time
 from collections import OrderedDict
@@ -22,17 +32,19 @@ from typing import Any, Callable
 
 import numpy as np
 
-from semlink.sweep.spec import CodecPoint, LinkPoint, SweepSpec
+from semlink.sweep.spec import CodecPoint, LinkPoint, SweepSpec, item_groups
 from semlink.sweep.store import ResultStore
 
 
 @dataclass(frozen=True)
 class RowTask:
-    """Everything a worker needs to compute one row (picklable)."""
+    """Everything a worker needs to compute the rows of one transmission (picklable)."""
 
     key: str
+    row_keys: tuple[str, ...]
     seed: int
-    item: str
+    set_name: str
+    items: tuple[str, ...]
     dataset: str
     dataset_options: tuple
     codec: CodecPoint
@@ -42,6 +54,8 @@ class RowTask:
     metrics: tuple[str, ...]
     perceptual: str
     spec_hash: str
+    plugins: tuple[str, ...] = ()
+    codes_sets: bool = False
 
 
 def row_key(item: str, codec: CodecPoint, link: LinkPoint, snr_db: float, trial: int) -> str:
@@ -49,34 +63,33 @@ def row_key(item: str, codec: CodecPoint, link: LinkPoint, snr_db: float, trial:
 
 
 def row_seed(spec_seed: int, key: str) -> int:
-    """64-bit seed of a row, from the spec seed and the row key (stable across runs and machines)."""
+    """64-bit seed of a task, from the spec seed and the task key (stable across runs and machines)."""
     h = hashlib.sha256(f"{spec_seed}:{key}".encode()).digest()
     return int.from_bytes(h[:8], "little")
 
 
 def plan(spec: SweepSpec) -> list[RowTask]:
-    """All rows of the sweep, in table order (item, codec/rate, link, SNR, trial)."""
+    """All tasks of the sweep, in table order (set/item, codec/rate, link, SNR, trial)."""
+    from semlink.codecs import codec_class
     from semlink.data import get_dataset
 
     ds = get_dataset(spec.dataset, **spec.dataset_options)
-    names = [it.name for it in ds]
-    if spec.items is not None:
-        missing = sorted(set(spec.items) - set(names))
-        if missing:
-            raise ValueError(f"dataset.items: {missing} not in dataset {spec.dataset!r} (has: {', '.join(names)})")
-        names = [n for n in names if n in spec.items]
-    if spec.max_items is not None:
-        names = names[: spec.max_items]
+    groups = item_groups(spec, ds)
     opts = tuple(sorted(spec.dataset_options.items()))
     tasks = []
-    for item in names:
+    for set_name, members in groups:
         for codec in spec.codecs:
-            for link in spec.links:
-                for snr in spec.snr_db:
-                    for trial in range(spec.trials):
-                        key = row_key(item, codec, link, snr, trial)
-                        tasks.append(RowTask(key, row_seed(spec.seed, key), item, spec.dataset, opts, codec, link,
-                                             float(snr), trial, spec.metrics, spec.perceptual, spec.hash))
+            joint = bool(getattr(codec_class(codec.codec), "codes_sets", False))
+            units = [tuple(it.name for it in members)] if joint else [(it.name,) for it in members]
+            for names in units:
+                for link in spec.links:
+                    for snr in spec.snr_db:
+                        for trial in range(spec.trials):
+                            keys = tuple(row_key(n, codec, link, snr, trial) for n in names)
+                            key = f"set:{set_name}|{keys[0].split('|', 1)[1]}" if joint else keys[0]
+                            tasks.append(RowTask(key, keys, row_seed(spec.seed, key), set_name, names, spec.dataset,
+                                                 opts, codec, link, float(snr), trial, spec.metrics, spec.perceptual,
+                                                 spec.hash, spec.plugins, joint))
     return tasks
 
 
@@ -88,13 +101,13 @@ _ENCODINGS: "OrderedDict[tuple, Any]" = OrderedDict()
 _ENCODING_CACHE_SIZE = 16
 
 
-def _item(task: RowTask) -> np.ndarray:
+def _items(task: RowTask) -> list[tuple[str, np.ndarray]]:
     from semlink.data import get_dataset
 
     k = (task.dataset, task.dataset_options)
     if k not in _DATASETS:
         _DATASETS[k] = {it.name: it for it in get_dataset(task.dataset, **dict(task.dataset_options))}
-    return _DATASETS[k][task.item].data
+    return [(n, _DATASETS[k][n].data) for n in task.items]
 
 
 def _codec(cp: CodecPoint):
@@ -106,86 +119,86 @@ def _codec(cp: CodecPoint):
     return _CODECS[k]
 
 
-def _link(lp: LinkPoint):
+def _link_plan(lp: LinkPoint):
+    """The :class:`LinkPlan` of a link point, built and warmed up once per worker; returns
+    (plan, seconds spent building it now: 0 when it was cached)."""
     from semlink.phy import IdealLink, Link
+    from semlink.simulator.row import LinkPlan
 
-    if lp.key not in _LINKS:
-        _LINKS[lp.key] = IdealLink(lp.cbr, lp.fading) if lp.mode == "ideal" else Link(lp.config)
-    return _LINKS[lp.key]
+    if lp.key in _LINKS:
+        return _LINKS[lp.key], 0.0
+    t0 = time.perf_counter()
+    if lp.mode == "ideal":
+        plan_ = LinkPlan("ideal", IdealLink(lp.cbr, lp.fading))
+    else:
+        by_config: dict = {}
+
+        def build(cfg):
+            k = json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str)
+            if k not in by_config:
+                link = Link(cfg)
+                link.transmit(bytes(64), 10.0, np.random.default_rng(0))  # JIT / kernel caches, off the rows' clock
+                by_config[k] = link
+            return by_config[k]
+
+        plan_ = LinkPlan("phy", build(lp.config), {p: build(lp.part_config(p)) for p, _ in lp.protect},
+                         lp.protect_dict())
+    _LINKS[lp.key] = plan_
+    return plan_, time.perf_counter() - t0
 
 
-def _encode(task: RowTask, rate: dict, channel_state: dict | None):
-    codec = _codec(task.codec)
-    k = (task.dataset, task.dataset_options, task.item, task.codec.codec, task.codec.options,
-         json.dumps(rate, sort_keys=True), json.dumps(channel_state, sort_keys=True))
-    if k in _ENCODINGS:
-        _ENCODINGS.move_to_end(k)
+def _encoder(task: RowTask, codec, items: list[tuple[str, np.ndarray]]):
+    """``encode(rate, state) -> (coded, seconds)`` with the worker's encoding cache."""
+
+    def encode(rate: dict, state):
+        k = (task.dataset, task.dataset_options, task.items, task.codec.codec, task.codec.options,
+             json.dumps(rate, sort_keys=True), json.dumps(state.as_dict() if state else None, sort_keys=True))
+        if k in _ENCODINGS:
+            _ENCODINGS.move_to_end(k)
+            return _ENCODINGS[k]
+        extra = {"channel_state": state} if state is not None else {}
+        t0 = time.perf_counter()
+        if codec.codes_sets:
+            coded = codec.encode_set([x for _, x in items], **rate, **extra)
+        else:
+            coded = codec.encode(items[0][1], **rate, **extra)
+        _ENCODINGS[k] = (coded, time.perf_counter() - t0)
+        while len(_ENCODINGS) > _ENCODING_CACHE_SIZE:
+            _ENCODINGS.popitem(last=False)
         return _ENCODINGS[k]
-    item = _item(task)
-    t0 = time.perf_counter()
-    enc = codec.encode(item, **rate, **({"channel_state": channel_state} if channel_state else {}))
-    _ENCODINGS[k] = (enc, time.perf_counter() - t0)
-    while len(_ENCODINGS) > _ENCODING_CACHE_SIZE:
-        _ENCODINGS.popitem(last=False)
-    return _ENCODINGS[k]
+
+    return encode
 
 
-def run_row(task: RowTask) -> dict:
-    """Compute one result row (the function workers run)."""
-    from semlink.phy.ideal import capacity_awgn
+def run_task(task: RowTask) -> list[dict]:
+    """Compute the rows of one task (the function workers run)."""
+    from semlink.plugins import load_plugins
     from semlink.simulator import metrics as M
-    from semlink.simulator.transmission import quality_metrics, safe_decode, transmit_ideal, transmit_phy
+    from semlink.simulator.row import RateChoice, simulate
 
+    load_plugins(task.plugins)
     t0 = time.perf_counter()
-    item = _item(task)
-    codec = _codec(task.codec)
-    link = _link(task.link)
-    rng = np.random.default_rng(task.seed)
-    state = {"snr_db": task.snr_db} if getattr(codec, "channel_adaptive", False) else None
-    n_src = int(np.prod(item.shape))  # source symbols (H W 3, or T H W 3)
-    if task.link.mode == "ideal":
-        key, values = task.codec.candidates
-        encs = [(_encode(task, {key: v}, state), v) for v in values]
-        budget = link.channel_uses(n_src) * capacity_awgn(task.snr_db)
-        fitting = [(e, v) for e, v in encs if e[0].num_bits <= budget]
-        (enc, enc_s), value = (max(fitting, key=lambda ev: ev[0][0].num_bits) if fitting
-                               else min(encs, key=lambda ev: ev[0][0].num_bits))
-        received, stats = transmit_ideal(enc, link, task.snr_db, rng, n_src)
-        if not fitting:
-            stats.outage = True
-        rate_label = f"{key}={value:g}"
-    else:
-        enc, enc_s = _encode(task, task.codec.rate_kwargs(), state)
-        received, stats = transmit_phy(enc, link, task.snr_db, rng)
-        rate_label = task.codec.rate_label
+    items = _items(task)
+    load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    rec = safe_decode(codec, received)
-    t2 = time.perf_counter()
+    codec = _codec(task.codec)
     perceptual = M.perceptual_metric(task.perceptual) if "perceptual" in task.metrics else None
-    q = quality_metrics(item, rec.data, task.metrics, perceptual)
-    if stats.outage:
-        rec_ok, reason = False, "outage: rate above capacity" if not rec.reason else f"outage; {rec.reason}"
-    else:
-        rec_ok, reason = rec.decoded_ok, rec.reason
-    h, w = item.shape[-3], item.shape[-2]
-    frames = item.shape[0] if item.ndim == 4 else 1
-    row = {
-        "key": task.key, "item": task.item, "codec": task.codec.label, "rate": rate_label,
-        "rate_target": task.codec.rate_label, "link": task.link.label(), "link_id": task.link.key,
-        "mode": task.link.mode, "snr_db": task.snr_db, "trial": task.trial, **q,
-        "bits": enc.num_bits, "bits_by_part": enc.bits_per_part(),
-        "bpp": enc.num_bits / (h * w * frames),
-        "cbr": stats.data_symbols / n_src, "cbr_total": stats.total_symbols / n_src,
-        "bcr": M.bcr(enc.num_bits, item.shape if item.ndim == 4 else (1, *item.shape)),
-        **stats.rates(), "packets": stats.packets, "packets_lost": stats.packets_lost,
-        "decoded_ok": bool(rec_ok), "outage": bool(stats.outage), "reason": reason,
-        "encode_info": enc.info, "encode_s": round(enc_s, 4), "link_s": round(t1 - t0, 4), "decode_s": round(t2 - t1, 4),
-        "metrics_s": round(time.perf_counter() - t2, 4),
-        "wall_s": round(time.perf_counter() - t0, 4), "seed": task.seed, "spec_hash": task.spec_hash,
-        "perceptual_metric": perceptual.name if perceptual else "",
-        **_link_columns(task.link), **_versions(),
-    }
-    return row
+    links, link_warmup = _link_plan(task.link)
+    warmup_s = time.perf_counter() - t1
+    rate = (RateChoice(candidates=task.codec.candidates) if task.link.mode == "ideal"
+            else RateChoice(fixed=task.codec.rate_kwargs()))
+    rows = simulate(items, codec, links, task.snr_db, np.random.default_rng(task.seed), rate=rate,
+                    encode=_encoder(task, codec, items), metrics=task.metrics, perceptual=perceptual)
+    out = []
+    for key, r in zip(task.row_keys, rows):
+        out.append({
+            "key": key, "item": r.pop("item"), "set": task.set_name, "codec": task.codec.label,
+            "rate": r.pop("rate"), "rate_target": task.codec.rate_label, "link": task.link.label(),
+            "link_id": task.link.key, "mode": task.link.mode, "snr_db": task.snr_db, "trial": task.trial, **r,
+            "load_s": round(load_s / len(rows), 4), "warmup_s": round(warmup_s, 4), "link_warmup_s": round(link_warmup, 4),
+            "seed": task.seed, "spec_hash": task.spec_hash, **_link_columns(task.link), **_versions(),
+        })
+    return out
 
 
 def _link_columns(lp: LinkPoint) -> dict:
@@ -249,41 +262,51 @@ def run_sweep(
     progress: bool = True,
     backend: str = "local",
     on_row: Callable[[dict], None] | None = None,
+    scheduler: str | None = None,
 ) -> list[dict]:
     """Run (or resume) a sweep; returns all rows of the finished table.
 
     Args:
-        workers: worker processes (1: in this process).
+        workers: worker processes (1: in this process; with ``backend="dask"`` and no
+            scheduler: the size of the local Dask cluster started for the sweep).
         fresh: drop stored rows first.
-        backend: ``"local"`` (process pool) or ``"dask"`` (an existing ``dask.distributed`` client /
-            local cluster; needs the ``dask[distributed]`` extra).
+        backend: ``"local"`` (process pool) or ``"dask"`` (needs the ``dask[distributed]`` extra).
+        scheduler: Dask scheduler address (``tcp://HOST:PORT``) of an existing cluster; default
+            ``$DASK_SCHEDULER_ADDRESS``, else a client already connected in this process, else a
+            local cluster of ``workers`` processes.
     """
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
     if backend not in ("local", "dask"):
         raise ValueError(f"backend={backend!r} is not allowed; choose 'local' or 'dask'")
+    if scheduler is not None and backend != "dask":
+        raise ValueError("a scheduler address needs backend='dask'")
     store = ResultStore(out_dir or spec.out)
     if fresh:
         store.reset()
     tasks = plan(spec)
-    order = [t.key for t in tasks]
+    order = [k for t in tasks for k in t.row_keys]
     done = store.done_keys()
-    todo = [t for t in tasks if t.key not in done]
+    todo = [t for t in tasks if not all(k in done for k in t.row_keys)]
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="row", dynamic_ncols=True, smoothing=0.1)
+        bar = tqdm(total=len(order), initial=len(done & set(order)), unit="row", dynamic_ncols=True, smoothing=0.1)
     journal = store.open_journal()
     last_table = time.monotonic()
     try:
-        for row in _execute(todo, workers, backend):
-            store.append(journal, row)
-            if on_row:
-                on_row(row)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix_str(f"{row['item']} {row['codec']} {row['snr_db']:g} dB")
+        for rows in _execute(todo, workers, backend, scheduler):
+            for row in rows:
+                if row["key"] in done:
+                    continue  # stored before an interruption (part of a set)
+                store.append(journal, row)
+                done.add(row["key"])
+                if on_row:
+                    on_row(row)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(f"{row['item']} {row['codec']} {row['snr_db']:g} dB")
             if time.monotonic() - last_table > 30:  # keep the table fresh during long sweeps
                 store.write_table(store.load(), order)
                 last_table = time.monotonic()
@@ -297,26 +320,25 @@ def run_sweep(
     return rows
 
 
-def _execute(tasks: list[RowTask], workers: int, backend: str):
+def _execute(tasks: list[RowTask], workers: int, backend: str, scheduler: str | None = None):
+    """Yield the rows of each task (a list per task) as tasks finish."""
     if not tasks:
         return
     if backend == "dask":
-        yield from _execute_dask(tasks, workers)
+        yield from _execute_dask(tasks, workers, scheduler)
         return
     if workers == 1:
         for t in tasks:
-            yield run_row(t)
+            yield run_task(t)
         return
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    # tasks are grouped by (item, codec, rate); hand out whole groups so each encoding is made once
+    # tasks are grouped by encoding; hand out whole groups so each encoding is made once
     ctx = mp.get_context("spawn")  # fork is unsafe with torch/OpenMP threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
         futures = [pool.submit(_run_group, g) for g in _groups(tasks)]
         try:
-            from concurrent.futures import as_completed
-
             for f in as_completed(futures):
                 yield from f.result()
         except BaseException:
@@ -329,35 +351,65 @@ def _groups(tasks: list[RowTask], max_rows: int = 8) -> list[list[RowTask]]:
     """Consecutive tasks with the same encoding, in chunks of at most ``max_rows`` rows
     (small chunks: an interruption loses at most the chunks in flight)."""
     out: list[list[RowTask]] = []
+    size = 0
     for t in tasks:
-        g = (t.item, t.codec)
-        if out and (out[-1][0].item, out[-1][0].codec) == g and len(out[-1]) < max_rows:
+        g = (t.items, t.codec)
+        if out and (out[-1][0].items, out[-1][0].codec) == g and size + len(t.row_keys) <= max_rows:
             out[-1].append(t)
+            size += len(t.row_keys)
         else:
             out.append([t])
+            size = len(t.row_keys)
     return out
 
 
-def _run_group(tasks: list[RowTask]) -> list[dict]:
-    return [run_row(t) for t in tasks]
+def _run_group(tasks: list[RowTask]) -> list[list[dict]]:
+    return [run_task(t) for t in tasks]
 
 
-def _execute_dask(tasks: list[RowTask], workers: int):
+def scheduler_address(scheduler: str | None = None) -> str | None:
+    """The Dask scheduler to use: ``scheduler``, else ``$DASK_SCHEDULER_ADDRESS`` (also read
+    through Dask's own configuration), else None."""
+    if scheduler:
+        return scheduler
+    env = os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if env:
+        return env
+    try:
+        import dask
+
+        return dask.config.get("scheduler-address", None) or None
+    except ImportError:
+        return None
+
+
+def _execute_dask(tasks: list[RowTask], workers: int, scheduler: str | None = None):
     try:
         from dask.distributed import Client, LocalCluster, as_completed, get_client
     except ImportError:
         raise ValueError("backend 'dask' needs dask.distributed: pip install 'semlink[cluster]'") from None
-    try:
-        client = get_client()  # a client the user already connected (e.g. to a cluster scheduler)
-        own = None
-    except ValueError:
-        own = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
-        client = Client(own)
+    address = scheduler_address(scheduler)
+    cluster = None
+    if address:
+        try:
+            client = Client(address, timeout=30)
+        except OSError as e:
+            raise ValueError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+        own_client = True
+    else:
+        try:
+            client = get_client()  # a client the user already connected in this process
+            own_client = False
+        except ValueError:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            client = Client(cluster)
+            own_client = True
     try:
         futures = client.map(_run_group, _groups(tasks), pure=False)
         for f in as_completed(futures):
             yield from f.result()
     finally:
-        if own is not None:
+        if own_client:
             client.close()
-            own.close()
+        if cluster is not None:
+            cluster.close()

@@ -26,6 +26,20 @@ anything runs. Example (``experiments/quick.toml``)::
 ``mode = "ideal"`` takes ``cbr`` (channel uses per source symbol, list ok) and ``fading``
 ("awgn" | "rayleigh") instead; the codec's rate list is then the set of candidate points from
 which, at each SNR, the largest that fits the capacity is chosen.
+
+More keys:
+
+* ``plugins = ["mylab.codecs", "path/to/file.py"]``: imported before validation (a user's
+  ``@register_codec`` classes, channels, datasets); relative paths from the current directory.
+* ``[dataset] name = "folder"``, ``path = "DIR"``: a user's images or clips; ``sets = true``
+  makes each subfolder one image *set*; ``set_size = N`` forms sets of N consecutive items
+  of any image dataset. Set codecs code each set jointly; per-image codecs run image by image
+  on the same sets (one table).
+* ``[link.protect]`` (phy mode): other link settings for named parts (unequal error
+  protection), e.g. ``header = { code = "80211n-648-1/2", modulation = "qpsk" }``.
+
+Everything is validated before anything runs: codec kind vs dataset kind, rate keys the codec
+accepts, codec options, part names.
 """
 
 from __future__ import annotations
@@ -42,13 +56,15 @@ from typing import Any
 from semlink.phy.ber import parse_snr_list
 from semlink.phy.config import LinkConfig, OFDMGrid
 
-TOP_KEYS = {"name", "out", "seed", "trials", "snr_db", "dataset", "codec", "link", "metrics", "perceptual"}
-DATASET_KEYS = {"name", "items", "max_items", "options"}
+TOP_KEYS = {"name", "out", "seed", "trials", "snr_db", "dataset", "codec", "link", "metrics", "perceptual", "plugins"}
+DATASET_KEYS = {"name", "items", "max_items", "options", "path", "sets", "set_size"}
 RATE_KEYS = ("bpp", "quality", "bitrate", "bcr", "crf", "qp")
 CODEC_KEYS = {"name", "options", "label", *RATE_KEYS}
 METRICS = ("psnr", "ms_ssim", "perceptual")
 LINK_FIELDS = {f.name for f in dataclasses.fields(LinkConfig)}
 IDEAL_KEYS = {"mode", "cbr", "fading"}
+#: link settings a part may override under ``[link.protect]``
+PROTECT_FIELDS = ("code", "modulation", "codewords_per_packet", "num_iter", "demapping", "decoder")
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,16 @@ class LinkPoint:
     config: LinkConfig | None = None
     cbr: float | None = None
     fading: str = "awgn"
+    #: unequal error protection: ((part, ((field, value), ...)), ...), sorted
+    protect: tuple = ()
+
+    def protect_dict(self) -> dict[str, dict]:
+        return {part: dict(ov) for part, ov in self.protect}
+
+    def part_config(self, part: str) -> LinkConfig:
+        """The link configuration ``part`` is sent with."""
+        ov = self.protect_dict().get(part)
+        return dataclasses.replace(self.config, **ov) if ov else self.config
 
     @property
     def key(self) -> str:
@@ -91,13 +117,16 @@ class LinkPoint:
             return {"mode": "ideal", "cbr": self.cbr, "fading": self.fading}
         d = dataclasses.asdict(self.config)
         d["mode"] = "phy"
+        if self.protect:
+            d["protect"] = self.protect_dict()
         return d
 
     def label(self) -> str:
         if self.mode == "ideal":
             return f"ideal, CBR={self.cbr:.4g}, {self.fading}"
         c = self.config
-        return f"{c.channel}, {c.modulation}, {c.code}, {c.estimator}+{c.equalizer}"
+        uep = "".join(f", {p}: {ov.get('modulation', c.modulation)} {ov.get('code', c.code)}" for p, ov in self.protect_dict().items())
+        return f"{c.channel}, {c.modulation}, {c.code}, {c.estimator}+{c.equalizer}{uep}"
 
 
 @dataclass
@@ -119,6 +148,16 @@ class SweepSpec:
     perceptual: str = "auto"
     raw: dict = field(default_factory=dict)
     path: Path | None = None
+    plugins: tuple[str, ...] = ()
+    #: each subfolder of a folder dataset is one set
+    sets: bool = False
+    #: sets of this many consecutive items (None: no fixed size)
+    set_size: int | None = None
+    dataset_kind: str = "image"
+
+    @property
+    def uses_sets(self) -> bool:
+        return self.sets or self.set_size is not None
 
     @property
     def hash(self) -> str:
@@ -149,8 +188,15 @@ def load_spec(path: str | Path) -> SweepSpec:
 
 
 def parse_spec(raw: dict, default_name: str = "sweep", path: Path | None = None) -> SweepSpec:
-    """Validate a spec given as a dict (the TOML's content)."""
+    """Validate a spec given as a dict (the TOML's content). Plug-ins are imported first."""
+    from semlink.plugins import load_plugins, resolve_plugins
+
     _unknown("spec", raw, TOP_KEYS)
+    plugins = raw.get("plugins", [])
+    if not isinstance(plugins, list):
+        raise ValueError(f"plugins must be a list of module names or .py files, got {plugins!r}")
+    plugins = resolve_plugins(plugins)
+    load_plugins(plugins)
     name = str(raw.get("name", default_name))
     seed = raw.get("seed", 0)
     if not isinstance(seed, int) or seed < 0:
@@ -183,6 +229,32 @@ def parse_spec(raw: dict, default_name: str = "sweep", path: Path | None = None)
     ds_opts = ds.get("options", {})
     if not isinstance(ds_opts, dict):
         raise ValueError("dataset.options must be a table")
+    ds_opts = dict(ds_opts)
+    if "path" in ds:
+        if not isinstance(ds["path"], str) or not ds["path"]:
+            raise ValueError(f"dataset.path must be a folder path, got {ds['path']!r}")
+        if "path" in ds_opts:
+            raise ValueError("give dataset.path or dataset.options.path, not both")
+        ds_opts["path"] = str(Path(ds["path"]).expanduser().resolve())
+    sets = ds.get("sets", False)
+    if not isinstance(sets, bool):
+        raise ValueError(f"dataset.sets must be true or false, got {sets!r}")
+    set_size = ds.get("set_size")
+    if set_size is not None and (not isinstance(set_size, int) or isinstance(set_size, bool) or set_size < 1):
+        raise ValueError(f"dataset.set_size must be a positive int, got {set_size!r}")
+    if sets and set_size is not None:
+        raise ValueError("give dataset.sets = true (one set per subfolder) or dataset.set_size, not both")
+    dataset = _build_dataset(ds["name"], ds_opts)
+    names = [it.name for it in dataset]
+    if items is not None:
+        missing = sorted(set(items) - set(names))
+        if missing:
+            shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+            raise ValueError(f"dataset.items: {missing} not in dataset {ds['name']!r} (has: {shown})")
+    if sets and ds["name"] != "folder":
+        raise ValueError(f"dataset.sets = true needs a folder dataset (one set per subfolder); for {ds['name']!r} use set_size")
+    if (sets or set_size) and dataset.kind != "image":
+        raise ValueError(f"image sets need an image dataset; {ds['name']!r} holds {dataset.kind} items")
 
     metrics = tuple(raw.get("metrics", METRICS))
     _unknown("metrics", metrics, METRICS)
@@ -195,13 +267,48 @@ def parse_spec(raw: dict, default_name: str = "sweep", path: Path | None = None)
         raise ValueError("[link] is required")
     links = _parse_links(link_raw)
     ideal = links[0].mode == "ideal"
-    codecs = _parse_codecs(raw.get("codec"), ideal)
+    codecs = _parse_codecs(raw.get("codec"), ideal, dataset.kind, ds["name"], sets or set_size is not None)
+    _check_protect(links, codecs)
     return SweepSpec(name, out, seed, trials, snrs, ds["name"], ds_opts, items, max_items, codecs, links,
-                     metrics, perceptual, raw, path)
+                     metrics, perceptual, raw, path, plugins, sets, set_size, dataset.kind)
 
 
-def _parse_codecs(entries, ideal: bool) -> list[CodecPoint]:
-    from semlink.codecs import get_codec, list_codecs
+def _build_dataset(name: str, options: dict):
+    from semlink.data import get_dataset
+
+    try:
+        return get_dataset(name, **options)
+    except TypeError as e:
+        raise ValueError(f"dataset {name!r}: {e}") from None
+
+
+def item_groups(spec: SweepSpec, dataset) -> list[tuple[str, list]]:
+    """The dataset's items as ``(set name, [Item, ...])`` groups, in table order.
+
+    Without sets every item is its own group named ``""``. With ``sets = true`` each folder
+    (``Item.group``; ``"."`` for files at the top level) is one set; with ``set_size = N``
+    consecutive items form sets ``set000``, ``set001``, ... (the last may be smaller).
+    ``items`` and ``max_items`` select items before sets are formed.
+    """
+    chosen = list(dataset)
+    if spec.items is not None:
+        keep = set(spec.items)
+        chosen = [it for it in chosen if it.name in keep]
+    if spec.max_items is not None:
+        chosen = chosen[: spec.max_items]
+    if spec.sets:
+        groups: dict[str, list] = {}
+        for it in chosen:
+            groups.setdefault(getattr(it, "group", None) or ".", []).append(it)
+        return list(groups.items())
+    if spec.set_size is not None:
+        n = spec.set_size
+        return [(f"set{i // n:03d}", chosen[i : i + n]) for i in range(0, len(chosen), n)]
+    return [("", [it]) for it in chosen]
+
+
+def _parse_codecs(entries, ideal: bool, dataset_kind: str, dataset_name: str, with_sets: bool) -> list[CodecPoint]:
+    from semlink.codecs import codec_class, get_codec, list_codecs
 
     if not entries:
         raise ValueError("at least one [[codec]] is required")
@@ -214,22 +321,35 @@ def _parse_codecs(entries, ideal: bool) -> list[CodecPoint]:
         name = c["name"]
         if name not in list_codecs():
             raise ValueError(f"{where}.name={name!r} is unknown; registered codecs: {', '.join(list_codecs())}")
+        kind = getattr(codec_class(name), "kind", None)
+        if kind != dataset_kind:
+            raise ValueError(f"{where}: codec {name!r} codes {kind} items but dataset {dataset_name!r} holds {dataset_kind} items")
         opts = c.get("options", {})
         if not isinstance(opts, dict):
             raise ValueError(f"{where}.options must be a table")
-        codec = get_codec(name, **opts)  # validates the options
+        try:
+            codec = get_codec(name, **opts)  # validates the options
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+        if codec.codes_sets and not with_sets:
+            raise ValueError(f"{where}: codec {name!r} codes image sets; give [dataset] sets = true (folder dataset, "
+                             f"one set per subfolder) or set_size = N")
         keys = [k for k in RATE_KEYS if k in c]
         if len(keys) > 1:
             raise ValueError(f"{where}: give one rate key, got {keys}")
+        accepted = tuple(codec.rate_keys)
         label = str(c.get("label", name))
         frozen = tuple(sorted(opts.items()))
         if not keys:
             points = list(codec.rate_points())
             if not points:
-                raise ValueError(f"{where}: no rate given and codec {name!r} has no default rate points; use one of {RATE_KEYS}")
-            key, values = "quality", points
+                raise ValueError(f"{where}: no rate given and codec {name!r} has no default rate points; "
+                                 f"give one of {list(accepted) or list(RATE_KEYS)}")
+            key, values = codec.native_rate_key, points
         else:
             key, values = keys[0], _as_list(c[keys[0]])
+            if accepted and key not in accepted:
+                raise ValueError(f"{where}: codec {name!r} takes no rate {key!r}; it accepts {', '.join(accepted)}")
         for v in values:
             if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"{where}.{key}: rates must be positive numbers, got {v!r}")
@@ -240,11 +360,31 @@ def _parse_codecs(entries, ideal: bool) -> list[CodecPoint]:
     return out
 
 
+def _check_protect(links: list[LinkPoint], codecs: list[CodecPoint]) -> None:
+    """Every part named in ``[link.protect]`` must be a part of some codec of the spec."""
+    from semlink.codecs import get_codec
+
+    named = {p for lp in links for p, _ in lp.protect}
+    if not named:
+        return
+    parts = {}
+    for cp in codecs:
+        if cp.label not in parts:
+            parts[cp.label] = tuple(get_codec(cp.codec, **dict(cp.options)).part_names())
+    known = {p for v in parts.values() for p in v}
+    unknown = sorted(named - known)
+    if unknown:
+        listing = "; ".join(f"{label}: {', '.join(v) if v else '(parts not declared)'}" for label, v in parts.items())
+        raise ValueError(f"link.protect: unknown part(s) {unknown}; the codecs' parts are {listing}")
+
+
 def _parse_links(raw: dict) -> list[LinkPoint]:
     mode = raw.get("mode", "phy")
     if mode not in ("phy", "ideal"):
         raise ValueError(f"link.mode={mode!r} is not allowed; choose 'phy' or 'ideal'")
     if mode == "ideal":
+        if "protect" in raw:
+            raise ValueError("link.protect (unequal error protection) needs mode = 'phy': the ideal link has no code or modulation")
         _unknown("[link] (mode ideal)", raw, IDEAL_KEYS)
         if "cbr" not in raw:
             raise ValueError("link.cbr is required in ideal mode (channel uses per source symbol, e.g. 0.0333)")
@@ -256,8 +396,11 @@ def _parse_links(raw: dict) -> list[LinkPoint]:
                 raise ValueError(f"link.fading={fading!r} is not allowed; choose awgn, rayleigh")
             out.append(LinkPoint("ideal", cbr=float(cbr), fading=fading))
         return out
-    fields = {k: v for k, v in raw.items() if k != "mode"}
+    fields = {k: v for k, v in raw.items() if k not in ("mode", "protect")}
     _unknown("[link]", fields, LINK_FIELDS)
+    protect_raw = raw.get("protect", {})
+    if not isinstance(protect_raw, dict):
+        raise ValueError("link.protect must be a table of part = { setting = value, ... }")
     # dict-valued fields (grid, channel_params) are single values unless given as a list of tables
     names = sorted(fields)
     choices = []
@@ -276,7 +419,17 @@ def _parse_links(raw: dict) -> list[LinkPoint]:
             cfg = LinkConfig(**kw)
         except TypeError as e:
             raise ValueError(f"[link]: {e}") from None
-        out.append(LinkPoint("phy", config=cfg))
+        protect = []
+        for part, ov in sorted(protect_raw.items()):
+            if not isinstance(ov, dict) or not ov:
+                raise ValueError(f"link.protect.{part} must be a table of link settings, e.g. {{ code = \"80211n-648-1/2\" }}")
+            _unknown(f"link.protect.{part}", ov, PROTECT_FIELDS)
+            try:
+                dataclasses.replace(cfg, **ov)  # validates the values
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"link.protect.{part}: {e}") from None
+            protect.append((part, tuple(sorted(ov.items()))))
+        out.append(LinkPoint("phy", config=cfg, protect=tuple(protect)))
     return out
 
 
