@@ -179,6 +179,9 @@ class Codec(abc.ABC):
     wants_llr: bool = False
     #: codes sets of images jointly (:class:`SetCodec`).
     codes_sets: bool = False
+    #: the same input and rate always give the same bytes (the sweep then shares encodings
+    #: between workers through its on-disk cache); False for codecs that draw random numbers.
+    deterministic: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -279,19 +279,58 @@ class Link:
         self.eff_idx = torch.as_tensor(self.rg.effective_subcarrier_ind, device=self.device)
         self.fast_mapper = fast_ofdm.FastGridMapper(self.rg, self.bps, self.device) if fast else None
 
+    #: channel realisations averaged for the LMMSE estimator's covariance matrices
+    LMMSE_SAMPLES = 2000
+
+    def lmmse_cache_facts(self) -> dict:
+        """Everything the LMMSE covariances depend on (their cache key in the user cache)."""
+        import dataclasses
+
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            sionna_version = version("sionna-no-rt")
+        except PackageNotFoundError:
+            sionna_version = ""
+        c = self.config
+        return {"what": "lmmse-covariances", "format": 1, "channel": c.channel, "channel_params": c.channel_params,
+                "grid": dataclasses.asdict(c.grid), "samples": self.LMMSE_SAMPLES, "seed": PILOT_SEED + 1,
+                "sionna": sionna_version}
+
     def _build_lmmse_estimator(self):
-        """Sionna LMMSE estimator with time/frequency covariances estimated from channel samples."""
-        from sionna.phy.channel import GenerateOFDMChannel
+        """Sionna LMMSE estimator with time/frequency covariances estimated from channel samples.
+
+        The covariances are computed once per channel/grid configuration and kept in the user
+        cache (:mod:`semlink.cache`); ``self.lmmse_from_cache`` says whether they came from there.
+        """
         from sionna.phy.ofdm import LMMSEChannelEstimator
+
+        from semlink.cache import cache_key, load_arrays, save_arrays
+
+        facts = self.lmmse_cache_facts()
+        key = cache_key(facts)
+        stored = load_arrays("lmmse", key)
+        self.lmmse_from_cache = stored is not None and {"cov_t", "cov_f"} <= set(stored)
+        if self.lmmse_from_cache:
+            cov_t = torch.as_tensor(stored["cov_t"], device=self.device)
+            cov_f = torch.as_tensor(stored["cov_f"], device=self.device)
+        else:
+            cov_t, cov_f = self._estimate_covariances()
+            save_arrays("lmmse", key, {"cov_t": cov_t.cpu().numpy(), "cov_f": cov_f.cpu().numpy()}, facts)
+        return LMMSEChannelEstimator(self.rg, cov_t, cov_f, order="f-t", device=self.device)
+
+    def _estimate_covariances(self):
+        """(time [S, S], frequency [K, K]) complex64 covariances of the channel from LMMSE_SAMPLES draws."""
+        from sionna.phy.channel import GenerateOFDMChannel
 
         gen = GenerateOFDMChannel(self.channel.model(self.device), self.rg, normalize_channel=False, device=self.device)
         eff = torch.as_tensor(self.rg.effective_subcarrier_ind, device=self.device)
         with torch.no_grad(), sionna_generators(PILOT_SEED + 1):
-            h = gen(2000)[:, 0, 0, 0, 0][..., eff]  # [batch, symbols, eff_sc]
+            h = gen(self.LMMSE_SAMPLES)[:, 0, 0, 0, 0][..., eff]  # [batch, symbols, eff_sc]
             cov_f = torch.einsum("bsk,bsl->kl", h, h.conj()) / (h.shape[0] * h.shape[1])
             cov_t = torch.einsum("bsk,btk->st", h, h.conj()) / (h.shape[0] * h.shape[2])
             cov_t = cov_t / cov_t.diagonal().real.mean()  # power carried by cov_f
-        return LMMSEChannelEstimator(self.rg, cov_t, cov_f, order="f-t", device=self.device)
+        return cov_t, cov_f
 
     # ------------------------------------------------------------------ one batch of slots
     @torch.no_grad()

@@ -24,6 +24,7 @@ Rate:
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import math
@@ -161,11 +162,23 @@ class PerceptualMetric:
 
     Attributes:
         name: ``"lpips"`` (LPIPS v0.1, AlexNet) or ``"st_lpips"`` (ST-LPIPS, shift-tolerant VGG).
+        precision: ``"fp32"`` or ``"bf16"`` (the feature network after its first convolution
+            under bf16 autocast; distances formed in float32). ``"auto"`` picks bf16 where the
+            device runs it natively (CPUs with avx512_bf16 / AMX, CUDA) — distances within 1e-3
+            of fp32 on the bundled photos and clips (tested; measured worst 8.8e-4), about 1.5x
+            faster on a 2-core avx512_bf16 CPU — else fp32.
+        device: ``"cpu"`` or ``"cuda"`` (``"auto"``: CUDA when torch sees one).
 
-    Call with uint8 [H, W, 3] or [T, H, W, 3] (mean over frames) -> float.
+    Call with uint8 [H, W, 3] or [T, H, W, 3] (mean over frames) -> float;
+    :meth:`per_frame` gives one distance per frame. The reference's features are cached (by
+    content hash, within ``cache_mb``), so scoring many reconstructions of one item computes
+    its features once. Frames are processed one at a time: on a CPU, batching frames was
+    measured slower (32 frames of 320x240, 2 threads, bf16: 2.09 s one by one, 2.68 s in
+    batches of 8).
     """
 
-    def __init__(self, name: Literal["lpips", "st_lpips"]) -> None:
+    def __init__(self, name: Literal["lpips", "st_lpips"], precision: str = "auto", device: str = "auto",
+                 cache_mb: float = 768.0) -> None:
         import torch
 
         if name == "lpips":
@@ -181,18 +194,104 @@ class PerceptualMetric:
             self.net = _build_st_lpips()
         else:
             raise ValueError(f"perceptual metric name must be 'lpips' or 'st_lpips', got {name!r}")
-        self.net.eval()
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if precision == "auto":
+            precision = "bf16" if _native_bf16(device) else "fp32"
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
+        self.device, self.precision = str(device), precision
+        self.net.eval().to(self.device)
         self.name = name
+        self._cache: "collections.OrderedDict[str, list]" = collections.OrderedDict()
+        self._cache_bytes, self._cache_limit = 0, int(cache_mb * 2**20)
 
-    def __call__(self, ref: np.ndarray, rec: np.ndarray) -> float:
+    # ------------------------------------------------------------------ features
+    def _frame_features(self, frame: np.ndarray) -> list:
+        """uint8 [H, W, 3] -> the network's feature maps (list of [1, C, h, w], autocast dtype)."""
         import torch
 
+        x = (_to_tensor(frame) / 127.5 - 1.0).to(self.device)
+        with torch.inference_mode():
+            if getattr(self.net, "version", "0.1") == "0.1":
+                x = self.net.scaling_layer(x)
+            slices = [getattr(self.net.net, f"slice{i}", None) for i in range(1, self.net.L + 1)]
+            if self.precision == "fp32" or any(s is None for s in slices):
+                with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                    return list(self.net.net.forward(x))
+            # The first convolution runs in float32: it sees the pixels, whose steps bf16 would
+            # round away (all-bf16 deviates up to 1.4e-3 from fp32 on small crops); the rest in bf16.
+            layers = list(slices[0].children()) if isinstance(slices[0], torch.nn.Sequential) else [slices[0]]
+            x = layers[0](x)
+            out = []
+            with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16):
+                for layer in layers[1:]:
+                    x = layer(x)
+                out.append(x)
+                for block in slices[1:]:
+                    x = block(x)
+                    out.append(x)
+            return out
+
+    def _features(self, clip: np.ndarray, cache: bool) -> list[list]:
+        """Per frame of uint8 [T, H, W, 3], its feature maps; cached by content hash when ``cache``."""
+        key = hashlib.sha1(np.ascontiguousarray(clip)).hexdigest() + str(clip.shape)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        feats = [self._frame_features(f) for f in clip]
+        if cache:
+            size = sum(t.numel() * t.element_size() for fr in feats for t in fr)
+            if size <= self._cache_limit:
+                self._cache[key] = feats
+                self._cache_bytes += size
+                while self._cache_bytes > self._cache_limit:
+                    _, old = self._cache.popitem(last=False)
+                    self._cache_bytes -= sum(t.numel() * t.element_size() for fr in old for t in fr)
+        return feats
+
+    def _distance(self, fa: list, fb: list) -> float:
+        """LPIPS distance of two frames' feature maps, in float32 (the packages' forward())."""
+        import torch
+
+        with torch.inference_mode():
+            val = 0.0
+            for k in range(self.net.L):
+                a, b = _unit_normalize(fa[k].float()), _unit_normalize(fb[k].float())
+                val = val + self.net.lins[k]((a - b) ** 2).mean(dim=(2, 3), keepdim=True)
+            return float(val.reshape(-1)[0])
+
+    # ------------------------------------------------------------------ distances
+    def per_frame(self, ref: np.ndarray, rec: np.ndarray) -> np.ndarray:
+        """float64 [T] distances of each frame (T = 1 for an image)."""
         ref, rec = _pair(ref, rec)
-        a = _to_tensor(ref) / 127.5 - 1.0
-        b = _to_tensor(rec) / 127.5 - 1.0
-        with torch.no_grad():
-            vals = [float(self.net(a[i : i + 1], b[i : i + 1]).mean()) for i in range(a.shape[0])]
-        return float(np.mean(vals))
+        if ref.ndim == 3:
+            ref, rec = ref[None], rec[None]
+        fa = self._features(ref, cache=True)
+        fb = self._features(rec, cache=False)
+        return np.array([self._distance(a, b) for a, b in zip(fa, fb)], dtype=np.float64)
+
+    def __call__(self, ref: np.ndarray, rec: np.ndarray) -> float:
+        return float(np.mean(self.per_frame(ref, rec)))
+
+
+def _unit_normalize(x, eps: float = 1e-10):
+    """Feature maps divided by their channel-wise L2 norm (lpips.normalize_tensor)."""
+    import torch
+
+    return x / (torch.sqrt(torch.sum(x**2, dim=1, keepdim=True)) + eps)
+
+
+def _native_bf16(device: str) -> bool:
+    """True where bf16 runs natively: CUDA, or a CPU whose oneDNN has bf16 kernels (avx512_bf16/AMX)."""
+    import torch
+
+    if device.startswith("cuda"):
+        return True
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def _build_st_lpips():
@@ -216,22 +315,23 @@ def _build_st_lpips():
 
 
 @functools.lru_cache(maxsize=None)
-def _cached_metric(name: str) -> PerceptualMetric:
-    return PerceptualMetric(name)  # type: ignore[arg-type]
+def _cached_metric(name: str, precision: str) -> PerceptualMetric:
+    return PerceptualMetric(name, precision)  # type: ignore[arg-type]
 
 
-def perceptual_metric(prefer: Literal["auto", "lpips", "st_lpips"] = "auto") -> PerceptualMetric:
+def perceptual_metric(prefer: Literal["auto", "lpips", "st_lpips"] = "auto", precision: str = "auto") -> PerceptualMetric:
     """The perceptual metric, constructed once per process and cached.
 
     Args:
         prefer: "auto" (LPIPS if its weights are present offline, else ST-LPIPS), "lpips"
             (ValueError if unavailable) or "st_lpips".
+        precision: "auto" (bf16 where native, else fp32), "fp32" or "bf16" (see :class:`PerceptualMetric`).
     """
     if prefer not in ("auto", "lpips", "st_lpips"):
         raise ValueError(f"prefer must be 'auto', 'lpips' or 'st_lpips', got {prefer!r}")
     if prefer == "auto":
         prefer = "lpips" if lpips_available() else "st_lpips"
-    return _cached_metric(prefer)
+    return _cached_metric(prefer, precision)
 
 
 # --- rates ---------------------------------------------------------------------------------
@@ -274,7 +374,7 @@ def quality_metrics(ref: np.ndarray, rec: np.ndarray, which: tuple[str, ...], pe
     and the perceptual network is by far the slowest step of a row on a CPU.
     """
     key = (hashlib.sha1(np.ascontiguousarray(ref)).hexdigest(), hashlib.sha1(np.ascontiguousarray(rec)).hexdigest(),
-           which, getattr(perceptual, "name", None))
+           which, getattr(perceptual, "name", None), getattr(perceptual, "precision", None))
     if key in _METRIC_CACHE:
         return dict(_METRIC_CACHE[key])
     out = _compute_metrics(ref, rec, which, perceptual)

@@ -37,7 +37,7 @@ from semlink.phy.link import LinkCounters
 PROTECT_FIELDS = ("code", "modulation", "codewords_per_packet", "num_iter", "demapping", "decoder")
 
 Coded = Encoded | EncodedSet
-#: ``encode(rate_kwargs, channel_state) -> (Encoded | EncodedSet, encode seconds)``
+#: ``encode(rate_kwargs, channel_state) -> (Encoded | EncodedSet, seconds spent encoding now)``
 EncodeFn = Callable[[dict, "ChannelState | None"], "tuple[Coded, float]"]
 
 
@@ -130,12 +130,13 @@ def simulate(
     if links.mode == "ideal":
         key, values = rate.candidates
         coded_all = [(encode({key: v}, state), v) for v in values]
+        enc_s = sum(c[0][1] for c in coded_all)
         budget = links.default.channel_uses(sum(n_src)) * capacity_awgn(snr_db)
         fitting = [c for c in coded_all if c[0][0].num_bits <= budget]
         fits = bool(fitting)
         # the transmitter knows the mean SNR only: the largest point that fits it, else the smallest
-        (coded, enc_s), value = (max(fitting, key=lambda c: c[0][0].num_bits) if fitting
-                                 else min(coded_all, key=lambda c: c[0][0].num_bits))
+        (coded, _), value = (max(fitting, key=lambda c: c[0][0].num_bits) if fitting
+                             else min(coded_all, key=lambda c: c[0][0].num_bits))
         rate_label = f"{key}={value:g}"
     else:
         coded, enc_s = encode(dict(rate.fixed or {}), state)
@@ -210,6 +211,7 @@ def simulate(
             "encode_s": round(enc_s / n, 4), "link_s": round(link_s / n, 4),
             "decode_s": round(decode_s / n, 4), "metrics_s": round(metrics_s, 4),
             "perceptual_metric": perceptual.name if perceptual is not None and "perceptual" in metrics else "",
+            "perceptual_precision": getattr(perceptual, "precision", "") if "perceptual" in metrics else "",
         })
     return rows
 

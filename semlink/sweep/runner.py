@@ -56,6 +56,8 @@ class RowTask:
     spec_hash: str
     plugins: tuple[str, ...] = ()
     codes_sets: bool = False
+    #: folder of the sweep's shared encoding cache ("" = none)
+    encodings_dir: str = ""
 
 
 def row_key(item: str, codec: CodecPoint, link: LinkPoint, snr_db: float, trial: int) -> str:
@@ -148,26 +150,70 @@ def _link_plan(lp: LinkPoint):
 
 
 def _encoder(task: RowTask, codec, items: list[tuple[str, np.ndarray]]):
-    """``encode(rate, state) -> (coded, seconds)`` with the worker's encoding cache."""
+    """``encode(rate, state) -> (coded, seconds spent now)`` with the worker's encoding cache and,
+    for deterministic codecs, the sweep's on-disk cache shared by all workers (``encodings_dir``);
+    a cached encoding costs the row 0 s."""
 
     def encode(rate: dict, state):
         k = (task.dataset, task.dataset_options, task.items, task.codec.codec, task.codec.options,
              json.dumps(rate, sort_keys=True), json.dumps(state.as_dict() if state else None, sort_keys=True))
         if k in _ENCODINGS:
             _ENCODINGS.move_to_end(k)
-            return _ENCODINGS[k]
-        extra = {"channel_state": state} if state is not None else {}
-        t0 = time.perf_counter()
-        if codec.codes_sets:
-            coded = codec.encode_set([x for _, x in items], **rate, **extra)
-        else:
-            coded = codec.encode(items[0][1], **rate, **extra)
-        _ENCODINGS[k] = (coded, time.perf_counter() - t0)
+            return _ENCODINGS[k][0], 0.0  # cached: this row spent no time encoding
+        shared = _shared_encoding_path(task, k) if getattr(codec, "deterministic", True) else None
+        found = _read_encoding(shared) if shared is not None else None
+        spent = 0.0
+        if found is None:
+            extra = {"channel_state": state} if state is not None else {}
+            t0 = time.perf_counter()
+            if codec.codes_sets:
+                coded = codec.encode_set([x for _, x in items], **rate, **extra)
+            else:
+                coded = codec.encode(items[0][1], **rate, **extra)
+            spent = time.perf_counter() - t0
+            found = (coded, spent)
+            if shared is not None:
+                _write_encoding(shared, found)
+        _ENCODINGS[k] = found
         while len(_ENCODINGS) > _ENCODING_CACHE_SIZE:
             _ENCODINGS.popitem(last=False)
-        return _ENCODINGS[k]
+        return found[0], spent
 
     return encode
+
+
+def _shared_encoding_path(task: RowTask, k: tuple):
+    if not task.encodings_dir:
+        return None
+    from pathlib import Path
+
+    digest = hashlib.sha256(json.dumps(k, default=str).encode()).hexdigest()[:32]
+    return Path(task.encodings_dir) / f"{digest}.pkl"
+
+
+def _read_encoding(path):
+    import pickle
+
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+        return None
+
+
+def _write_encoding(path, value) -> None:
+    """Atomic write (temporary file + rename): another worker never reads half a file."""
+    import pickle
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache: going on without it is fine
 
 
 def run_task(task: RowTask) -> list[dict]:
@@ -284,7 +330,8 @@ def run_sweep(
     store = ResultStore(out_dir or spec.out)
     if fresh:
         store.reset()
-    tasks = plan(spec)
+    enc_dir = str(store.encodings_dir.resolve())
+    tasks = [dataclasses.replace(t, encodings_dir=enc_dir) for t in plan(spec)]
     order = [k for t in tasks for k in t.row_keys]
     done = store.done_keys()
     todo = [t for t in tasks if not all(k in done for k in t.row_keys)]

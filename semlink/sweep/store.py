@@ -1,5 +1,6 @@
 """Results store of a sweep: an append-only journal plus an atomically rewritten CSV table.
 
+``DIR/.encodings/``: encodings shared by the workers (deterministic codecs; deleted by ``--fresh``).
 ``DIR/rows.jsonl``: one JSON object per finished row, appended and flushed as soon as the row
 is done. A crash or Ctrl-C loses at most the rows in flight; a torn last line is ignored.
 ``DIR/results.csv`` (and ``results.parquet`` when pyarrow is installed): the tidy table,
@@ -33,12 +34,17 @@ class ResultStore:
         self.dir = Path(out_dir)
         self.journal = self.dir / "rows.jsonl"
         self.csv = self.dir / "results.csv"
+        #: encodings shared by the sweep's workers (a cache: safe to delete)
+        self.encodings_dir = self.dir / ".encodings"
 
     def reset(self) -> None:
-        """Forget every stored row (``--fresh``)."""
+        """Forget every stored row and cached encoding (``--fresh``)."""
+        import shutil
+
         for p in (self.journal, self.csv, self.dir / "results.parquet"):
             if p.exists():
                 p.unlink()
+        shutil.rmtree(self.encodings_dir, ignore_errors=True)
 
     def load(self) -> list[dict]:
         """Rows of the journal (a torn last line, from a crash mid-write, is skipped)."""
