@@ -34,6 +34,18 @@ def _train_facts(run: Path, last: int) -> dict:
             "final_train_psnr_db": round(mean("psnr"), 3), "train_seconds": round(sum(float(r["seconds"]) for r in rows), 1)}
 
 
+def _corpus_facts(data: str) -> dict:
+    """Manifest hash and size of the training packs among the run's data sources (folder:DIR)."""
+    out = {}
+    for src in data.split(","):
+        d = Path(src.split(":", 1)[1]) if src.startswith("folder:") else Path(src)
+        if (d / "manifest.json").is_file():
+            m = json.loads((d / "manifest.json").read_text())
+            out = {"corpus_manifest_hash": m.get("hash"), "corpus_images": len(m.get("images", [])),
+                   "corpus_mpixel": round(m.get("pixels", 0) / 1e6, 1)}
+    return out
+
+
 def _test_facts(ckpt: Path) -> dict:
     from semlink.codecs import get_codec
     from semlink.data import get_dataset
@@ -62,6 +74,7 @@ def main() -> int:
     ap.add_argument("--zoo", type=Path, default=Path(__file__).resolve().parents[1] / "semlink" / "zoo")
     ap.add_argument("--last", type=int, default=10, help="log.csv lines averaged for the final training figures")
     ap.add_argument("--note", default="", help="free-text note stored in the entry")
+    ap.add_argument("--recipe", default="", help="the recipe file the run was made with (stored in the entry)")
     args = ap.parse_args()
 
     import torch
@@ -82,8 +95,11 @@ def main() -> int:
         "training_data": cfg["data"], "vc2_scale": cfg["vc2_scale"], "crop": cfg["crop"], "batch": cfg["batch"],
         "lr": cfg["lr"], "lr_drop": cfg["lr_drop"], "steps": int(state["step"]), "device": cfg["device"],
         "init": Path(meta["init"]).name if meta.get("init") else None, "init_lambda": meta.get("init_lambda"), "init_steps": meta.get("init_step"),
-        **_train_facts(args.run, args.last), **_test_facts(dst),
+        "amp": cfg.get("amp", "none"), "train_seconds_total": state.get("seconds"),
+        **_corpus_facts(cfg["data"]), **_train_facts(args.run, args.last), **_test_facts(dst),
     }
+    if args.recipe:
+        facts["recipe"] = str(args.recipe)
     if args.note:
         facts["note"] = args.note
     entry = manifest_entry(dst, name=args.name, codec="hyperprior", quality=int(meta["quality"]), **facts)

@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES = (
     "semlink.data.cli",
     "semlink.train.cli",
     "semlink.rd.cli",
+    "semlink.zoo.cli",
 )
 
 

@@ -1,4 +1,4 @@
-"""``semlink data``: list datasets, fetch optional ones."""
+"""``semlink data``: list datasets, fetch optional ones and offline corpus sources, pack a training corpus."""
 
 from __future__ import annotations
 
@@ -27,10 +27,48 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="data_command", required=True)
     lp = sub.add_parser("list", help="list registered datasets and whether they are installed (folder: --dataset folder:DIR)")
     lp.set_defaults(func=_list)
-    fp = sub.add_parser("fetch", help="install an optional dataset's package with pip (e.g. vc2)")
-    fp.add_argument("name", help="dataset name")
+    fp = sub.add_parser("fetch", help="install an optional dataset (pip, e.g. vc2) or fetch a corpus source "
+                        "(Debian package, see `semlink data sources`)")
+    fp.add_argument("name", help="dataset or corpus source name")
+    fp.add_argument("--deb", default=None, help="corpus source: use this downloaded .deb instead of apt-get download")
+    fp.add_argument("--dest", default=None, help="corpus source: folder to put it in (default: the user cache)")
     fp.set_defaults(func=_fetch)
+    sp = sub.add_parser("sources", help="list the offline training-corpus sources and whether they are fetched")
+    sp.set_defaults(func=_sources)
+    pp = sub.add_parser("pack", help="write a compact training corpus (JPEG q95 images <= --max-side px + manifest)",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    pp.add_argument("--out", required=True, help="output folder")
+    pp.add_argument("--sources", default="bundled,mate-nature,plasma-photos,opencv-photos",
+                    help="comma-separated corpus sources (fetched first with `semlink data fetch NAME`)")
+    pp.add_argument("--max-side", type=int, default=1024, help="longer side of every packed image at most this")
+    pp.add_argument("--quality", type=int, default=95, help="JPEG quality")
+    pp.set_defaults(func=_pack)
     return p
+
+
+def _sources(args: argparse.Namespace) -> int:
+    from .corpus import SOURCES, source_dir
+
+    for name, src in SOURCES.items():
+        done = name == "bundled" or (source_dir(name) / "source.json").is_file()
+        state = "fetched" if done else f"semlink data fetch {name}"
+        print(f"{name:14s} {src.kind:6s} {state:34s} {src.description}; licence {src.licence}")
+    return 0
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .corpus import SOURCES, pack
+
+    names = [s for s in args.sources.split(",") if s]
+    m = pack(Path(args.out), names, max_side=args.max_side, quality=args.quality)
+    per = {}
+    for e in m["images"]:
+        per[e["source"]] = per.get(e["source"], 0) + 1
+    print(f"{len(m['images'])} images, {m['pixels'] / 1e6:.1f} Mpixel, {m['bytes'] / 2**20:.1f} MiB in {args.out} "
+          f"(manifest hash {m['hash']}): " + ", ".join(f"{k} {v}" for k, v in per.items()))
+    return 0
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -45,6 +83,15 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .corpus import SOURCES
+    from .corpus import fetch as fetch_source
+
+    if args.name in SOURCES:
+        dest = fetch_source(args.name, Path(args.dest) if args.dest else None, Path(args.deb) if args.deb else None)
+        print(f"fetched {args.name} into {dest}")
+        return 0
     try:
         return fetch(args.name)
     except ValueError as exc:

@@ -24,52 +24,98 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    h.add_argument("--lambda", dest="lmbda", type=float, required=True, help="rate-distortion trade-off")
-    h.add_argument("--steps", type=int, required=True, help="total training steps (a resumed run continues up to it)")
-    h.add_argument("--out", required=True, help="output directory")
-    h.add_argument("--resume", action="store_true", help="continue the run in --out (starts fresh if it holds none)")
-    h.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
-    h.add_argument("--n", type=int, default=128, help="channels N")
-    h.add_argument("--m", type=int, default=192, help="latent channels M")
-    h.add_argument("--arch", default="ScaleHyperprior", choices=("ScaleHyperprior", "MeanScaleHyperprior"),
-                   help="CompressAI architecture")
+    h.add_argument("--recipe", default=None, help="TOML file of these options (keys as the long options, "
+                   "'lambda' for --lambda); options given on the command line override it")
+    h.add_argument("--lambda", dest="lmbda", type=float, default=None, help="rate-distortion trade-off (required)")
+    h.add_argument("--steps", type=int, default=None, help="total training steps (a resumed run continues up to it; required)")
+    h.add_argument("--out", default=None, help="output directory (required)")
+    h.add_argument("--resume", action="store_true", default=None, help="continue the run in --out (starts fresh if it holds none)")
+    h.add_argument("--max-minutes", type=float, default=None,
+                   help="stop cleanly after this many minutes with a checkpoint; --resume continues (a chain of short "
+                        "runs gives the same result as one long run)")
+    h.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default cpu)")
+    h.add_argument("--amp", default=None, choices=("none", "bf16"),
+                   help="bf16 autocast of the transforms (entropy models stay float32); default none")
+    h.add_argument("--n", type=int, default=None, help="channels N (default 128)")
+    h.add_argument("--m", type=int, default=None, help="latent channels M (default 192)")
+    h.add_argument("--arch", default=None, choices=("ScaleHyperprior", "MeanScaleHyperprior"),
+                   help="CompressAI architecture (default ScaleHyperprior)")
     h.add_argument("--init", default=None,
                    help="start from the weights of another run (its directory, train_state.pt or hyperprior.pt), "
                         "e.g. to fine-tune a trained model to another --lambda; optimizers start fresh")
-    h.add_argument("--batch", type=int, default=8, help="batch size")
-    h.add_argument("--crop", type=int, default=256, help="crop side (multiple of 64)")
-    h.add_argument("--lr", type=float, default=1e-4, help="learning rate (x0.1 after --lr-drop of the steps)")
-    h.add_argument("--lr-drop", type=float, default=0.9, help="fraction of --steps after which the lr drops 10x")
-    h.add_argument("--data", "--dataset", dest="data", default="bundled",
+    h.add_argument("--batch", type=int, default=None, help="batch size (default 8)")
+    h.add_argument("--crop", type=int, default=None, help="crop side, multiple of 64 (default 256)")
+    h.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-4; x0.1 after --lr-drop of the steps)")
+    h.add_argument("--lr-drop", type=float, default=None, help="fraction of --steps after which the lr drops 10x (0.9)")
+    h.add_argument("--data", "--dataset", dest="data", default=None,
                    help="training images, comma-separated: 'bundled' (photos shipped in scikit-image/matplotlib, "
                         "not the test set), 'vc2' (optional vc2-conformance-data wheel), folder:DIR (the images "
-                        "in DIR and its subfolders, see semlink data list) or a directory of images")
-    h.add_argument("--vc2-scale", type=int, default=2, help="downscale factor of the vc2 pictures")
-    h.add_argument("--quality", type=int, default=1, help="rate-point id stored in the exported checkpoint (1..31)")
-    h.add_argument("--save-every", type=int, default=1000, help="checkpoint every N steps (and at the end)")
-    h.add_argument("--log-every", type=int, default=50, help="log.csv line every N steps")
-    h.add_argument("--seed", type=int, default=0, help="seed of the initialisation, crops and noise")
+                        "in DIR and its subfolders, e.g. a pack from `semlink data pack`) or a directory of images")
+    h.add_argument("--vc2-scale", type=int, default=None, help="downscale factor of the vc2 pictures (2)")
+    h.add_argument("--quality", type=int, default=None, help="rate-point id stored in the exported checkpoint (1..31)")
+    h.add_argument("--save-every", type=int, default=None, help="checkpoint every N steps and at the end (1000)")
+    h.add_argument("--log-every", type=int, default=None, help="log.csv line every N steps (50)")
+    h.add_argument("--seed", type=int, default=None, help="seed of the initialisation, crops and noise (0)")
     h.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    h.add_argument("--val-fraction", type=float, default=None,
+                   help="hold out every n-th image (n = 1/fraction) for validation; best.pt keeps the best (0: none)")
+    h.add_argument("--val-every", type=int, default=None, help="validate every N steps (1000)")
     h.add_argument("--no-progress", action="store_true", help="no progress bar")
     h.set_defaults(func=_hyperprior)
     return p
+
+
+#: TrainConfig fields settable from a recipe or the command line (recipe key -> field)
+_RECIPE_KEYS = {"lambda": "lmbda", "steps": "steps", "out": "out", "resume": "resume_flag", "max_minutes": "max_minutes",
+                "device": "device", "amp": "amp", "n": "n", "m": "m", "arch": "arch", "init": "init", "batch": "batch",
+                "crop": "crop", "lr": "lr", "lr_drop": "lr_drop", "data": "data", "vc2_scale": "vc2_scale",
+                "quality": "quality", "save_every": "save_every", "log_every": "log_every", "seed": "seed",
+                "threads": "threads", "val_fraction": "val_fraction", "val_every": "val_every"}
+
+
+def _merged_options(args: argparse.Namespace) -> dict:
+    """Recipe values overridden by the options given on the command line -> TrainConfig kwargs."""
+    import tomllib
+    from pathlib import Path
+
+    opts: dict = {}
+    if args.recipe:
+        path = Path(args.recipe)
+        if not path.is_file():
+            raise ValueError(f"--recipe {path}: no such file")
+        try:
+            raw = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"--recipe {path}: not valid TOML: {e}") from None
+        unknown = sorted(set(raw) - set(_RECIPE_KEYS) - {"description", "model"})
+        if unknown:
+            raise ValueError(f"--recipe {path}: unknown key(s) {unknown}; allowed: {', '.join(sorted(_RECIPE_KEYS))}")
+        if raw.get("model", "hyperprior") != "hyperprior":
+            raise ValueError(f"--recipe {path}: model = {raw['model']!r}, this is `semlink train hyperprior`")
+        opts = {_RECIPE_KEYS[k]: v for k, v in raw.items() if k in _RECIPE_KEYS}
+    arg_field = {"lmbda": "lmbda", "resume": "resume_flag"}
+    for key, field in _RECIPE_KEYS.items():
+        attr = {"lambda": "lmbda"}.get(key, key)
+        v = getattr(args, attr, None)
+        if v is not None:
+            opts[arg_field.get(attr, field)] = v
+    for need, flag in (("lmbda", "--lambda"), ("steps", "--steps"), ("out", "--out")):
+        if opts.get(need) is None:
+            raise ValueError(f"{flag} is required (on the command line or in the --recipe)")
+    return opts
 
 
 def _hyperprior(args: argparse.Namespace) -> int:
     from .data import TrainingDataError
     from .loop import TrainConfig, train
 
-    cfg = TrainConfig(
-        lmbda=args.lmbda, steps=args.steps, out=args.out, n=args.n, m=args.m, arch=args.arch, init=args.init, batch=args.batch, crop=args.crop,
-        lr=args.lr, lr_drop=args.lr_drop, data=args.data, vc2_scale=args.vc2_scale, device=args.device,
-        save_every=args.save_every, log_every=args.log_every, seed=args.seed, quality=args.quality,
-        threads=args.threads, progress=not args.no_progress, resume_flag=args.resume,
-    )
+    cfg = TrainConfig(**_merged_options(args), progress=not args.no_progress)
     try:
         s = train(cfg)
     except TrainingDataError as exc:
         raise ValueError(str(exc)) from None
     extra = "".join(f" {k}={s[k]:.4g}" for k in ("loss", "bpp", "psnr") if k in s)
-    print(f"step {s['step']} ({s['steps_run']} run, {s['it_per_s']:.2f} it/s){extra}")
+    stop = " (stopped at --max-minutes; continue with --resume)" if s.get("stopped_at_time_limit") else ""
+    print(f"step {s['step']} ({s['steps_run']} run, {s['it_per_s']:.2f} it/s){extra}{stop}")
     print(f"checkpoint: {s['checkpoint']}  (get_codec('hyperprior', checkpoint='{s['checkpoint']}'))")
     return 0

@@ -58,6 +58,15 @@ class TrainConfig:
     seed: int = 0
     quality: int = 1
     threads: int | None = None
+    #: "none" (float32) or "bf16": analysis/synthesis transforms under bf16 autocast; the
+    #: entropy models (likelihoods, CDFs) always in float32
+    amp: str = "none"
+    #: stop cleanly (checkpoint + export) after this many minutes of training; None = no limit
+    max_minutes: float | None = None
+    #: every n-th training image (n = round(1 / val_fraction)) is held out for validation; 0 = none
+    val_fraction: float = 0.0
+    #: validate every N steps (and at the end): estimated bpp, PSNR, loss on fixed crops of the held-out images
+    val_every: int = 1000
     progress: bool = True
     resume_flag: bool = False
 
@@ -79,6 +88,12 @@ class TrainConfig:
             raise ValueError(f"--arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if self.init is not None and not Path(self.init).exists():
             raise ValueError(f"--init {self.init}: no such file or directory")
+        if self.amp not in ("none", "bf16"):
+            raise ValueError(f"--amp must be 'none' or 'bf16', got {self.amp!r}")
+        if not 0.0 <= self.val_fraction < 0.5:
+            raise ValueError(f"--val-fraction must be in [0, 0.5), got {self.val_fraction}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ValueError(f"--max-minutes must be > 0, got {self.max_minutes}")
 
 
 def _init_weights(net, path: str) -> dict:
@@ -103,6 +118,57 @@ def _init_weights(net, path: str) -> dict:
         raise ValueError(f"--init {p}: holds {arch}(N={n}, M={m}), this run is {type(net).__name__}(N={net.N}, M={net.M})")
     net.load_state_dict(sd)  # the CDF tables are recomputed at every export
     return {"init": str(path), "init_lambda": lmbda, "init_step": step}
+
+
+def _autocast_transforms(net, device: str) -> None:
+    """Run the four transforms (g_a, g_s, h_a, h_s) under bf16 autocast, returning float32, so
+    the entropy models' likelihoods and CDFs stay in float32. Patches the instances' forward
+    (no change to the state dict)."""
+    import torch
+
+    kind = device.split(":")[0]
+    for name in ("g_a", "g_s", "h_a", "h_s"):
+        mod = getattr(net, name)
+        inner = mod.forward
+
+        def forward(*a, _inner=inner, **k):
+            with torch.autocast(kind, dtype=torch.bfloat16):
+                out = _inner(*a, **k)
+            return out.float()
+
+        mod.forward = forward
+
+
+def _validation_batch(images, crop: int):
+    """Fixed validation input: the centre ``2 crop x 2 crop`` window (or the whole image, cut to
+    multiples of 64) of every held-out image, float32 [1, 3, h, w] in [0, 1] each."""
+    import torch
+
+    out = []
+    for im in images:
+        h, w = im.data.shape[:2]
+        ch, cw = min(h, 2 * crop) // 64 * 64, min(w, 2 * crop) // 64 * 64
+        if ch < 64 or cw < 64:
+            continue
+        y, x = (h - ch) // 2, (w - cw) // 2
+        out.append(torch.from_numpy(im.data[y : y + ch, x : x + cw].copy()).permute(2, 0, 1)[None].float() / 255.0)
+    return out
+
+
+def _validate(net, crit, batch, device: str) -> dict:
+    """Mean loss / estimated bpp / MSE / PSNR of the held-out crops (eval mode: rounding, no noise)."""
+    import torch
+
+    net.eval()
+    acc = np.zeros(3)
+    with torch.no_grad():
+        for x in batch:
+            x = x.to(device)
+            r = crit(net(x), x)
+            acc += (float(r["loss"]), float(r["bpp_loss"]), float(r["mse_loss"]))
+    net.train()
+    loss, bpp, mse = acc / len(batch)
+    return {"loss": float(loss), "bpp": float(bpp), "mse": float(mse), "psnr": 10 * math.log10(1 / max(float(mse), 1e-10))}
 
 
 def _lr(cfg: TrainConfig, step: int) -> float:
@@ -157,7 +223,13 @@ def train(cfg: TrainConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
 
     images = load_training_images(cfg.data, cfg.vc2_scale)
+    val_images = []
+    if cfg.val_fraction > 0:
+        stride = max(2, round(1 / cfg.val_fraction))
+        val_images = images[::stride]
+        images = [im for i, im in enumerate(images) if i % stride]
     crops = RandomCrops(images, cfg.crop, cfg.batch, cfg.seed)
+    val_batch = _validation_batch(val_images, cfg.crop) if val_images else None
     torch.manual_seed(cfg.seed)
     net = build_model(cfg.n, cfg.m, cfg.arch)
     init_meta = _init_weights(net, cfg.init) if cfg.init and resume_state is None else {}
@@ -171,12 +243,20 @@ def train(cfg: TrainConfig) -> dict:
         step = int(resume_state["step"])
     if cfg.device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True
+    if cfg.amp == "bf16":
+        _autocast_transforms(net, cfg.device)
     crit = RateDistortionLoss(lmbda=cfg.lmbda)
-    config_dict = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("progress", "resume_flag")}
+    config_dict = {k: v for k, v in dataclasses.asdict(cfg).items()
+                   if k not in ("progress", "resume_flag", "max_minutes", "threads")}
     if resume_state is not None:
         init_meta = resume_state.get("init_meta", {})
     meta = {"lambda": cfg.lmbda, "data": cfg.data, "crop": cfg.crop, "batch": cfg.batch, "seed": cfg.seed,
-            "lr": cfg.lr, **init_meta}
+            "lr": cfg.lr, "amp": cfg.amp, "device": cfg.device, **init_meta}
+    seconds_before = float(resume_state.get("seconds", 0.0)) if resume_state is not None else 0.0
+    best = dict(resume_state.get("best", {})) if resume_state is not None else {}
+    val_log = out / "val.csv"
+    if val_batch is not None and not val_log.exists():
+        val_log.write_text("step,loss,bpp,mse,psnr\n")
     log_path = out / LOG
     if not log_path.exists():
         log_path.write_text("step,loss,bpp,mse,psnr,aux_loss,seconds\n")
@@ -187,9 +267,12 @@ def train(cfg: TrainConfig) -> dict:
         log_path.write_text("\n".join(keep) + "\n")
 
     def checkpoint(step: int) -> None:
+        seconds = seconds_before + time.perf_counter() - t_start
         _save(state_path, {"config": config_dict, "step": step, "init_meta": init_meta, "model": net.state_dict(),
-                           "opt": opt.state_dict(), "aux_opt": aux_opt.state_dict()})
-        export_checkpoint(net, out / EXPORT, quality=cfg.quality, meta={**meta, "step": step})
+                           "opt": opt.state_dict(), "aux_opt": aux_opt.state_dict(), "seconds": seconds,
+                           "best": best})
+        export_checkpoint(net, out / EXPORT, quality=cfg.quality,
+                          meta={**meta, "step": step, "train_seconds": round(seconds, 1)})
 
     acc = np.zeros(5)
     n_acc = 0
@@ -199,8 +282,14 @@ def train(cfg: TrainConfig) -> dict:
     last = {}
     bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, desc=f"hyperprior lambda={cfg.lmbda:g}",
                dynamic_ncols=True, mininterval=1.0)
+    deadline = t_start + 60 * cfg.max_minutes if cfg.max_minutes else None
+    stopped_early = False
     try:
         while step < cfg.steps:
+            if deadline is not None and time.perf_counter() >= deadline:
+                stopped_early = True
+                checkpoint(step)  # a clean stop: the next run resumes here
+                break
             lr = _lr(cfg, step)
             for g in opt.param_groups:
                 g["lr"] = lr
@@ -232,6 +321,13 @@ def train(cfg: TrainConfig) -> dict:
                 acc[:] = 0
                 n_acc = 0
                 t_log = now
+            if val_batch is not None and (step % cfg.val_every == 0 or step == cfg.steps):
+                v = _validate(net, crit, val_batch, cfg.device)
+                with val_log.open("a") as f:
+                    f.write(f"{step},{v['loss']:.6g},{v['bpp']:.6g},{v['mse']:.6g},{v['psnr']:.4f}\n")
+                if not best or v["loss"] < best["loss"]:
+                    best = {**v, "step": step}
+                    export_checkpoint(net, out / "best.pt", quality=cfg.quality, meta={**meta, "step": step, "val": v})
             if step % cfg.save_every == 0 or step == cfg.steps:
                 checkpoint(step)
     finally:
@@ -239,4 +335,5 @@ def train(cfg: TrainConfig) -> dict:
     elapsed = time.perf_counter() - t_start
     done = step - start_step
     return {"step": step, "steps_run": done, "it_per_s": done / elapsed if elapsed > 0 else float("nan"),
+            "stopped_at_time_limit": stopped_early, "best_validation": best,
             "state": str(state_path), "checkpoint": str(out / EXPORT), "log": str(log_path), **last}

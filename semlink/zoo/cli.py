@@ -1,0 +1,42 @@
+"""``semlink zoo``: the shipped models and how each was made (``semlink zoo list [--json]``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("zoo", help="list the shipped trained models and how they were made",
+                              description="Every shipped checkpoint with its manifest facts (data, recipe, steps, "
+                                          "device, wall time, training/validation/test figures); loaders check the sha256.")
+    sub = p.add_subparsers(dest="zoo_command", required=True)
+    lp = sub.add_parser("list", help="one line per model (or --json: the whole manifest entries)")
+    lp.add_argument("--json", action="store_true", help="print the manifest entries as JSON")
+    lp.add_argument("--verify", action="store_true", help="also check every file's sha256")
+    lp.set_defaults(func=_list)
+    return p
+
+
+def _list(args: argparse.Namespace) -> int:
+    from semlink.zoo import manifest
+    from semlink.zoo.checkpoints import verify_file, zoo_dir
+
+    models = manifest()
+    if args.verify:
+        for m in models:
+            verify_file(zoo_dir() / m["file"], m["sha256"])
+    if args.json:
+        print(json.dumps(models, indent=2))
+        return 0
+    print(f"{'name':16s} {'codec':11s} {'q':>2s} {'arch':22s} {'lambda':>7s} {'steps':>6s} {'device':6s} {'hours':>5s} "
+          f"{'test bpp':>8s} {'PSNR':>6s} {'MS-SSIM':>7s}  data")
+    for m in models:
+        hours = m.get("train_seconds", 0) / 3600
+        print(f"{m['name']:16s} {m['codec']:11s} {m['quality']:2d} {m.get('arch', ''):22s} {m.get('lambda', 0):7.4g} "
+              f"{m.get('steps', 0):6d} {m.get('device', ''):6s} {hours:5.2f} {m.get('test_bpp', float('nan')):8.4f} "
+              f"{m.get('test_psnr_db', float('nan')):6.2f} {m.get('test_ms_ssim', float('nan')):7.4f}  "
+              f"{m.get('training_data', '')}")
+    if args.verify:
+        print(f"{len(models)} files match their sha256")
+    return 0
