@@ -26,7 +26,7 @@ def bare_loop(arch: str, n: int, m: int, crop: int, batch: int, amp: str, device
     import torch
 
     from semlink.codecs.hyperprior import build_model, import_compressai
-    from semlink.train.loop import _autocast_transforms
+    from semlink.train.hyperprior_task import autocast_transforms as _autocast_transforms
 
     import_compressai()
     from compressai.losses import RateDistortionLoss

@@ -91,3 +91,13 @@ def check_context(extra: dict) -> None:
     unknown = sorted(set(extra) - set(CONTEXT_KEYS))
     if unknown:
         raise ValueError(f"unknown encode keyword(s) {unknown}; context keywords accepted: {list(CONTEXT_KEYS)}")
+
+
+#: What a classical decoder does with a damaged part (``on_loss`` codec option).
+ON_LOSS = ("decode", "conceal")
+
+
+def check_on_loss(value: str) -> str:
+    if value not in ON_LOSS:
+        raise ValueError(f"on_loss must be one of {list(ON_LOSS)}, got {value!r}")
+    return value

@@ -138,11 +138,14 @@ class Reconstruction:
         data: uint8 [H, W, 3] (image) or [T, H, W, 3] (video); always the source shape.
         decoded_ok: False when the decoder failed and ``data`` is a concealment.
         reason: why decoding failed ("" when it did not).
+        recovered: fraction of the coded item the decoder could use (e.g. the intact prefix of a
+            progressive stream over its length), None where not meaningful.
     """
 
     data: np.ndarray
     decoded_ok: bool = True
     reason: str = ""
+    recovered: float | None = None
 
     def __post_init__(self):
         # Library messages often embed object addresses ("<BytesIO at 0x7f..>"): drop them so the

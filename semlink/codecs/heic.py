@@ -19,6 +19,7 @@ import io
 import numpy as np
 import pillow_heif
 
+from ._util import check_on_loss
 from .image_base import ImageCodec
 from .registry import register_codec
 
@@ -34,7 +35,8 @@ class HeicCodec(ImageCodec):
     q_min, q_max, default_quality = 0, 100, 50
     points = (5, 10, 20, 30, 40, 50, 60, 70, 80)
 
-    def __init__(self, chroma: str = "420") -> None:
+    def __init__(self, chroma: str = "420", on_loss: str = "decode") -> None:
+        self.on_loss = check_on_loss(on_loss)
         if chroma not in ("420", "444"):
             raise ValueError(f"chroma must be '420' or '444', got {chroma!r}")
         self.chroma = chroma

@@ -114,12 +114,20 @@ class ImageCodec(Codec):
         data = self._encode_bytes(image, q)
         return data, 8 * len(data)
 
+    #: "decode": the library decodes the received bytes with its own error handling;
+    #: "conceal": any lost packet -> mid-grey (the common literature baseline)
+    on_loss: str = "decode"
+
     def decode(self, received: Received) -> Reconstruction:
         """Decode; never raises. Failure -> mid-grey image, ``decoded_ok=False``, reason."""
         shape = tuple(received.shape)
         data = received.parts.get(PART, b"")
         if not data:
             return Reconstruction(grey(shape), False, "empty codestream")
+        part = received.packets.get(PART)
+        if self.on_loss == "conceal" and part is not None and not part.ok:
+            return Reconstruction(grey(shape), False, f"concealed: {part.packets_lost} of {part.num_packets} packets lost",
+                                  recovered=0.0)
         h, w = shape[0], shape[1]
         try:
             cw, ch = self._peek_size(data)

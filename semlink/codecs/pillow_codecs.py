@@ -23,6 +23,7 @@ from PIL import Image, ImageFile, features
 
 import PIL
 
+from ._util import check_on_loss
 from .image_base import ImageCodec
 from .registry import register_codec
 
@@ -83,7 +84,8 @@ class JpegCodec(ImageCodec):
     points = (5, 10, 20, 30, 50, 75, 90, 95)
     _SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 
-    def __init__(self, subsampling: str = "4:2:0") -> None:
+    def __init__(self, subsampling: str = "4:2:0", on_loss: str = "decode") -> None:
+        self.on_loss = check_on_loss(on_loss)
         if subsampling not in self._SUBSAMPLING:
             raise ValueError(f"subsampling must be one of {list(self._SUBSAMPLING)}, got {subsampling!r}")
         self.subsampling = subsampling
@@ -119,7 +121,8 @@ class WebpCodec(ImageCodec):
     q_min, q_max, default_quality = 0, 100, 75
     points = (0, 5, 10, 25, 50, 75, 90, 95)
 
-    def __init__(self, method: int = 6) -> None:
+    def __init__(self, method: int = 6, on_loss: str = "decode") -> None:
+        self.on_loss = check_on_loss(on_loss)
         if method not in range(7):
             raise ValueError(f"method must be an integer 0..6, got {method!r}")
         self.method = method

@@ -147,6 +147,10 @@ class Received:
         except KeyError:
             raise KeyError(f"no part {name!r}; received parts: {sorted(self.packets)}") from None
 
+    def with_part(self, name: str, data: bytes) -> "Received":
+        """Copy with part ``name`` replaced by ``data`` as one intact packet (a decoder's repaired stream)."""
+        return Received(self.codec, self.kind, self.shape, {**self.packets, name: ReceivedPart.intact(data)})
+
     @property
     def ok(self) -> bool:
         """True when every packet of every part passed its CRC."""

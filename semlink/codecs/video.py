@@ -33,7 +33,7 @@ from typing import Any
 import ffmpeg
 import numpy as np
 
-from ._util import check_context, fit_to_shape, grey, one_rate, validate_video
+from ._util import check_context, check_on_loss, fit_to_shape, grey, one_rate, validate_video
 from .base import Codec, Encoded, Reconstruction
 from .received import Received
 from .ffmpeg_io import DEFAULT_TIMEOUT_S, ffmpeg_exe, ffmpeg_version, run_ffmpeg
@@ -65,6 +65,8 @@ class FfmpegVideoCodec(Codec):
             or "crf_search" (bisect CRF directly).
         threads: encoder threads (default 1: deterministic output).
         timeout_s: limit of each FFmpeg call in seconds (default 120).
+        on_loss: "decode" (default: FFmpeg decodes the received stream with its error
+            concealment) or "conceal" (any lost packet -> a mid-grey clip).
     """
 
     kind = "video"
@@ -87,6 +89,7 @@ class FfmpegVideoCodec(Codec):
         rate_control: str = "abr",
         threads: int = 1,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        on_loss: str = "decode",
     ) -> None:
         if gop is not None and (not isinstance(gop, int) or gop < 1):
             raise ValueError(f"gop must be a positive integer or None, got {gop!r}")
@@ -106,6 +109,7 @@ class FfmpegVideoCodec(Codec):
         self.gop = 1 if self.intra_only else gop
         self.preset, self.tune, self.fps = preset, tune, float(fps)
         self.bframes, self.rate_control, self.threads, self.timeout_s = bframes, rate_control, threads, timeout_s
+        self.on_loss = check_on_loss(on_loss)
 
     def rate_points(self) -> list[Any]:
         """CRF values, low -> high rate."""
@@ -237,6 +241,10 @@ class FfmpegVideoCodec(Codec):
         data = received.parts.get(PART, b"")
         if not data:
             return Reconstruction(grey(shape), False, "empty bitstream")
+        part = received.packets.get(PART)
+        if self.on_loss == "conceal" and part is not None and not part.ok:
+            return Reconstruction(grey(shape), False, f"concealed: {part.packets_lost} of {part.num_packets} packets lost",
+                                  recovered=0.0)
         pw, ph = w + w % 2, h + h % 2
         try:
             res = run_ffmpeg(self._decode_args(pw, ph, t), data, self.timeout_s)

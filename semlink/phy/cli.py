@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("results/ber/ber.csv"), help="CSV path; the PNG goes beside it")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+    register_mcs(sub)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,4 +68,48 @@ def run(args: argparse.Namespace) -> int:
     for r in table:
         print(f"{r['snr_db']:7.2f} {r['ber']:10.3e} {r['bler']:10.3e} {r['raw_ber']:10.3e} {r['bits']:10d}")
     print(f"wrote {args.out} and {png}")
+    return 0
+
+
+def register_mcs(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "mcs-table", formatter_class=D,
+        help="BLER tables of every MCS for a channel/receiver (link adaptation): list, build, rebuild",
+        description="Measure (or show from the user cache) the codeword error rate of QPSK/16-QAM/64-QAM x LDPC "
+        "rate 1/2, 3/4 on an SNR grid for one channel and receiver, and the SNR threshold of each MCS at the BLER "
+        "target (the tables `[link] adapt_bler` uses). Rule: per point, codewords until --max-errors errors or "
+        "ceil(20 / target) codewords.",
+    )
+    p.add_argument("--list", action="store_true", help="list the cached tables and exit")
+    p.add_argument("--channel", default="tdl-c", choices=list_channels(), help="channel model")
+    p.add_argument("--estimator", default="ls", choices=ESTIMATORS, help="channel estimation")
+    p.add_argument("--equalizer", default="lmmse", choices=EQUALIZERS, help="equalizer")
+    p.add_argument("--domain", default="freq", choices=DOMAINS, help="frequency- or time-domain channel")
+    p.add_argument("--target", type=float, default=0.01, help="BLER target")
+    p.add_argument("--max-errors", type=int, default=100, help="stop a point after this many codeword errors")
+    p.add_argument("--rebuild", action="store_true", help="measure again even if cached")
+    p.set_defaults(func=run_mcs)
+
+
+def run_mcs(args: argparse.Namespace) -> int:
+    from semlink.phy.config import LinkConfig
+    from semlink.phy.mcs import cached_table, list_cached
+    from semlink.sweep.runner import ADAPT_SNR_GRID
+
+    if args.list:
+        for name, facts in list_cached():
+            link = facts.get("link", {})
+            print(f"{name}  {link.get('channel')} {link.get('channel_params')} {link.get('estimator')}+"
+                  f"{link.get('equalizer')} {link.get('domain')}  target {facts.get('target')}  "
+                  f"{facts.get('seconds', '?')} s to build")
+        return 0
+    cfg = LinkConfig(channel=args.channel, estimator=args.estimator, equalizer=args.equalizer, domain=args.domain)
+    table, cached = cached_table(cfg, ADAPT_SNR_GRID, args.target, args.max_errors, rebuild=args.rebuild,
+                                 progress=None)
+    print(f"{'from the cache' if cached else 'measured'}: {cfg.channel}, {cfg.estimator}+{cfg.equalizer}, "
+          f"BLER target {table.target:g}, SNR {table.snr_db[0]:g}..{table.snr_db[-1]:g} dB")
+    for name in table.bler:
+        thr = table.threshold_db(name)
+        print(f"  {name:10s} threshold {'never' if thr is None else f'{thr:g} dB':>9s}   codewords "
+              f"{sum(table.blocks[name])}, errors {sum(table.errors[name])}")
     return 0

@@ -56,6 +56,10 @@ class LinkPlan:
     default: Any
     by_part: dict[str, Any] = field(default_factory=dict)
     protect: dict[str, dict] = field(default_factory=dict)
+    #: phy mode: fixed data resource elements per source symbol (the codec then fits the budget)
+    cbr: float | None = None
+    #: why nothing can be sent at all (e.g. no MCS meets the BLER target), "" = the link is usable
+    unavailable: str = ""
 
     def for_part(self, name: str):
         return self.by_part.get(name, self.default)
@@ -67,7 +71,20 @@ class LinkPlan:
             return ChannelState(snr_db, "ideal", link.fading, cbr=link.cbr,
                                 channel_uses=link.channel_uses(num_source_symbols))
         c = self.default.config
-        return ChannelState(snr_db, "phy", c.channel, c.modulation, self.default.code.code_rate, c.bits_per_symbol)
+        uses = math.floor(self.cbr * num_source_symbols) if self.cbr is not None else None
+        return ChannelState(snr_db, "phy", c.channel, c.modulation, self.default.code.code_rate, c.bits_per_symbol,
+                            self.cbr, uses)
+
+    def data_symbols(self, coded) -> int:
+        """Data REs the parts of ``coded`` (Encoded or EncodedSet) occupy at their links' settings."""
+        from semlink.phy.budget import payload_data_symbols
+
+        parts = dict(coded.shared) if isinstance(coded, EncodedSet) else {}
+        items = coded.items if isinstance(coded, EncodedSet) else (coded,)
+        total = sum(payload_data_symbols(self.for_part(k).config, len(v)) for k, v in parts.items())
+        for e in items:
+            total += sum(payload_data_symbols(self.for_part(k).config, len(v)) for k, v in e.parts.items())
+        return total
 
 
 @dataclass(frozen=True)
@@ -127,12 +144,16 @@ def simulate(
 
     # 2. rate choice and encoding
     fits = True
-    if links.mode == "ideal":
+    budget: dict = {}
+    if links.mode == "phy" and links.cbr is not None:
+        coded, enc_s, rate_label, budget = _fit_budget(items, codec, links, state, encode, n_src)
+        fits = budget["fits"]
+    elif links.mode == "ideal":
         key, values = rate.candidates
         coded_all = [(encode({key: v}, state), v) for v in values]
         enc_s = sum(c[0][1] for c in coded_all)
-        budget = links.default.channel_uses(sum(n_src)) * capacity_awgn(snr_db)
-        fitting = [c for c in coded_all if c[0][0].num_bits <= budget]
+        capacity_bits = links.default.channel_uses(sum(n_src)) * capacity_awgn(snr_db)
+        fitting = [c for c in coded_all if c[0][0].num_bits <= capacity_bits]
         fits = bool(fitting)
         # the transmitter knows the mean SNR only: the largest point that fits it, else the smallest
         (coded, _), value = (max(fitting, key=lambda c: c[0][0].num_bits) if fitting
@@ -153,6 +174,9 @@ def simulate(
     if links.mode == "ideal":
         received, sent, outage, capacity = _transmit_ideal(shared, per_item, links.default, snr_db, rng, sum(n_src),
                                                            codec.wants_llr)
+    elif not fits or links.unavailable:  # over the CBR budget at the lowest rate, or no usable MCS: nothing sent
+        received, sent = _not_sent(shared, per_item, codec.wants_llr)
+        outage, capacity = True, math.nan
     else:
         received, sent = _transmit_phy(shared, per_item, links, snr_db, rng, codec.wants_llr)
         outage, capacity = False, math.nan
@@ -187,7 +211,9 @@ def simulate(
         h, w = x.shape[-3], x.shape[-2]
         frames = x.shape[0] if x.ndim == 4 else 1
         if outage:
-            ok, reason = False, "outage: rate above capacity" + (f"; {rec.reason}" if rec.reason else "")
+            why = (links.unavailable or ("outage: over the CBR budget at the lowest rate" if budget
+                                         else "outage: rate above capacity"))
+            ok, reason = False, why + (f"; {rec.reason}" if rec.reason else "")
         else:
             ok, reason = rec.decoded_ok, rec.reason
         rows.append({
@@ -202,11 +228,15 @@ def simulate(
             "packets": stats.packets, "packets_lost": stats.packets_lost,
             "shared_packets_lost": sum(p.counters.packets_lost for p in mine if p.owner is None),
             "decoded_ok": bool(ok), "outage": bool(outage), "reason": reason,
+            "on_loss": getattr(codec, "on_loss", ""),
+            "recovered": (0.0 if outage else rec.recovered) if rec.recovered is not None or outage else "",
             "capacity": capacity, "fits_capacity": fits,
             "channel_adaptive": bool(codec.channel_adaptive),
             "channel_state": state.as_dict() if state is not None else "",
             "protect": {p: s for p, s in links.protect.items() if p in bits_by_part},
             "set_size": n,
+            **({"bits_budget": budget["bits_budget"], "data_symbols_budget": budget["symbols"],
+                "cbr_target": links.cbr} if budget else {}),
             "encode_info": {**(enc_set.info if enc_set is not None else {}), **enc.info},
             "encode_s": round(enc_s / n, 4), "link_s": round(link_s / n, 4),
             "decode_s": round(decode_s / n, 4), "metrics_s": round(metrics_s, 4),
@@ -214,6 +244,53 @@ def simulate(
             "perceptual_precision": getattr(perceptual, "precision", "") if "perceptual" in metrics else "",
         })
     return rows
+
+
+def _fit_budget(items, codec, links: LinkPlan, state, encode: EncodeFn, n_src: list[int]):
+    """Encode at the largest rate whose parts fit ``floor(cbr x source symbols)`` data REs.
+
+    The first target is the budget's payload bits (one part, CRC and padding removed) as
+    ``bpp`` (images: bits / (H W)) or ``bcr`` (clips: bits / (3 H W 8 T)); while the parts
+    (each packetized on its own, at its protection settings) need more REs than the budget,
+    the target shrinks in proportion (at most 12 tries). Returns (coded, seconds, rate label,
+    facts for the row)."""
+    from semlink.phy.budget import max_payload_bytes
+
+    symbols = math.floor(links.cbr * sum(n_src))
+    bits = 8 * max_payload_bytes(links.default.config, symbols)
+    x = items[0][1]
+    key = "bcr" if codec.kind == "video" else "bpp"
+    per_unit = (3 * x.shape[1] * x.shape[2] * 8 * x.shape[0]) if key == "bcr" else sum(int(np.prod(v.shape[:2])) for _, v in items)
+    target, spent, best = bits / per_unit, 0.0, None
+    for _ in range(12):
+        if target <= 0:
+            break
+        coded, s = encode({key: target}, state)
+        spent += s
+        need = links.data_symbols(coded)
+        if need <= symbols:
+            best = (coded, target)
+            break
+        if best is None or need < links.data_symbols(best[0]):
+            best = (coded, None)  # smallest so far (not fitting)
+        target *= 0.98 * symbols / need
+    coded, fitted = best
+    label = f"{key}={fitted:.4g}" if fitted is not None else f"{key}>budget"
+    return coded, spent, label, {"bits_budget": bits, "symbols": symbols, "fits": fitted is not None}
+
+
+def _not_sent(shared: dict[str, bytes], per_item: list[Encoded], with_llr: bool):
+    """Every part lost without using the channel (an outage decided at the transmitter)."""
+    sent: list[_Part] = []
+
+    def part(owner, name, data):
+        sent.append(_Part(owner, name, LinkCounters(packets=1 if data else 0, packets_lost=1 if data else 0)))
+        return ReceivedPart.lost(len(data), with_llr)
+
+    shared_rx = {k: part(None, k, shared[k]) for k in sorted(shared)}
+    items_rx = tuple(Received(e.codec, e.kind, tuple(e.shape), {k: part(i, k, e.parts[k]) for k in sorted(e.parts)})
+                     for i, e in enumerate(per_item))
+    return (shared_rx, items_rx), sent
 
 
 # ----------------------------------------------------------------------------- transmission

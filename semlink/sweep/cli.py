@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Draw METRIC vs SNR (mean and 95%% confidence band over items and trials), one line per "
         "codec/rate (and link, when several), as PNG and PDF; 'rates' draws the stacked bits-per-part chart.",
     )
-    q.add_argument("results", type=Path, help="results.csv or the folder holding it")
+    q.add_argument("results", type=Path, nargs="+", help="results.csv or the folder holding it (several: one plot of all)")
     q.add_argument("--metric", default="psnr",
                    choices=("psnr", "ms_ssim", "lpips", "st_lpips", "ber", "bler", "raw_ber", "rates"),
                    help="what to plot")
@@ -79,6 +79,10 @@ def draw_default_plots(rows: list[dict], out: Path) -> list[Path]:
         if m and any(r.get(m) not in (None, "") for r in rows):
             files += plot_metric(rows, m, out / f"{m}_vs_snr")
     files += plot_rate_breakdown(rows, out / "rate_breakdown")
+    if any(r.get("mcs") for r in rows):
+        from semlink.sweep.plots import plot_mcs
+
+        files += plot_mcs(rows, out / "mcs_vs_snr")
     return files
 
 
@@ -86,8 +90,9 @@ def run_plot_cmd(args: argparse.Namespace) -> int:
     from semlink.sweep.plots import plot_metric, plot_rate_breakdown
     from semlink.sweep.store import read_table
 
-    rows = read_table(args.results)
-    base = args.results if args.results.is_dir() else args.results.parent
+    rows = [r for path in args.results for r in read_table(path)]
+    first = args.results[0]
+    base = first if first.is_dir() else first.parent
     if args.metric == "rates":
         files = plot_rate_breakdown(rows, args.out or base / "rate_breakdown")
     else:

@@ -128,6 +128,39 @@ def plot_rate_breakdown(rows: list[dict], out: Path) -> list[Path]:
     return _save(fig, Path(out), plt)
 
 
+def plot_mcs(rows: list[dict], out: Path) -> list[Path]:
+    """The MCS link adaptation chose at each SNR (information bits per resource element; 0 = outage)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from semlink.phy.mcs import info_bits_per_symbol
+
+    per = defaultdict(dict)
+    for r in rows:
+        if r.get("mcs"):
+            per[r.get("link", "")][float(r["snr_db"])] = r["mcs"]
+    if not per:
+        raise ValueError("no mcs column in the results (no link adaptation)")
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    names = set()
+    for link, pts in sorted(per.items()):
+        snr = sorted(pts)
+        ax.step(snr, [0.0 if pts[s] == "outage" else info_bits_per_symbol(pts[s]) for s in snr], where="post",
+                marker="o", label=link)
+        names |= {pts[s] for s in snr}
+    ticks = sorted({0.0} | {info_bits_per_symbol(n) for n in names if n != "outage"})
+    labels = {0.0: "outage", **{info_bits_per_symbol(n): n for n in names if n != "outage"}}
+    ax.set_yticks(ticks, [labels[t] for t in ticks], fontsize=7)
+    ax.set_xlabel("SNR = Es/N0 per resource element [dB]")
+    ax.set_ylabel("chosen MCS")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, Path(out), plt)
+
+
 def _save(fig, out: Path, plt) -> list[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]

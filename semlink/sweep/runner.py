@@ -58,6 +58,9 @@ class RowTask:
     codes_sets: bool = False
     #: folder of the sweep's shared encoding cache ("" = none)
     encodings_dir: str = ""
+    #: link adaptation: the link actually used at this SNR (chosen MCS), its name ("outage": none fits)
+    link_used: LinkPoint | None = None
+    mcs: str = ""
 
 
 def row_key(item: str, codec: CodecPoint, link: LinkPoint, snr_db: float, trial: int) -> str:
@@ -78,6 +81,7 @@ def plan(spec: SweepSpec) -> list[RowTask]:
     ds = get_dataset(spec.dataset, **spec.dataset_options)
     groups = item_groups(spec, ds)
     opts = tuple(sorted(spec.dataset_options.items()))
+    adapted = {(lp.key, snr): adapt_link(lp, snr) for lp in spec.links if lp.adapt_bler is not None for snr in spec.snr_db}
     tasks = []
     for set_name, members in groups:
         for codec in spec.codecs:
@@ -89,10 +93,27 @@ def plan(spec: SweepSpec) -> list[RowTask]:
                         for trial in range(spec.trials):
                             keys = tuple(row_key(n, codec, link, snr, trial) for n in names)
                             key = f"set:{set_name}|{keys[0].split('|', 1)[1]}" if joint else keys[0]
+                            used, mcs = adapted.get((link.key, snr), (None, ""))
                             tasks.append(RowTask(key, keys, row_seed(spec.seed, key), set_name, names, spec.dataset,
                                                  opts, codec, link, float(snr), trial, spec.metrics, spec.perceptual,
-                                                 spec.hash, spec.plugins, joint))
+                                                 spec.hash, spec.plugins, joint, "", used, mcs))
     return tasks
+
+
+#: SNR grid [dB] of the BLER tables behind link adaptation
+ADAPT_SNR_GRID = [float(s) for s in range(-2, 33)]
+
+
+def adapt_link(lp: LinkPoint, snr_db: float) -> tuple[LinkPoint, str]:
+    """The link point with the MCS chosen for ``snr_db`` from the cached (else measured) BLER
+    table of ``lp``'s channel and receiver, and the MCS name ("outage" when none meets the target:
+    the lowest MCS is returned, and the row records an outage)."""
+    from semlink.phy.mcs import MCS_LIST, cached_table, mcs_config, mcs_name
+
+    table, _ = cached_table(lp.config, ADAPT_SNR_GRID, lp.adapt_bler)
+    name = table.choose(snr_db)
+    cfg = mcs_config(lp.config, name or mcs_name(*MCS_LIST[0]))
+    return dataclasses.replace(lp, config=cfg, adapt_bler=None), name or "outage"
 
 
 # ---------------------------------------------------------------------- worker-side caches
@@ -144,7 +165,7 @@ def _link_plan(lp: LinkPoint):
             return by_config[k]
 
         plan_ = LinkPlan("phy", build(lp.config), {p: build(lp.part_config(p)) for p, _ in lp.protect},
-                         lp.protect_dict())
+                         lp.protect_dict(), lp.cbr)
     _LINKS[lp.key] = plan_
     return plan_, time.perf_counter() - t0
 
@@ -229,10 +250,13 @@ def run_task(task: RowTask) -> list[dict]:
     t1 = time.perf_counter()
     codec = _codec(task.codec)
     perceptual = M.perceptual_metric(task.perceptual) if "perceptual" in task.metrics else None
-    links, link_warmup = _link_plan(task.link)
+    links, link_warmup = _link_plan(task.link_used or task.link)
+    if task.mcs == "outage":
+        links = dataclasses.replace(links, unavailable=f"outage: no MCS meets BLER <= {task.link.adapt_bler:g} "
+                                                      f"at {task.snr_db:g} dB")
     warmup_s = time.perf_counter() - t1
     rate = (RateChoice(candidates=task.codec.candidates) if task.link.mode == "ideal"
-            else RateChoice(fixed=task.codec.rate_kwargs()))
+            else RateChoice(fixed=task.codec.rate_kwargs() or None))
     rows = simulate(items, codec, links, task.snr_db, np.random.default_rng(task.seed), rate=rate,
                     encode=_encoder(task, codec, items), metrics=task.metrics, perceptual=perceptual)
     out = []
@@ -242,7 +266,8 @@ def run_task(task: RowTask) -> list[dict]:
             "rate": r.pop("rate"), "rate_target": task.codec.rate_label, "link": task.link.label(),
             "link_id": task.link.key, "mode": task.link.mode, "snr_db": task.snr_db, "trial": task.trial, **r,
             "load_s": round(load_s / len(rows), 4), "warmup_s": round(warmup_s, 4), "link_warmup_s": round(link_warmup, 4),
-            "seed": task.seed, "spec_hash": task.spec_hash, **_link_columns(task.link), **_versions(),
+            "seed": task.seed, "spec_hash": task.spec_hash, **_link_columns(task.link_used or task.link),
+            **({"mcs": task.mcs, "adapt_bler": task.link.adapt_bler} if task.mcs else {}), **_versions(),
         })
     return out
 

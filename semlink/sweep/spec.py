@@ -81,7 +81,7 @@ class CodecPoint:
     @property
     def rate_label(self) -> str:
         if self.rate_key is None:
-            return "auto"
+            return "cbr" if self.candidates and self.candidates[0] == "cbr" else "auto"
         return f"{self.rate_key}={self.rate_value:g}" if isinstance(self.rate_value, (int, float)) else f"{self.rate_key}={self.rate_value}"
 
     def rate_kwargs(self) -> dict:
@@ -98,6 +98,8 @@ class LinkPoint:
     fading: str = "awgn"
     #: unequal error protection: ((part, ((field, value), ...)), ...), sorted
     protect: tuple = ()
+    #: link adaptation: the BLER target (the MCS is chosen per SNR from a measured table); None = fixed MCS
+    adapt_bler: float | None = None
 
     def protect_dict(self) -> dict[str, dict]:
         return {part: dict(ov) for part, ov in self.protect}
@@ -117,6 +119,11 @@ class LinkPoint:
             return {"mode": "ideal", "cbr": self.cbr, "fading": self.fading}
         d = dataclasses.asdict(self.config)
         d["mode"] = "phy"
+        if self.cbr is not None:
+            d["cbr"] = self.cbr
+        if self.adapt_bler is not None:
+            d["adapt_bler"] = self.adapt_bler
+            d.pop("modulation"), d.pop("code")
         if self.protect:
             d["protect"] = self.protect_dict()
         return d
@@ -126,7 +133,10 @@ class LinkPoint:
             return f"ideal, CBR={self.cbr:.4g}, {self.fading}"
         c = self.config
         uep = "".join(f", {p}: {ov.get('modulation', c.modulation)} {ov.get('code', c.code)}" for p, ov in self.protect_dict().items())
-        return f"{c.channel}, {c.modulation}, {c.code}, {c.estimator}+{c.equalizer}{uep}"
+        budget = f", CBR={self.cbr:.4g}" if self.cbr is not None else ""
+        if self.adapt_bler is not None:
+            return f"{c.channel}, adaptive MCS (BLER<={self.adapt_bler:g}), {c.estimator}+{c.equalizer}{budget}{uep}"
+        return f"{c.channel}, {c.modulation}, {c.code}, {c.estimator}+{c.equalizer}{budget}{uep}"
 
 
 @dataclass
@@ -263,11 +273,19 @@ def parse_spec(raw: dict, default_name: str = "sweep", path: Path | None = None)
         raise ValueError(f"perceptual={perceptual!r} is not allowed; choose auto, lpips, st_lpips")
 
     link_raw = raw.get("link")
-    if not isinstance(link_raw, dict):
-        raise ValueError("[link] is required")
-    links = _parse_links(link_raw)
+    if isinstance(link_raw, list) and link_raw and all(isinstance(x, dict) for x in link_raw):
+        links = [lp for x in link_raw for lp in _parse_links(x)]  # [[link]] tables: their union
+    elif isinstance(link_raw, dict):
+        links = _parse_links(link_raw)
+    else:
+        raise ValueError("[link] (or [[link]] tables) is required")
+    if len({lp.mode for lp in links}) > 1:
+        raise ValueError("[[link]] tables must share one mode (phy or ideal): put the ideal link in its own spec")
+    if len({lp.cbr is None for lp in links if lp.mode == "phy"}) > 1:
+        raise ValueError("[[link]] tables must all give link.cbr or none (a CBR fixes how the codecs are rated)")
     ideal = links[0].mode == "ideal"
-    codecs = _parse_codecs(raw.get("codec"), ideal, dataset.kind, ds["name"], sets or set_size is not None)
+    budget = links[0].mode == "phy" and links[0].cbr is not None
+    codecs = _parse_codecs(raw.get("codec"), ideal, dataset.kind, ds["name"], sets or set_size is not None, budget)
     _check_protect(links, codecs)
     return SweepSpec(name, out, seed, trials, snrs, ds["name"], ds_opts, items, max_items, codecs, links,
                      metrics, perceptual, raw, path, plugins, sets, set_size, dataset.kind)
@@ -307,7 +325,8 @@ def item_groups(spec: SweepSpec, dataset) -> list[tuple[str, list]]:
     return [("", [it]) for it in chosen]
 
 
-def _parse_codecs(entries, ideal: bool, dataset_kind: str, dataset_name: str, with_sets: bool) -> list[CodecPoint]:
+def _parse_codecs(entries, ideal: bool, dataset_kind: str, dataset_name: str, with_sets: bool,
+                  budget: bool = False) -> list[CodecPoint]:
     from semlink.codecs import codec_class, get_codec, list_codecs
 
     if not entries:
@@ -340,6 +359,18 @@ def _parse_codecs(entries, ideal: bool, dataset_kind: str, dataset_name: str, wi
         accepted = tuple(codec.rate_keys)
         label = str(c.get("label", name))
         frozen = tuple(sorted(opts.items()))
+        if budget:
+            if keys:
+                raise ValueError(f"{where}: link.cbr fixes the channel uses, and so the rate: remove {keys[0]} "
+                                 f"(the codec is coded at the largest rate that fits)")
+            fit = "bcr" if codec.kind == "video" else "bpp"
+            if fit not in accepted:
+                raise ValueError(f"{where}: link.cbr needs a codec with a {fit} rate target; {name!r} accepts "
+                                 f"{', '.join(accepted) or 'no declared rate'}")
+            if codec.codes_sets:
+                raise ValueError(f"{where}: link.cbr with a set codec is not supported yet (use mode = 'ideal', cbr)")
+            out.append(CodecPoint(name, label, frozen, None, None, ("cbr", ())))
+            continue
         if not keys:
             points = list(codec.rate_points())
             if not points:
@@ -396,8 +427,19 @@ def _parse_links(raw: dict) -> list[LinkPoint]:
                 raise ValueError(f"link.fading={fading!r} is not allowed; choose awgn, rayleigh")
             out.append(LinkPoint("ideal", cbr=float(cbr), fading=fading))
         return out
-    fields = {k: v for k, v in raw.items() if k not in ("mode", "protect")}
-    _unknown("[link]", fields, LINK_FIELDS)
+    fields = {k: v for k, v in raw.items() if k not in ("mode", "protect", "cbr", "adapt_bler")}
+    _unknown("[link]", fields, LINK_FIELDS | {"cbr", "protect", "adapt_bler"})
+    adapt = raw.get("adapt_bler")
+    if adapt is not None:
+        if not isinstance(adapt, (int, float)) or isinstance(adapt, bool) or not 0 < adapt < 0.5:
+            raise ValueError(f"link.adapt_bler must be a BLER target in (0, 0.5), e.g. 0.01, got {adapt!r}")
+        given = sorted({"modulation", "code"} & set(fields))
+        if given:
+            raise ValueError(f"link.adapt_bler chooses the modulation and code per SNR: remove link.{given[0]}")
+    cbrs = _as_list(raw["cbr"]) if "cbr" in raw else [None]
+    for c in cbrs:
+        if c is not None and (not isinstance(c, (int, float)) or isinstance(c, bool) or not 0 < c <= 10):
+            raise ValueError(f"link.cbr must be a positive number of data resource elements per source symbol, got {c!r}")
     protect_raw = raw.get("protect", {})
     if not isinstance(protect_raw, dict):
         raise ValueError("link.protect must be a table of part = { setting = value, ... }")
@@ -429,7 +471,9 @@ def _parse_links(raw: dict) -> list[LinkPoint]:
             except (TypeError, ValueError) as e:
                 raise ValueError(f"link.protect.{part}: {e}") from None
             protect.append((part, tuple(sorted(ov.items()))))
-        out.append(LinkPoint("phy", config=cfg, protect=tuple(protect)))
+        for c in cbrs:
+            out.append(LinkPoint("phy", config=cfg, cbr=None if c is None else float(c), protect=tuple(protect),
+                                 adapt_bler=None if adapt is None else float(adapt)))
     return out
 
 

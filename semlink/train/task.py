@@ -1,0 +1,101 @@
+"""What a learned model brings to the shared trainer: a :class:`TrainTask`, registered by name.
+
+The trainer (:mod:`semlink.train.loop`) owns everything that is the same for every model:
+data (random crops of the training images, a held-out validation split), the loop (learning
+rate schedule, time limit, deterministic resume), logging (``log.csv``, ``val.csv``, a
+progress bar), checkpoints (``train_state.pt``, written atomically) and export timing. A task
+owns what differs: the network, its optimizers, one training step (loss, backward, updates),
+the validation figures, and the export of a codec checkpoint.
+
+>>> @register_task("mymodel")
+... class MyTask(TrainTask):
+...     def build(self, cfg): ...
+...     def train_step(self, net, x, opts, cfg): ...   # -> {"loss": float, ...}
+...     def evaluate(self, net, x, cfg): ...           # -> {"loss": float, ...} (no gradients)
+...     def export(self, net, path, cfg, meta): ...
+
+``semlink train MODEL`` then trains it with the shared options (``--recipe``, ``--steps``,
+``--max-minutes``, ``--resume``, ``--device``, ``--amp``, ``--data``, ...).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Callable
+
+_TASKS: dict[str, type["TrainTask"]] = {}
+
+
+class TrainTask(abc.ABC):
+    """One trainable model. ``cfg`` is the run's :class:`~semlink.train.loop.TrainConfig`."""
+
+    name: str = ""
+    #: config fields that must equal the saved run's when resuming
+    fixed: tuple[str, ...] = ()
+    #: columns of log.csv after ``step`` (the keys ``train_step`` returns, in this order)
+    log_columns: tuple[str, ...] = ("loss",)
+    #: file name of the exported codec checkpoint in the run directory
+    export_name: str = "model.pt"
+
+    def check(self, cfg) -> None:
+        """Validate the task's settings of ``cfg`` (ValueError naming the option)."""
+
+    @abc.abstractmethod
+    def build(self, cfg):
+        """The network (torch.nn.Module, on the CPU; the trainer moves it to the device)."""
+
+    def init_from(self, net, path: str) -> dict:
+        """Load another run's weights into ``net`` (``--init``); returns facts for the metadata."""
+        raise ValueError(f"{self.name}: --init is not supported")
+
+    def optimizers(self, net, cfg) -> list:
+        """Optimizers, the first one's learning rate follows the trainer's schedule."""
+        import torch
+
+        return [torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=cfg.lr)]
+
+    def prepare(self, net, cfg) -> None:
+        """Last set-up after the weights are loaded (e.g. bf16 autocast of parts of the network)."""
+
+    @abc.abstractmethod
+    def train_step(self, net, x, optimizers: list, cfg) -> dict[str, float]:
+        """One step on ``x`` float32 [B, 3, H, W] in [0, 1]: zero grads, loss, backward, updates.
+        Returns the figures to log (``log_columns``)."""
+
+    @abc.abstractmethod
+    def evaluate(self, net, x, cfg) -> dict[str, float]:
+        """Validation figures of one held-out input [1, 3, H, W] (eval mode, no gradients);
+        ``"loss"`` decides the best checkpoint."""
+
+    @abc.abstractmethod
+    def export(self, net, path, cfg, meta: dict[str, Any]) -> None:
+        """Write the codec checkpoint (what the codec loads) to ``path``."""
+
+
+def register_task(name: str) -> Callable[[type[TrainTask]], type[TrainTask]]:
+    """Class decorator: ``semlink train NAME`` trains this task."""
+
+    def deco(cls: type[TrainTask]) -> type[TrainTask]:
+        if name in _TASKS and _TASKS[name] is not cls:
+            raise ValueError(f"training task {name!r} is already registered to {_TASKS[name]!r}")
+        cls.name = name
+        _TASKS[name] = cls
+        return cls
+
+    return deco
+
+
+def get_task(name: str) -> TrainTask:
+    """A new instance of the task registered as ``name``; ValueError listing the names if unknown."""
+    from . import hyperprior_task  # noqa: F401  (registers the built-in tasks)
+
+    try:
+        return _TASKS[name]()
+    except KeyError:
+        raise ValueError(f"unknown training task {name!r}; registered: {', '.join(list_tasks())}") from None
+
+
+def list_tasks() -> list[str]:
+    from . import hyperprior_task  # noqa: F401
+
+    return sorted(_TASKS)
