@@ -157,14 +157,17 @@ def _lossy(part_bytes: bytes, loss: float, seed: int):
     return ReceivedPart(bytes(bad), ok, starts, lens), ok
 
 
-def test_jpeg2000_decode_beats_conceal_by_3_db_at_10_to_50_percent_loss():
+@pytest.mark.parametrize("name,gain_db", [("jpeg2000", 3.0), ("jpeg", 1.0)])
+def test_decode_beats_conceal_at_10_to_50_percent_loss(name, gain_db):
+    """JPEG2000: intact prefix cut to whole packets (>= 3 dB, the target); JPEG: restart markers
+    after every MCU row (measured +1.65 dB: a lost header packet still loses the image)."""
     import numpy as np
 
     from semlink.codecs import Received, get_codec
     from semlink.data import get_dataset
     from semlink.simulator.metrics import psnr
 
-    dec, con = get_codec("jpeg2000", on_loss="decode"), get_codec("jpeg2000", on_loss="conceal")
+    dec, con = get_codec(name, on_loss="decode"), get_codec(name, on_loss="conceal")
     gains, n = [], 0
     for img in (it.data for it in get_dataset("photos", max_items=4)):
         streams = {c: c.encode(img, bpp=0.5) for c in (dec, con)}
@@ -173,13 +176,13 @@ def test_jpeg2000_decode_beats_conceal_by_3_db_at_10_to_50_percent_loss():
                 rx = {}
                 for c, e in streams.items():
                     part, ok = _lossy(e.parts["codestream"], loss, seed)  # same loss pattern for both
-                    rx[c] = c.decode(Received("jpeg2000", "image", img.shape, {"codestream": part}))
+                    rx[c] = c.decode(Received(name, "image", img.shape, {"codestream": part}))
                 if ok.all():
                     continue
                 n += 1
                 gains.append(psnr(img, rx[dec].data) - psnr(img, rx[con].data))
                 assert rx[dec].recovered is not None and 0 <= rx[dec].recovered < 1 and rx[con].recovered == 0.0
-    assert n >= 30 and np.mean(gains) >= 3.0, (n, np.mean(gains))
+    assert n >= 30 and np.mean(gains) >= gain_db, (n, np.mean(gains))
 
 
 def test_on_loss_option_is_validated_and_recorded():

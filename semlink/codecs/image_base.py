@@ -120,6 +120,13 @@ class ImageCodec(Codec):
 
     def decode(self, received: Received) -> Reconstruction:
         """Decode; never raises. Failure -> mid-grey image, ``decoded_ok=False``, reason."""
+        rec = self._decode_received(received)
+        part = received.packets.get(PART)
+        if part is not None and not part.ok and rec.recovered is None:  # damaged and not decodable at all
+            return Reconstruction(rec.data, False, rec.reason, recovered=0.0)
+        return rec
+
+    def _decode_received(self, received: Received) -> Reconstruction:
         shape = tuple(received.shape)
         data = received.parts.get(PART, b"")
         if not data:
@@ -142,4 +149,8 @@ class ImageCodec(Codec):
             return Reconstruction(grey(shape), False, f"decode failed: {type(exc).__name__}: {exc}")
         if arr.shape != shape:
             return Reconstruction(fit_to_shape(arr, shape), False, f"decoded size {arr.shape} != source {shape}")
+        if part is not None and not part.ok:  # on_loss="decode": the library decoded a damaged stream
+            why = f"{part.packets_lost} of {part.num_packets} packets lost; decoded the damaged stream"
+            return Reconstruction(arr, False, why + (f"; {note}" if note else ""),
+                                  recovered=float(part.byte_ok().mean()))
         return Reconstruction(arr, not note, note)

