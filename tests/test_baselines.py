@@ -194,3 +194,21 @@ def test_on_loss_option_is_validated_and_recorded():
     j = get_codec("jpeg2000")
     assert j.on_loss == "decode" and j.layers == 4 and j.plt
     assert get_codec("jpeg2000", on_loss="conceal").layers == 1
+
+
+def test_h264_decode_mode_codes_packet_sized_slices():
+    import re
+
+    from semlink.codecs import get_codec
+    from semlink.data import get_dataset
+
+    clip = get_dataset("clips", max_frames=4)[2].data  # carphone, QCIF
+
+    def slice_sizes(data: bytes) -> list[int]:
+        starts = [m.end() for m in re.finditer(b"\\x00\\x00\\x01", data)]
+        nals = [data[a : b - 3] for a, b in zip(starts, starts[1:] + [len(data) + 3])]
+        return [len(n) for n in nals if n and (n[0] & 0x1F) in (1, 5)]
+
+    dec = slice_sizes(get_codec("h264").encode(clip, crf=20).parts["bitstream"])
+    con = slice_sizes(get_codec("h264", on_loss="conceal").encode(clip, crf=20).parts["bitstream"])
+    assert max(dec) <= 260 < max(con) and len(dec) > 2 * len(con)
