@@ -34,6 +34,19 @@ def _train_facts(run: Path, last: int) -> dict:
             "final_train_psnr_db": round(mean("psnr"), 3), "train_seconds": round(sum(float(r["seconds"]) for r in rows), 1)}
 
 
+def _validation_facts(run: Path) -> dict:
+    """The last line of val.csv (held-out split), or a statement that the run had none."""
+    path = run / "val.csv"
+    if not path.is_file():
+        return {"validation": "none: trained on every image of its data (no held-out split)"}
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {"validation": "none logged"}
+    last = rows[-1]
+    return {"validation_step": int(last["step"]), **{f"val_{k}": round(float(v), 5) for k, v in last.items() if k != "step"}}
+
+
 def _corpus_facts(data: str) -> dict:
     """Manifest hash and size of the training packs among the run's data sources (folder:DIR)."""
     out = {}
@@ -96,7 +109,8 @@ def main() -> int:
         "lr": cfg["lr"], "lr_drop": cfg["lr_drop"], "steps": int(state["step"]), "device": cfg["device"],
         "init": Path(meta["init"]).name if meta.get("init") else None, "init_lambda": meta.get("init_lambda"), "init_steps": meta.get("init_step"),
         "amp": cfg.get("amp", "none"), "train_seconds_total": state.get("seconds"),
-        **_corpus_facts(cfg["data"]), **_train_facts(args.run, args.last), **_test_facts(dst),
+        **_corpus_facts(cfg["data"]), **_train_facts(args.run, args.last), **_validation_facts(args.run),
+        **_test_facts(dst),
     }
     if args.recipe:
         facts["recipe"] = str(args.recipe)

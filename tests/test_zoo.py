@@ -35,7 +35,7 @@ def test_manifest_lists_at_least_four_rate_points_within_size_limits(entries):
     lam = [m["lambda"] for m in models]
     assert lam == sorted(lam)  # higher quality id = higher lambda = higher rate
     bpp = [m["test_bpp"] for m in models]
-    assert bpp == sorted(bpp) and bpp[0] < 0.35 and bpp[-1] > 0.7  # spans ~0.1-1 bpp on the photos
+    assert bpp == sorted(bpp) and bpp[0] < 0.35 and bpp[-1] > 2 * bpp[0]  # covers the main job's 0.3 bpp, a 2x range
 
 
 def test_checkpoints_load_verified(entries):
