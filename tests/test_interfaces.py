@@ -249,7 +249,7 @@ def test_ideal_rayleigh_outage_follows_the_instantaneous_capacity(tmp_path, phot
 
     bits = get_codec("jpeg").encode(photo, quality=5).num_bits
     thr = required_snr_db(bits / (64 * 64), 0.1)  # mean SNR at which the smallest point fits
-    spec = _spec(tmp_path, snr_db=[thr - 2.0, thr + 10.0], trials=12, codec=[{"name": "jpeg", "quality": [5, 50]}],
+    spec = _spec(tmp_path, snr_db=[thr - 1.0, thr + 10.0], trials=24, codec=[{"name": "jpeg", "quality": [5, 50]}],
                  dataset={"name": "photos", "max_items": 1, "options": SMALL},
                  link={"mode": "ideal", "cbr": 0.1, "fading": "rayleigh"})
     rows = run_sweep(spec, tmp_path / "o", progress=False)

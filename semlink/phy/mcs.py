@@ -14,7 +14,8 @@ target and the rule; ``semlink mcs-table`` lists or rebuilds them.
 
 Choice at SNR ``s``: among the MCS whose BLER is <= the target at the largest grid SNR <= s
 (conservative: BLER falls with SNR) and at every grid SNR above it, the one with the highest
-information rate; None (outage) when no MCS qualifies.
+information rate (between equal rates, the one with the lowest threshold, i.e. the most margin);
+None (outage) when no MCS qualifies.
 """
 
 from __future__ import annotations
@@ -80,11 +81,13 @@ class BlerTable:
 
     def choose(self, snr_db: float) -> str | None:
         """The MCS for ``snr_db`` (see the module docstring), or None (outage)."""
-        best, best_rate = None, -1.0
+        best, best_key = None, None
         for name in self.bler:
             thr = self.threshold_db(name)
-            if thr is not None and snr_db >= thr and info_bits_per_symbol(name) > best_rate:
-                best, best_rate = name, info_bits_per_symbol(name)
+            if thr is not None and snr_db >= thr:
+                key = (info_bits_per_symbol(name), -thr)  # equal rates: the one with the most margin
+                if best_key is None or key > best_key:
+                    best, best_key = name, key
         return best
 
     def to_json(self) -> dict:
