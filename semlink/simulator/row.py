@@ -359,8 +359,3 @@ def _safe_decode(codec: Codec, received, shapes: list[tuple[int, ...]], is_set: 
     except Exception as e:  # noqa: BLE001 - a codec bug must not kill a sweep
         why = f"decoder raised {type(e).__name__}: {e}"
         return [Reconstruction(np.full(s, 128, np.uint8), False, why) for s in shapes]
-
-
-def safe_decode(codec: Codec, received: Received) -> Reconstruction:
-    """``codec.decode`` of one item with the same last line of defence as :func:`simulate`."""
-    return _safe_decode(codec, ({}, (received,)), [tuple(received.shape)], False)[0]

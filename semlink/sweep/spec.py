@@ -166,10 +166,6 @@ class SweepSpec:
     dataset_kind: str = "image"
 
     @property
-    def uses_sets(self) -> bool:
-        return self.sets or self.set_size is not None
-
-    @property
     def hash(self) -> str:
         """Hash of the spec's content (provenance column ``spec_hash``)."""
         return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:12]
