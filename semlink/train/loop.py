@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 STATE = "train_state.pt"
-EXPORT = "hyperprior.pt"
 LOG = "log.csv"
 
 
