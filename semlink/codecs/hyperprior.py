@@ -347,6 +347,65 @@ class _Loaded:
         return params, 0.0
 
 
+def latent_encode(lm: _Loaded, x) -> tuple[bytes, bytes]:
+    """rANS strings (z, y) of float [1, 3, H, W] (H, W multiples of :data:`PAD`, CPU) under the
+    rate point ``lm``. The analysis runs on ``lm.device``; everything that decides symbols and
+    tables runs on the CPU in float32, as in :func:`latent_decode`."""
+    import torch
+
+    import_compressai()  # quiet first import
+    from compressai import ans
+
+    with torch.inference_mode():
+        x = x.to(lm.device)
+        y = lm.dev.g_a(x)
+        z = lm.dev.h_a(torch.abs(y))
+        y, z = y.float().cpu(), z.float().cpu()
+        z_sym = torch.round(z - lm.medians).to(torch.int32)
+        z_hat = z_sym.float() + lm.medians
+        scales, means = lm.gaussian_params(z_hat)
+        idx = lm.cpu.gaussian_conditional.build_indexes(scales)
+        y_sym = torch.round(y - means).to(torch.int32)
+    enc = ans.RansEncoder()
+    eb_cdf, eb_sizes, eb_off = lm.eb_tables
+    gc_cdf, gc_sizes, gc_off = lm.gc_tables
+    z_idx = np.broadcast_to(np.arange(lm.n_z, dtype=np.int32)[:, None, None], z_sym.shape[1:]).reshape(-1)
+    z_str = enc.encode_with_indexes(
+        z_sym.reshape(-1).tolist(), z_idx.tolist(), eb_cdf.tolist(), eb_sizes.tolist(), eb_off.tolist()
+    )
+    y_str = enc.encode_with_indexes(
+        y_sym.reshape(-1).tolist(), idx.reshape(-1).tolist(), gc_cdf.tolist(), gc_sizes.tolist(), gc_off.tolist()
+    )
+    return bytes(z_str), bytes(y_str)
+
+
+def latent_decode(lm: _Loaded, z_str: bytes, y_str: bytes, hp: int, wp: int):
+    """(float [1, 3, hp, wp] synthesis output on the CPU, raw: neither clipped nor NaN-cleaned; problems)
+    from the strings of :func:`latent_encode`. Never reads past the strings; damaged strings
+    give a (partly wrong) output and a non-empty problem list."""
+    import torch
+
+    zs = (lm.n_z, hp // PAD, wp // PAD)
+    ys = (lm.m, hp // 16, wp // 16)
+    problems = []
+    z_idx = np.broadcast_to(np.arange(lm.n_z, dtype=np.int32)[:, None, None], zs).reshape(-1)
+    z_sym, pz = rans_decode(z_str, z_idx, *lm.eb_tables)
+    if pz:
+        problems.append(f"z string: {pz}")
+    with torch.inference_mode():
+        z_sym_t = torch.from_numpy(np.clip(z_sym, -(1 << 24), 1 << 24).astype(np.float32)).reshape(1, *zs)
+        z_hat = z_sym_t + lm.medians
+        scales, means = lm.gaussian_params(z_hat)
+        idx = lm.cpu.gaussian_conditional.build_indexes(scales).reshape(-1).numpy()
+    y_sym, py = rans_decode(y_str, idx, *lm.gc_tables)
+    if py:
+        problems.append(f"y string: {py}")
+    with torch.inference_mode():
+        y_hat = torch.from_numpy(np.clip(y_sym, -(1 << 24), 1 << 24).astype(np.float32)).reshape(1, *ys) + means
+        x_hat = lm.dev.g_s(y_hat.to(lm.device)).float().cpu()
+    return x_hat, problems
+
+
 _CACHE: dict[tuple, _Loaded] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -474,9 +533,6 @@ class HyperpriorCodec(Codec):
         import torch
         import torch.nn.functional as F
 
-        import_compressai()  # quiet first import
-        from compressai import ans
-
         lm = self._load(q)
         h, w, _ = image.shape
         hp, wp = -(-h // PAD) * PAD, -(-w // PAD) * PAD
@@ -484,27 +540,8 @@ class HyperpriorCodec(Codec):
             x = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True)).permute(2, 0, 1)[None].float().div_(255.0)
             if (hp, wp) != (h, w):
                 x = F.pad(x, (0, wp - w, 0, hp - h), mode="replicate")
-            x = x.to(lm.device)
-            y = lm.dev.g_a(x)
-            z = lm.dev.h_a(torch.abs(y))
-            y, z = y.float().cpu(), z.float().cpu()
-            # everything below decides symbols / tables: CPU float32, as in the decoder
-            z_sym = torch.round(z - lm.medians).to(torch.int32)
-            z_hat = z_sym.float() + lm.medians
-            scales, means = lm.gaussian_params(z_hat)
-            idx = lm.cpu.gaussian_conditional.build_indexes(scales)
-            y_sym = torch.round(y - means).to(torch.int32)
-        enc = ans.RansEncoder()
-        eb_cdf, eb_sizes, eb_off = lm.eb_tables
-        gc_cdf, gc_sizes, gc_off = lm.gc_tables
-        z_idx = np.broadcast_to(np.arange(lm.n_z, dtype=np.int32)[:, None, None], z_sym.shape[1:]).reshape(-1)
-        z_str = enc.encode_with_indexes(
-            z_sym.reshape(-1).tolist(), z_idx.tolist(), eb_cdf.tolist(), eb_sizes.tolist(), eb_off.tolist()
-        )
-        y_str = enc.encode_with_indexes(
-            y_sym.reshape(-1).tolist(), idx.reshape(-1).tolist(), gc_cdf.tolist(), gc_sizes.tolist(), gc_off.tolist()
-        )
-        return {"header": pack_header(h, w, q, len(z_str), len(y_str)), "z": bytes(z_str), "y": bytes(y_str)}
+        z_str, y_str = latent_encode(lm, x)
+        return {"header": pack_header(h, w, q, len(z_str), len(y_str)), "z": z_str, "y": y_str}
 
     # --- decode --------------------------------------------------------------------
     def decode(self, received: Received) -> Reconstruction:
@@ -529,30 +566,15 @@ class HyperpriorCodec(Codec):
             return Reconstruction(grey(shape), False, f"header names quality {q}, not one of {self.qualities()}; not decoded")
         lm = self._load(q)
         hp, wp = -(-h // PAD) * PAD, -(-w // PAD) * PAD
-        zs = (lm.n_z, hp // PAD, wp // PAD)
-        ys = (lm.m, hp // 16, wp // 16)
         z_str, y_str = bytes(parts.get("z", b"")), bytes(parts.get("y", b""))
         problems = []
         if len(z_str) != len_z:
             problems.append(f"z part has {len(z_str)} bytes, header says {len_z}")
         if len(y_str) != len_y:
             problems.append(f"y part has {len(y_str)} bytes, header says {len_y}")
-        z_idx = np.broadcast_to(np.arange(lm.n_z, dtype=np.int32)[:, None, None], zs).reshape(-1)
-        z_sym, pz = rans_decode(z_str, z_idx, *lm.eb_tables)
-        if pz:
-            problems.append(f"z string: {pz}")
-        with torch.inference_mode():
-            z_sym_t = torch.from_numpy(np.clip(z_sym, -(1 << 24), 1 << 24).astype(np.float32)).reshape(1, *zs)
-            z_hat = z_sym_t + lm.medians
-            scales, means = lm.gaussian_params(z_hat)
-            idx = lm.cpu.gaussian_conditional.build_indexes(scales).reshape(-1).numpy()
-        y_sym, py = rans_decode(y_str, idx, *lm.gc_tables)
-        if py:
-            problems.append(f"y string: {py}")
-        with torch.inference_mode():
-            y_hat = torch.from_numpy(np.clip(y_sym, -(1 << 24), 1 << 24).astype(np.float32)).reshape(1, *ys) + means
-            x_hat = lm.dev.g_s(y_hat.to(lm.device)).float().cpu()
-            x_hat = torch.nan_to_num(x_hat, nan=0.5, posinf=1.0, neginf=0.0).clamp_(0, 1)
+        x_hat, more = latent_decode(lm, z_str, y_str, hp, wp)
+        problems += more
+        x_hat = torch.nan_to_num(x_hat, nan=0.5, posinf=1.0, neginf=0.0).clamp_(0, 1)
         img = (x_hat[0, :, :h, :w].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
         img = np.ascontiguousarray(img)
         if problems:

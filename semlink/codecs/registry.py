@@ -16,6 +16,18 @@ from .base import Codec
 
 _REGISTRY: dict[str, Callable[..., Codec]] = {}
 
+#: codecs of the semantic systems, registered when their module is first imported (by name, so
+#: that ``semlink.codecs`` never imports a system and stays light to import)
+LAZY_CODECS = {"gan-c2f": "semlink.semantic.gan_c2f.codec"}
+
+
+def _import_lazy(name: str | None = None) -> None:
+    import importlib
+
+    for codec, module in LAZY_CODECS.items():
+        if (name is None or name == codec) and codec not in _REGISTRY:
+            importlib.import_module(module)
+
 
 def register_codec(name: str) -> Callable[[Callable[..., Codec]], Callable[..., Codec]]:
     """Class decorator registering a codec factory under ``name`` (also sets ``cls.name``)."""
@@ -55,6 +67,7 @@ def get_codec(name: str, **options: Any) -> Codec:
 
 def codec_class(name: str) -> Callable[..., Codec]:
     """The class (or factory) registered as ``name``; ValueError listing the names if unknown."""
+    _import_lazy(name)
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -63,6 +76,7 @@ def codec_class(name: str) -> Callable[..., Codec]:
 
 def list_codecs(kind: str | None = None) -> list[str]:
     """Sorted registered codec names, optionally only those of ``kind`` ("image" | "video")."""
+    _import_lazy()
     names = sorted(_REGISTRY)
     if kind is None:
         return names

@@ -6,7 +6,8 @@ computed on the dataset's mean curve (mean bpp and mean PSNR / MS-SSIM per rate 
 learned-compression literature reports Kodak results) and, for reference, per item and then
 averaged. Interpolation: piecewise cubic Hermite (``"pchip"``, JVET's current practice) by
 default; ``"cubic"`` is Bjontegaard's original polynomial fit. MS-SSIM is compared in dB,
-``-10 log10(1 - MS-SSIM)``.
+``-10 log10(1 - MS-SSIM)``; a perceptual distance d (lower = better) as the quality ``-d``
+(metric name ``"perceptual"``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def _quality(rows: list[dict], codec: str, metric: str) -> np.ndarray:
         v = as_array(rows, codec, "ms_ssim")
         with np.errstate(divide="ignore"):
             return -10 * np.log10(np.clip(1 - v, 1e-12, None))
-    raise ValueError(f"metric must be 'psnr_db' or 'ms_ssim_db', got {metric!r}")
+    if metric == "perceptual":
+        return -as_array(rows, codec, "perceptual")
+    raise ValueError(f"metric must be 'psnr_db', 'ms_ssim_db' or 'perceptual', got {metric!r}")
 
 
 def mean_curve(rows: list[dict], codec: str, metric: str = "psnr_db") -> tuple[np.ndarray, np.ndarray]:

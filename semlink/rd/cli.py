@@ -55,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--method", default="pchip", choices=("pchip", "akima", "cubic"), help="BD interpolation")
     p.add_argument("--size", type=int, default=None, help="resize: shorter side in pixels")
     p.add_argument("--max-items", type=int, default=None, help="only the first N items")
+    p.add_argument("--perceptual", default=None, choices=("auto", "lpips", "st_lpips"),
+                   help="also score a perceptual distance (auto: LPIPS if its weights are installed, else ST-LPIPS), "
+                        "with its BD-rate and plot")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -72,17 +75,22 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--anchor {args.anchor!r} is not one of --codecs ({', '.join(codecs)})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = rd_points(args.dataset, codecs, size=args.size, max_items=args.max_items, progress=not args.no_progress)
+    rows = rd_points(args.dataset, codecs, size=args.size, max_items=args.max_items, progress=not args.no_progress,
+                     perceptual=getattr(args, "perceptual", None))
+    scored = bool(rows) and "perceptual" in rows[0]
     write_csv(out / "rd.csv", rows, float_format=".6g")
     mean_rows = []
     for c in codecs:
         r, q = mean_curve(rows, c, "psnr_db")
         _, m = mean_curve(rows, c, "ms_ssim_db")
+        p_ = -mean_curve(rows, c, "perceptual")[1] if scored else None
         for i in range(len(r)):
             mean_rows.append({"codec": c, "bpp": r[i], "psnr_db": q[i], "ms_ssim_db": m[i],
-                              "ms_ssim": 1 - 10 ** (-m[i] / 10)})
+                              "ms_ssim": 1 - 10 ** (-m[i] / 10), **({"perceptual": p_[i]} if scored else {})})
     write_csv(out / "rd_mean.csv", mean_rows, float_format=".6g")
     bd = bd_rate_table(rows, args.anchor, "psnr_db", args.method) + bd_rate_table(rows, args.anchor, "ms_ssim_db", args.method)
+    if scored:
+        bd += bd_rate_table(rows, args.anchor, "perceptual", args.method)
     write_csv(out / "bd_rate.csv", bd, float_format=".6g")
     plot_rd(rows, out, title=f"{args.dataset}: {len(set(r['item'] for r in rows))} images")
     print(f"{'codec':12s} {'metric':10s} BD-rate vs {args.anchor} (mean curve / per-item mean, overlap)")

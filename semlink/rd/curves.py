@@ -43,6 +43,7 @@ def rd_points(
     max_items: int | None = None,
     progress: bool = True,
     dataset_options: dict[str, Any] | None = None,
+    perceptual: str | None = None,
 ) -> list[dict]:
     """Code every item of ``dataset`` with every codec at each of its rate points.
 
@@ -53,10 +54,13 @@ def rd_points(
         size, max_items: as in :func:`semlink.data.get_dataset`.
         dataset_options: further options of the dataset's builder (e.g. ``{"path": DIR}`` for
             ``folder``), merged over those parsed from ``dataset``.
+        perceptual: also score a learned perceptual distance (lower = better): "auto" (LPIPS
+            where its weights are installed, else ST-LPIPS), "lpips" or "st_lpips"; None: not.
+            Adds the columns ``perceptual`` and ``perceptual_metric`` (which one it was).
     Returns:
         rows (dicts): dataset, item, height, width, codec, tool, param, value, quality (the
-        codec's rate-point id where it reports one), bits, bpp, psnr_db, ms_ssim, decoded_ok,
-        encode_s, decode_s.
+        codec's rate-point id where it reports one), bits, bpp, psnr_db, ms_ssim, [perceptual,
+        perceptual_metric,] decoded_ok, encode_s, decode_s.
     """
     from tqdm import tqdm
 
@@ -69,6 +73,7 @@ def rd_points(
     ds = get_dataset(name, size=size, max_items=max_items, **options)
     if ds.kind != "image":
         raise ValueError(f"dataset {dataset!r} is a {ds.kind} dataset; rate-distortion curves need images")
+    pm = metrics.perceptual_metric(perceptual) if perceptual else None
     plan = []
     for name, spec in codecs.items():
         codec = get_codec(name)
@@ -85,14 +90,17 @@ def rd_points(
             t1 = time.perf_counter()
             rec = codec.decode(enc)
             t2 = time.perf_counter()
-            rows.append({
+            row = {
                 "dataset": dataset, "item": item.name, "height": h, "width": w, "codec": name,
                 "tool": enc.info.get("tool", ""), "param": param, "value": value,
                 "quality": enc.info.get("quality", ""), "bits": int(enc.num_bits),
                 "bpp": enc.num_bits / (h * w), "psnr_db": metrics.psnr(x, rec.image),
-                "ms_ssim": metrics.ms_ssim(x, rec.image), "decoded_ok": bool(rec.decoded_ok),
-                "encode_s": t1 - t0, "decode_s": t2 - t1,
-            })
+                "ms_ssim": metrics.ms_ssim(x, rec.image),
+            }
+            if pm is not None:
+                row.update(perceptual=pm(x, rec.image), perceptual_metric=pm.name)
+            row.update(decoded_ok=bool(rec.decoded_ok), encode_s=t1 - t0, decode_s=t2 - t1)
+            rows.append(row)
             bar.update(1)
     bar.close()
     return rows

@@ -1,4 +1,5 @@
-"""Rate-distortion plots: mean bpp vs mean PSNR [dB] and vs MS-SSIM (PNG + PDF)."""
+"""Rate-distortion plots: mean bpp vs mean PSNR [dB], vs MS-SSIM and, when scored, vs the
+perceptual distance (PNG + PDF)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from .bd import mean_curve
 
 
 def plot_rd(rows: list[dict], out: Path, title: str = "") -> list[Path]:
-    """Write ``rd_psnr`` and ``rd_msssim`` plots (one line per codec) into ``out``."""
+    """Write ``rd_psnr``, ``rd_msssim`` (and ``rd_perceptual`` when the rows have a
+    ``perceptual`` column) plots, one line per codec, into ``out``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -16,13 +18,18 @@ def plot_rd(rows: list[dict], out: Path, title: str = "") -> list[Path]:
 
     codecs = list(dict.fromkeys(r["codec"] for r in rows))
     written = []
-    for metric, name, label in (("psnr_db", "rd_psnr", "PSNR [dB]"), ("ms_ssim_db", "rd_msssim", "MS-SSIM")):
+    panels = [("psnr_db", "rd_psnr", "PSNR [dB]"), ("ms_ssim_db", "rd_msssim", "MS-SSIM")]
+    if rows and "perceptual" in rows[0]:
+        panels.append(("perceptual", "rd_perceptual", f"{rows[0]['perceptual_metric']} distance (lower = better)"))
+    for metric, name, label in panels:
         fig, ax = plt.subplots(figsize=(6, 4.2))
         for c in codecs:
             r, q = mean_curve(rows, c, metric)
             if metric == "ms_ssim_db":
                 q = 1 - 10 ** (-q / 10)
-            ax.plot(r, q, marker="o", ms=3.5, label=c, lw=2.0 if c == "hyperprior" else 1.3)
+            elif metric == "perceptual":
+                q = -q
+            ax.plot(r, q, marker="o", ms=3.5, label=c, lw=2.0 if c in ("hyperprior", "gan-c2f") else 1.3)
         ax.set_xlabel("rate [bpp] (all transmitted bits / pixels)")
         ax.set_ylabel(label)
         ax.set_title(title)

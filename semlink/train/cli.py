@@ -62,7 +62,73 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     h.add_argument("--val-every", type=int, default=None, help="validate every N steps (1000)")
     h.add_argument("--no-progress", action="store_true", help="no progress bar")
     h.set_defaults(func=_hyperprior)
+    from .task import list_tasks
+
+    for name in list_tasks():
+        if name != "hyperprior":
+            _add_task_parser(sub, name)
     return p
+
+
+def _add_task_parser(sub, name: str) -> None:
+    """``semlink train NAME``: the shared options of every task, plus ``--set KEY=VALUE`` for its own."""
+    from .task import _TASKS
+
+    doc = (_TASKS[name].__doc__ or "").strip().splitlines()
+    mod = __import__(_TASKS[name].__module__, fromlist=["__doc__"])
+    t = sub.add_parser(name, help=f"train {name} (see {_TASKS[name].__module__})",
+                       description=(mod.__doc__ or (doc[0] if doc else name)),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("--recipe", default=None, help="TOML file: the options below as keys ('lambda' for --lambda), "
+                   "the task's own settings in an [options] table")
+    t.add_argument("--lambda", dest="lmbda", type=float, default=None, help="rate-distortion trade-off (required)")
+    t.add_argument("--steps", type=int, default=None, help="total training steps (required)")
+    t.add_argument("--out", default=None, help="output directory (required)")
+    t.add_argument("--resume", action="store_true", default=None, help="continue the run in --out")
+    t.add_argument("--max-minutes", type=float, default=None, help="stop cleanly after this many minutes (resume with --resume)")
+    t.add_argument("--device", default=None, help="cpu | cuda | cuda:N")
+    t.add_argument("--amp", default=None, choices=("none", "bf16"), help="bf16 autocast where the task allows it")
+    t.add_argument("--init", default=None, help="start from the weights of another run or checkpoint")
+    for flag, typ, hlp in (("--batch", int, "batch size"), ("--crop", int, "crop side, multiple of 64"),
+                           ("--lr", float, "learning rate"), ("--lr-drop", float, "fraction of --steps after which the lr drops 10x"),
+                           ("--quality", int, "rate-point id stored in the export"), ("--save-every", int, "checkpoint every N steps"),
+                           ("--log-every", int, "log.csv line every N steps"), ("--seed", int, "seed"),
+                           ("--threads", int, "torch CPU threads"), ("--val-fraction", float, "held-out fraction of the images"),
+                           ("--val-every", int, "validate every N steps")):
+        t.add_argument(flag, type=typ, default=None, help=hlp)
+    t.add_argument("--data", "--dataset", dest="data", default=None, help="training images (as for `semlink train hyperprior`)")
+    t.add_argument("--set", dest="set_options", action="append", default=[], metavar="KEY=VALUE",
+                   help="a task option (TOML value, e.g. --set phase='\"gan\"' or --set w_gan=0.15); repeatable")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=_generic, task_name=name)
+
+
+def _generic(args: argparse.Namespace) -> int:
+    import tomllib
+
+    from .data import TrainingDataError
+    from .loop import TrainConfig, train
+
+    opts = _merged_options(args, model=args.task_name)
+    options = dict(opts.pop("options", {}))
+    for item in args.set_options:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            options[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            options[key.strip()] = value  # a bare string
+    cfg = TrainConfig(**opts, model=args.task_name, options=options, progress=not args.no_progress)
+    try:
+        s = train(cfg)
+    except TrainingDataError as exc:
+        raise ValueError(str(exc)) from None
+    extra = "".join(f" {k}={s[k]:.4g}" for k in ("loss", "bpp", "psnr") if k in s)
+    stop = " (stopped at --max-minutes; continue with --resume)" if s.get("stopped_at_time_limit") else ""
+    print(f"step {s['step']} ({s['steps_run']} run, {s['it_per_s']:.2f} it/s){extra}{stop}")
+    print(f"checkpoint: {s['checkpoint']}")
+    return 0
 
 
 #: TrainConfig fields settable from a recipe or the command line (recipe key -> field)
@@ -73,7 +139,7 @@ _RECIPE_KEYS = {"lambda": "lmbda", "steps": "steps", "out": "out", "resume": "re
                 "threads": "threads", "val_fraction": "val_fraction", "val_every": "val_every"}
 
 
-def _merged_options(args: argparse.Namespace) -> dict:
+def _merged_options(args: argparse.Namespace, model: str = "hyperprior") -> dict:
     """Recipe values overridden by the options given on the command line -> TrainConfig kwargs."""
     import tomllib
     from pathlib import Path
@@ -87,12 +153,17 @@ def _merged_options(args: argparse.Namespace) -> dict:
             raw = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as e:
             raise ValueError(f"--recipe {path}: not valid TOML: {e}") from None
-        unknown = sorted(set(raw) - set(_RECIPE_KEYS) - {"description", "model"})
+        extra = {"description", "model"} | ({"options"} if model != "hyperprior" else set())
+        unknown = sorted(set(raw) - set(_RECIPE_KEYS) - extra)
         if unknown:
-            raise ValueError(f"--recipe {path}: unknown key(s) {unknown}; allowed: {', '.join(sorted(_RECIPE_KEYS))}")
-        if raw.get("model", "hyperprior") != "hyperprior":
-            raise ValueError(f"--recipe {path}: model = {raw['model']!r}, this is `semlink train hyperprior`")
+            raise ValueError(f"--recipe {path}: unknown key(s) {unknown}; allowed: {', '.join(sorted(set(_RECIPE_KEYS) | extra))}")
+        if raw.get("model", model) != model:
+            raise ValueError(f"--recipe {path}: model = {raw['model']!r}, this is `semlink train {model}`")
         opts = {_RECIPE_KEYS[k]: v for k, v in raw.items() if k in _RECIPE_KEYS}
+        if "options" in raw:
+            if not isinstance(raw["options"], dict):
+                raise ValueError(f"--recipe {path}: 'options' must be a table ([options])")
+            opts["options"] = dict(raw["options"])
     arg_field = {"lmbda": "lmbda", "resume": "resume_flag"}
     for key, field in _RECIPE_KEYS.items():
         attr = {"lambda": "lmbda"}.get(key, key)

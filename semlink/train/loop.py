@@ -23,7 +23,7 @@ import dataclasses
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +67,8 @@ class TrainConfig:
     val_fraction: float = 0.0
     #: validate every N steps (and at the end): estimated bpp, PSNR, loss on fixed crops of the held-out images
     val_every: int = 1000
+    #: the task's own settings (``[options]`` of a recipe, ``--set KEY=VALUE``); the task validates them
+    options: dict = field(default_factory=dict)
     progress: bool = True
     resume_flag: bool = False
 

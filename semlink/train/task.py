@@ -85,9 +85,20 @@ def register_task(name: str) -> Callable[[type[TrainTask]], type[TrainTask]]:
     return deco
 
 
+#: modules that register the built-in tasks (imported on first lookup)
+BUILTIN_TASK_MODULES = ("semlink.train.hyperprior_task", "semlink.semantic.gan_c2f.train_task")
+
+
+def _import_builtins() -> None:
+    import importlib
+
+    for mod in BUILTIN_TASK_MODULES:
+        importlib.import_module(mod)
+
+
 def get_task(name: str) -> TrainTask:
     """A new instance of the task registered as ``name``; ValueError listing the names if unknown."""
-    from . import hyperprior_task  # noqa: F401  (registers the built-in tasks)
+    _import_builtins()
 
     try:
         return _TASKS[name]()
@@ -96,6 +107,6 @@ def get_task(name: str) -> TrainTask:
 
 
 def list_tasks() -> list[str]:
-    from . import hyperprior_task  # noqa: F401
+    _import_builtins()
 
     return sorted(_TASKS)

@@ -1,0 +1,408 @@
+"""Training tasks of gan-c2f for the shared trainer (``semlink train gan-c2f-base|gan-c2f-enh``).
+
+``gan-c2f-base`` trains the base layer (:class:`~.model.BaseLayer`) in two phases, chosen by
+the option ``phase``:
+
+* ``"rd"`` (warm start; GAN training from scratch is unstable): ``lambda * 255^2 * MSE + bpp``;
+* ``"gan"`` (``--init`` from the rd run): ``lambda * 255^2 * MSE * w_mse + w_rate * bpp
+  + w_perc * ST-LPIPS + w_gan * hinge_G + w_fm * feature matching``, with a conditional
+  two-scale patch discriminator (:mod:`semlink.nn.discriminator`) trained by the hinge loss.
+
+``bpp`` is the entropy bottleneck's estimate for the channels kept (nested levels: ``keep`` is
+drawn per sample from the base levels). The semantic map of each crop comes from the model's
+k-means centres, which are fitted on the training images when the network is built.
+
+``gan-c2f-enh`` trains the enhancement layer (a MeanScaleHyperprior on the residual) behind a
+FROZEN base layer (option ``base``: an exported ``gan-c2f-base.pt``): ``lambda * 255^2 *
+MSE(x, base + r_hat) + bpp_enh (+ w_perc * ST-LPIPS)``. ``--init`` may name a hyperprior
+checkpoint of the same N/M (e.g. the zoo's ``hyperprior-q1``) to start from.
+
+Options (``[options]`` in a recipe, ``--set key=value`` on the command line) are listed in
+:data:`BASE_OPTIONS` / :data:`ENH_OPTIONS` with their defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from semlink.train.task import TrainTask, register_task
+
+BASE_EXPORT = "gan-c2f-base.pt"
+ENH_EXPORT = "gan-c2f-enh.pt"
+BASE_ARCH = "GanC2FBase"
+ENH_ARCH = "GanC2FEnhancement"
+
+BASE_OPTIONS = {"phase": "rd", "k": 8, "c_latent": 8, "n": 96, "widths": [128, 96, 64, 48, 32], "hidden": 32,
+                "levels": [4, 8], "block": 16, "w_mse": 1.0, "w_rate": 1.0, "w_perc": 1.0, "w_gan": 0.15, "w_fm": 1.0,
+                "d_lr": 1e-4, "d_channels": 64}
+ENH_OPTIONS = {"base": None, "n": 64, "m": 128, "w_perc": 0.0}
+
+
+def _options(cfg, defaults: dict, task: str) -> dict:
+    unknown = sorted(set(cfg.options) - set(defaults))
+    if unknown:
+        raise ValueError(f"{task}: unknown option(s) {unknown}; allowed: {', '.join(sorted(defaults))}")
+    return {**defaults, **cfg.options}
+
+
+def crop_labels(x, centres: np.ndarray, block: int):
+    """int64 [B, H/block, W/block] semantic classes of float crops [B, 3, H, W] in [0, 1]."""
+    import torch
+
+    from .semantic_map import label_map
+
+    imgs = (x.detach().float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return torch.from_numpy(np.stack([label_map(im, centres, block) for im in imgs]).astype(np.int64))
+
+
+def _train_net(base, disc):
+    import torch
+
+    class BaseTrainNet(torch.nn.Module):
+        """The trained modules of gan-c2f-base: ``base`` (exported) and ``disc`` (training only)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.base, self.disc = base, disc
+
+    return BaseTrainNet()
+
+
+@register_task("gan-c2f-base")
+class GanC2FBaseTask(TrainTask):
+    fixed = ("lmbda",)
+    log_columns = ("loss", "bpp", "mse", "psnr", "perc", "g_gan", "fm", "d_loss", "aux_loss")
+    export_name = BASE_EXPORT
+
+    def __init__(self) -> None:
+        self._perc = None
+
+    def check(self, cfg) -> None:
+        o = _options(cfg, BASE_OPTIONS, self.name)
+        if o["phase"] not in ("rd", "gan"):
+            raise ValueError(f"{self.name}: option phase must be 'rd' or 'gan', got {o['phase']!r}")
+        if not cfg.lmbda > 0:
+            raise ValueError(f"--lambda must be > 0, got {cfg.lmbda}")
+        if o["block"] != 16:
+            raise ValueError(f"{self.name}: option block must be 16 (the base latent's resolution), got {o['block']}")
+        if cfg.crop % 64:
+            raise ValueError(f"--crop must be a multiple of 64, got {cfg.crop}")
+
+    def build(self, cfg):
+        import torch
+
+        from semlink.nn.discriminator import MultiScaleDiscriminator
+        from semlink.train.data import load_training_images
+
+        from .model import BaseLayer
+        from .semantic_map import fit_centres
+
+        o = _options(cfg, BASE_OPTIONS, self.name)
+        base = BaseLayer(o["k"], o["c_latent"], o["n"], tuple(o["widths"]), o["hidden"], tuple(o["levels"]))
+        images = [im.data for im in load_training_images(cfg.data, cfg.vc2_scale)]
+        with torch.no_grad():
+            base.centres.copy_(torch.from_numpy(fit_centres(images, o["k"], o["block"], seed=cfg.seed)))
+        disc = MultiScaleDiscriminator(o["k"], scales=2, ch=o["d_channels"])
+        return _train_net(base, disc)
+
+    def init_from(self, net, path: str) -> dict:
+        """Weights of another gan-c2f-base run (directory, train_state.pt or gan-c2f-base.pt)."""
+        import torch
+
+        p = Path(path)
+        if p.is_dir():
+            p = p / "train_state.pt" if (p / "train_state.pt").exists() else p / BASE_EXPORT
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+        if "model" in obj:
+            sd = {k[len("base."):]: v for k, v in obj["model"].items() if k.startswith("base.")}
+            step = obj["step"]
+        elif obj.get("arch") == BASE_ARCH:
+            sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
+            step = obj.get("meta", {}).get("step")
+        else:
+            raise ValueError(f"--init {p}: not a gan-c2f-base run or checkpoint")
+        net.base.load_state_dict(sd)
+        return {"init": str(path), "init_step": step}
+
+    def optimizers(self, net, cfg) -> list:
+        import torch
+
+        o = _options(cfg, BASE_OPTIONS, self.name)
+        main = [p for n, p in net.base.named_parameters() if not n.endswith(".quantiles")]
+        aux = [p for n, p in net.base.named_parameters() if n.endswith(".quantiles")]
+        betas = (0.5, 0.999) if o["phase"] == "gan" else (0.9, 0.999)
+        return [torch.optim.Adam(main, lr=cfg.lr, betas=betas), torch.optim.Adam(aux, lr=cfg.aux_lr),
+                torch.optim.Adam(net.disc.parameters(), lr=o["d_lr"], betas=(0.5, 0.999))]
+
+    def _perceptual(self, cfg):
+        if self._perc is None:
+            from semlink.nn.perceptual import PerceptualLoss
+
+            self._perc = PerceptualLoss(bf16=cfg.amp == "bf16").to(cfg.device)
+        return self._perc
+
+    def _inputs(self, net, x, cfg, o, train: bool):
+        import torch
+
+        from .semantic_map import one_hot
+
+        labels = crop_labels(x, net.base.centres.cpu().numpy(), o["block"])
+        seg = one_hot(labels, o["k"]).to(x.device)
+        levels = torch.tensor(o["levels"])
+        if train:
+            keep = levels[torch.randint(len(levels), (x.shape[0],))]
+        else:
+            keep = torch.full((x.shape[0],), int(levels[-1]))
+        return seg, keep.to(x.device)
+
+    def _forward(self, net, x, seg, keep, cfg):
+        import torch
+
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+            out = net.base(x, seg, keep)
+        out["x_hat"] = out["x_hat"].float()
+        return out
+
+    def train_step(self, net, x, optimizers, cfg) -> dict[str, float]:
+        import torch
+
+        from semlink.nn.discriminator import feature_matching_loss, hinge_d_loss, hinge_g_loss
+
+        o = _options(cfg, BASE_OPTIONS, self.name)
+        opt, aux_opt, d_opt = optimizers
+        seg, keep = self._inputs(net, x, cfg, o, train=True)
+        out = self._forward(net, x, seg, keep, cfg)
+        x_hat = out["x_hat"]
+        n_px = x.shape[0] * x.shape[2] * x.shape[3]
+        bpp = out["bits"].float().sum() / n_px
+        mse = torch.mean((x_hat - x) ** 2)
+        figs = {"perc": math.nan, "g_gan": math.nan, "fm": math.nan, "d_loss": math.nan}
+        if o["phase"] == "rd":
+            loss = cfg.lmbda * 255**2 * mse + bpp
+        else:
+            perc = self._perceptual(cfg)(x_hat, x).mean()
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+                fake = net.disc(x_hat, seg)
+                with torch.no_grad():
+                    real = net.disc(x, seg)
+            g_gan = hinge_g_loss(fake).float()
+            fm = feature_matching_loss(real, fake).float()
+            loss = (cfg.lmbda * 255**2 * mse * o["w_mse"] + o["w_rate"] * bpp + o["w_perc"] * perc
+                    + o["w_gan"] * g_gan + o["w_fm"] * fm)
+            figs.update(perc=float(perc.detach()), g_gan=float(g_gan.detach()), fm=float(fm.detach()))
+        opt.zero_grad(set_to_none=True)
+        aux_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.base.parameters(), 1.0)
+        opt.step()
+        aux = net.base.aux_loss()
+        aux.backward()
+        aux_opt.step()
+        if o["phase"] == "gan":
+            d_opt.zero_grad(set_to_none=True)
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+                d_loss = hinge_d_loss(net.disc(x, seg), net.disc(x_hat.detach(), seg)).float()
+            d_loss.backward()
+            d_opt.step()
+            figs["d_loss"] = float(d_loss.detach())
+        m = float(mse.detach())
+        return {"loss": float(loss.detach()), "bpp": float(bpp.detach()), "mse": m,
+                "psnr": 10 * math.log10(1 / max(m, 1e-10)), "aux_loss": float(aux.detach()), **figs}
+
+    def evaluate(self, net, x, cfg) -> dict[str, float]:
+        o = _options(cfg, BASE_OPTIONS, self.name)
+        seg, keep = self._inputs(net, x, cfg, o, train=False)
+        out = self._forward(net, x, seg, keep, cfg)
+        bpp = float(out["bits"].sum()) / (x.shape[2] * x.shape[3])
+        mse = float(((out["x_hat"] - x) ** 2).mean())
+        perc = float(self._perceptual(cfg)(out["x_hat"], x).mean())
+        loss = cfg.lmbda * 255**2 * mse + bpp + (o["w_perc"] * perc if o["phase"] == "gan" else 0.0)
+        return {"loss": loss, "bpp": bpp, "mse": mse, "psnr": 10 * math.log10(1 / max(mse, 1e-10)), "st_lpips": perc}
+
+    def export(self, net, path, cfg, meta) -> None:
+        o = _options(cfg, BASE_OPTIONS, self.name)
+        export_base(net.base, path, meta={"lambda": cfg.lmbda, "phase": o["phase"], "options": o, **meta})
+
+
+def export_base(base, path, meta: dict | None = None) -> str:
+    """Write a base-layer codec checkpoint (float16 weights; entropy tables computed on the CPU
+    from the rounded weights, as :func:`semlink.codecs.hyperprior.export_checkpoint` does)."""
+    import copy
+
+    import torch
+
+    from semlink.zoo.checkpoints import KEEP_FP32, save_checkpoint
+
+    cpu = copy.deepcopy(base).to("cpu").float().eval()
+    with torch.no_grad():
+        for name, t in list(cpu.named_parameters()) + list(cpu.named_buffers()):
+            if t.is_floating_point() and not name.endswith(KEEP_FP32) and name != "centres":
+                t.copy_(t.half().float())
+        cpu.update(force=True)
+    sd = cpu.state_dict()
+    return save_checkpoint(path, sd, arch=BASE_ARCH, config=cpu.config(), meta=dict(meta or {}), half=True)
+
+
+def load_base(path_or_ckpt) -> "object":
+    """A :class:`~.model.BaseLayer` (CPU, eval, entropy tables ready) from a checkpoint file or dict."""
+    import torch
+
+    from semlink.zoo.checkpoints import CheckpointError, read_checkpoint
+
+    from .model import BaseLayer
+
+    ck = read_checkpoint(path_or_ckpt) if not isinstance(path_or_ckpt, dict) else path_or_ckpt
+    if ck.get("arch") != BASE_ARCH:
+        raise CheckpointError(f"{ck.get('path')}: architecture {ck.get('arch')!r}, expected {BASE_ARCH}")
+    c = ck["config"]
+    base = BaseLayer(c["k"], c["c_latent"], c["n"], tuple(c["widths"]), c["hidden"], tuple(c["levels"]))
+    base.load_state_dict(ck["state_dict"])
+    if base.entropy_bottleneck._quantized_cdf.numel() == 0:
+        with torch.no_grad():
+            base.update(force=True)
+    return base.eval()
+
+
+@register_task("gan-c2f-enh")
+class GanC2FEnhTask(TrainTask):
+    fixed = ("lmbda",)
+    log_columns = ("loss", "bpp", "mse", "psnr", "base_psnr", "aux_loss")
+    export_name = ENH_EXPORT
+
+    def __init__(self) -> None:
+        self._base = None
+        self._perc = None
+
+    def check(self, cfg) -> None:
+        o = _options(cfg, ENH_OPTIONS, self.name)
+        if not o["base"]:
+            raise ValueError(f"{self.name}: option base (a gan-c2f-base.pt checkpoint) is required")
+        if not Path(o["base"]).is_file():
+            raise ValueError(f"{self.name}: option base: no such file {o['base']}")
+        if not cfg.lmbda > 0:
+            raise ValueError(f"--lambda must be > 0, got {cfg.lmbda}")
+
+    def _frozen_base(self, cfg):
+        if self._base is None:
+            o = _options(cfg, ENH_OPTIONS, self.name)
+            self._base = load_base(o["base"]).to(cfg.device)
+            for p in self._base.parameters():
+                p.requires_grad_(False)
+        return self._base
+
+    def build(self, cfg):
+        from .model import build_enhancement
+
+        o = _options(cfg, ENH_OPTIONS, self.name)
+        return build_enhancement(o["n"], o["m"])
+
+    def init_from(self, net, path: str) -> dict:
+        """Weights of a hyperprior (same N/M) or of another gan-c2f-enh run."""
+        from semlink.train.hyperprior_task import HyperpriorTask
+
+        p = Path(path)
+        if p.is_dir() and (p / ENH_EXPORT).exists() and not (p / "train_state.pt").exists():
+            p = p / ENH_EXPORT
+        import torch
+
+        obj = torch.load(p if not p.is_dir() else p / "train_state.pt", map_location="cpu", weights_only=True)
+        if obj.get("arch") == ENH_ARCH:
+            net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()})
+            return {"init": str(path)}
+        if "model" in obj and obj.get("config", {}).get("model") == self.name:
+            net.load_state_dict(obj["model"])
+            return {"init": str(path), "init_step": obj["step"]}
+        return HyperpriorTask.init_from(HyperpriorTask(), net, str(p))
+
+    def optimizers(self, net, cfg) -> list:
+        from semlink.train.hyperprior_task import HyperpriorTask
+
+        return HyperpriorTask.optimizers(HyperpriorTask(), net, cfg)
+
+    def prepare(self, net, cfg) -> None:
+        if cfg.amp == "bf16":
+            from semlink.train.hyperprior_task import autocast_transforms
+
+            autocast_transforms(net, cfg.device)
+
+    def _base_out(self, x, cfg, train: bool):
+        import torch
+
+        base = self._frozen_base(cfg)
+        from .semantic_map import one_hot
+
+        labels = crop_labels(x, base.centres.cpu().numpy(), 16)
+        seg = one_hot(labels, base.k).to(x.device)
+        levels = torch.tensor(base.levels)
+        keep = levels[torch.randint(len(levels), (x.shape[0],))] if train else torch.full((x.shape[0],), int(levels[-1]))
+        with torch.no_grad(), torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+            y = base.g_a(x)
+            med = base.entropy_bottleneck._get_medians().reshape(1, -1, 1, 1)
+            y_hat = (torch.round(y - med) + med) * base.channel_mask(keep.to(x.device))
+            xb = base.generator(y_hat, seg)
+        return xb.float()
+
+    def _loss(self, net, x, xb, cfg):
+        import torch
+
+        o = _options(cfg, ENH_OPTIONS, self.name)
+        out = net(x - xb)
+        x_hat = (xb + out["x_hat"]).clamp(0, 1)
+        n_px = x.shape[0] * x.shape[2] * x.shape[3]
+        bpp = sum(torch.log2(v.clamp_min(1e-9)).sum() for v in out["likelihoods"].values()) / (-n_px)
+        mse = torch.mean((x_hat - x) ** 2)
+        loss = cfg.lmbda * 255**2 * mse + bpp
+        if o["w_perc"] > 0:
+            if self._perc is None:
+                from semlink.nn.perceptual import PerceptualLoss
+
+                self._perc = PerceptualLoss(bf16=cfg.amp == "bf16").to(cfg.device)
+            loss = loss + o["w_perc"] * self._perc(x_hat, x).mean()
+        return loss, bpp, mse, x_hat
+
+    def train_step(self, net, x, optimizers, cfg) -> dict[str, float]:
+        import torch
+
+        opt, aux_opt = optimizers
+        xb = self._base_out(x, cfg, train=True)
+        opt.zero_grad(set_to_none=True)
+        aux_opt.zero_grad(set_to_none=True)
+        loss, bpp, mse, _ = self._loss(net, x, xb, cfg)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        aux = net.aux_loss()
+        aux.backward()
+        aux_opt.step()
+        m, mb = float(mse.detach()), float(torch.mean((xb - x) ** 2))
+        return {"loss": float(loss.detach()), "bpp": float(bpp.detach()), "mse": m,
+                "psnr": 10 * math.log10(1 / max(m, 1e-10)), "base_psnr": 10 * math.log10(1 / max(mb, 1e-10)),
+                "aux_loss": float(aux.detach())}
+
+    def evaluate(self, net, x, cfg) -> dict[str, float]:
+        xb = self._base_out(x, cfg, train=False)
+        loss, bpp, mse, _ = self._loss(net, x, xb, cfg)
+        m = float(mse)
+        return {"loss": float(loss), "bpp": float(bpp), "mse": m, "psnr": 10 * math.log10(1 / max(m, 1e-10))}
+
+    def export(self, net, path, cfg, meta) -> None:
+        from semlink.zoo.checkpoints import sha256_file
+
+        o = _options(cfg, ENH_OPTIONS, self.name)
+        export_enhancement(net, path, meta={"lambda": cfg.lmbda, "base_sha256": sha256_file(o["base"]), "options": o,
+                                            "quality": cfg.quality, **meta})
+
+
+def export_enhancement(net, path, meta: dict | None = None) -> str:
+    """Write an enhancement-layer checkpoint (arch :data:`ENH_ARCH`; the inner CompressAI
+    architecture in ``config["inner_arch"]``; float16 weights, CPU-computed CDF tables)."""
+    from semlink.codecs.hyperprior import export_checkpoint
+    from semlink.zoo.checkpoints import read_checkpoint, save_checkpoint
+
+    export_checkpoint(net, path, meta=dict(meta or {}))
+    ck = read_checkpoint(path)  # re-label: this file is an enhancement layer, not a hyperprior codec
+    return save_checkpoint(path, ck["state_dict"], arch=ENH_ARCH, config={**ck["config"], "inner_arch": ck["arch"]},
+                           meta=ck["meta"], half=True)

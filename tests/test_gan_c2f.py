@@ -1,0 +1,205 @@
+"""gan-c2f (seed 001): semantic map coding, base layer, enhancement layer, rate points, robustness.
+
+Built on tiny untrained networks exported to a temporary directory (the plumbing does not
+depend on the weights); the shipped zoo's figures are checked in test_gan_c2f_zoo below.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from semlink.codecs import Received, ReceivedPart, get_codec
+from semlink.semantic.gan_c2f import semantic_map as sm
+from semlink.semantic.gan_c2f.codec import PARTS, pack_header, unpack_header
+from semlink.semantic.gan_c2f.model import BaseLayer, build_enhancement
+from semlink.semantic.gan_c2f.train_task import export_base, export_enhancement
+
+
+def _photo(h=96, w=136, seed=0):
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([128 + 100 * np.sin(xx / 9.0), 128 + 90 * np.cos(yy / 7.0), (xx + yy) % 256], -1)
+    return np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A tiny base layer (4 classes, 4 latent channels, levels 2/4) and one enhancement layer."""
+    d = tmp_path_factory.mktemp("ganc2f")
+    torch.manual_seed(0)
+    base = BaseLayer(k=4, c_latent=4, n=16, widths=(16, 16, 16, 16, 16), hidden=8, levels=(2, 4))
+    with torch.no_grad():
+        base.centres.copy_(torch.from_numpy(sm.fit_centres([_photo(256, 256, s) for s in range(3)], 4)))
+    export_base(base, d / "base.pt", meta={"test": True})
+    enh = build_enhancement(16, 16)
+    export_enhancement(enh, d / "enh.pt", meta={"test": True})
+    return get_codec("gan-c2f", base=str(d / "base.pt"), enhancement=[str(d / "enh.pt")])
+
+
+# ----------------------------------------------------------------------------- semantic map
+def test_map_round_trip_and_bits():
+    img = _photo(100, 140)
+    centres = sm.fit_centres([img], 4)
+    labels = sm.label_map(img, centres)
+    assert labels.shape == (7, 9) and labels.dtype == np.uint8 and labels.max() < 4
+    data = sm.encode_map(labels)
+    back, problem = sm.decode_map(data, 7, 9, 4)
+    assert problem == "" and np.array_equal(back, labels)
+    # raw DEFLATE of 63 one-byte labels with at most 4 values: fewer bytes than the labels
+    assert 0 < len(data) < labels.size
+
+
+def test_map_classes_are_global_and_ordered_by_lightness():
+    imgs = [_photo(128, 128, s) for s in range(3)]
+    c1, c2 = sm.fit_centres(imgs, 5, seed=3), sm.fit_centres(imgs, 5, seed=3)
+    assert np.array_equal(c1, c2)  # deterministic
+    assert np.all(np.diff(c1[:, 0]) >= 0)
+    dark, light = np.zeros((32, 32, 3), np.uint8), np.full((32, 32, 3), 255, np.uint8)
+    ld, ll = sm.label_map(dark, c1), sm.label_map(light, c1)
+    assert len(set(ld.ravel())) == 1 and len(set(ll.ravel())) == 1  # flat image, one class
+    assert c1[ll[0, 0], 0] > c1[ld[0, 0], 0]  # white's class is lighter than black's
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty", "long"])
+def test_map_decode_never_raises(damage):
+    labels = np.arange(48, dtype=np.uint8).reshape(6, 8) % 4
+    data = bytearray(sm.encode_map(labels))
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip":
+        data[0] ^= 0xFF
+    elif damage == "garbage":
+        data = bytearray(np.random.default_rng(1).integers(0, 256, 40, dtype=np.uint8).tobytes())
+    elif damage == "empty":
+        data = bytearray()
+    else:
+        data = bytearray(sm.encode_map(np.zeros((100, 100), np.uint8)))  # inflates past h*w
+    back, problem = sm.decode_map(bytes(data), 6, 8, 4)
+    assert back.shape == (6, 8) and back.max() < 4
+    assert problem != ""
+
+
+def test_header_round_trip():
+    hdr = pack_header(480, 640, 3, (12, 3456, 0, 70000))
+    assert unpack_header(hdr) == (480, 640, 3, (12, 3456, 0, 70000))
+    with pytest.raises(ValueError):
+        unpack_header(hdr + b"\0")
+    with pytest.raises(ValueError):
+        pack_header(1, 1, 0, (0, 0, 0, 0))
+
+
+# ----------------------------------------------------------------------------- networks
+def test_spade_generator_follows_the_map():
+    torch.manual_seed(0)
+    base = BaseLayer(k=4, c_latent=4, n=16, widths=(16, 16, 16, 16, 16), hidden=8, levels=(2, 4)).eval()
+    y = torch.randn(1, 4, 4, 4)
+    seg_a = sm.one_hot(np.zeros((4, 4), np.uint8), 4)
+    seg_b = sm.one_hot(np.full((4, 4), 3, np.uint8), 4)
+    with torch.no_grad():
+        a, b = base.synthesize(y, seg_a), base.synthesize(y, seg_b)
+    assert a.shape == (1, 3, 64, 64) and float((a - b).abs().mean()) > 1e-4
+
+
+def test_nested_channels_mask_and_rate():
+    torch.manual_seed(0)
+    base = BaseLayer(k=4, c_latent=4, n=16, widths=(16, 16, 16, 16, 16), hidden=8, levels=(2, 4))
+    x = torch.rand(2, 3, 64, 64)
+    seg = sm.one_hot(torch.zeros(2, 4, 4, dtype=torch.long), 4)
+    out = base(x, seg, torch.tensor([2, 4]))
+    assert out["x_hat"].shape == x.shape and out["bits"].shape == (2,)
+    mask = base.channel_mask(torch.tensor([2, 4]))
+    assert mask[0, :, 0, 0].tolist() == [1, 1, 0, 0] and mask[1, :, 0, 0].tolist() == [1, 1, 1, 1]
+    # the rate of a sample counts only its kept channels
+    same = base(x[:1].repeat(2, 1, 1, 1), seg, torch.tensor([2, 4]))
+    assert float(same["bits"][0].detach()) < float(same["bits"][1].detach())
+    with pytest.raises(ValueError, match="levels"):
+        BaseLayer(k=4, c_latent=4, levels=(2, 3))
+
+
+# ----------------------------------------------------------------------------- codec
+def test_rate_table_and_trade_off_points_ordered(tiny):
+    assert tiny.rate_table() == {1: (2, None), 2: (4, None), 3: (2, 0), 4: (4, 0)}
+    img = _photo()
+    bits = {q: sum(8 * len(b) for b in tiny.encode(img, quality=q).parts.values()) for q in tiny.qualities()}
+    assert bits[1] < bits[2]  # more base channels, more bits
+    assert bits[3] > bits[1] and bits[4] > bits[2]  # the enhancement layer adds bits
+    enc = tiny.encode(img, quality=4)
+    assert set(enc.parts) == set(PARTS)
+    assert enc.num_bits == sum(enc.info["bits_by_part"].values())
+    assert enc.info["base_channels"] == 4 and enc.info["enhancement"] == "e1"
+
+
+def test_bpp_target_picks_the_largest_point_within(tiny):
+    img = _photo()
+    sizes = {q: tiny.encode(img, quality=q).num_bits / (img.shape[0] * img.shape[1]) for q in tiny.qualities()}
+    target = sorted(sizes.values())[1] + 1e-9
+    enc = tiny.encode(img, bpp=target)
+    assert enc.info["target_met"] and enc.info["bpp"] == pytest.approx(sorted(sizes.values())[1])
+    low = tiny.encode(img, bpp=1e-6)
+    assert not low.info["target_met"] and low.info["bpp"] == pytest.approx(min(sizes.values()))
+
+
+def test_base_only_decode_and_enhancement_adds_to_base(tiny):
+    img = _photo()
+    base_only = tiny.decode(tiny.encode(img, quality=2))
+    enh = tiny.encode(img, quality=4)
+    full = tiny.decode(enh)
+    assert base_only.decoded_ok and full.decoded_ok
+    assert base_only.data.shape == img.shape == full.data.shape
+    # same base stream, so the only difference is the enhancement layer's residual
+    assert tiny.encode(img, quality=2).parts["base"] == enh.parts["base"]
+    assert not np.array_equal(base_only.data, full.data)
+    # the enhancement lost in transit: the decoder falls back to exactly the base image
+    rx = enh.received()
+    lost = {**rx.packets, "enh_y": ReceivedPart.lost(len(enh.parts["enh_y"]))}
+    dropped = tiny.decode(Received(rx.codec, rx.kind, rx.shape, lost))
+    assert not dropped.decoded_ok and "enhancement dropped" in dropped.reason
+    assert np.array_equal(dropped.data, base_only.data)
+    assert 0 < dropped.recovered < 1
+
+
+def test_decode_is_deterministic(tiny):
+    img = _photo(64, 64)
+    enc = tiny.encode(img, quality=3)
+    assert np.array_equal(tiny.decode(enc).data, tiny.decode(enc).data)
+    assert tiny.encode(img, quality=3).parts == enc.parts
+
+
+def test_corrupted_parts_never_crash(tiny):
+    img = _photo(80, 100)
+    enc = tiny.encode(img, quality=4)
+    rng = np.random.default_rng(7)
+    for trial in range(25):
+        parts = dict(enc.parts)
+        name = PARTS[trial % len(PARTS)]
+        b = bytearray(parts[name])
+        mode = trial % 4
+        if mode == 0 and b:
+            for i in rng.integers(0, len(b), max(1, len(b) // 20)):
+                b[i] ^= int(rng.integers(1, 256))
+        elif mode == 1:
+            b = b[: int(rng.integers(0, len(b) + 1))]
+        elif mode == 2:
+            b = bytearray(rng.integers(0, 256, len(b) + int(rng.integers(0, 9)), dtype=np.uint8).tobytes())
+        else:
+            b = bytearray()
+        parts[name] = bytes(b)
+        rec = tiny.decode(enc.with_received(parts))
+        assert rec.data.shape == img.shape and rec.data.dtype == np.uint8
+        assert isinstance(rec.reason, str)
+
+
+def test_wrong_options_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="enhancement= needs base="):
+        get_codec("gan-c2f", enhancement=["x.pt"])
+    with pytest.raises(ValueError, match="base layers"):
+        get_codec("gan-c2f", manifest=str(_empty_manifest(tmp_path))).qualities()
+
+
+def _empty_manifest(tmp_path):
+    p = tmp_path / "manifest.json"
+    p.write_text('{"models": []}')
+    return p
