@@ -203,3 +203,98 @@ def _empty_manifest(tmp_path):
     p = tmp_path / "manifest.json"
     p.write_text('{"models": []}')
     return p
+
+
+# ----------------------------------------------------------------------------- shipped zoo
+def test_shipped_zoo_rate_points_on_a_photo():
+    """The shipped system decodes every rate point of a test photo error-free, below 0.2 bpp for
+    the base-only points, and its figures for the photos set are the manifest's test_points."""
+    from semlink.data import get_dataset
+    from semlink.simulator import metrics
+    from semlink.zoo import manifest
+
+    entries = {m["name"]: m for m in manifest() if m["codec"] == "gan-c2f"}
+    assert entries["gan-c2f-base"]["role"] == "base"
+    assert all(e["role"] == "enhancement" and e["base"] == "gan-c2f-base" for n, e in entries.items() if n != "gan-c2f-base")
+    codec = get_codec("gan-c2f")
+    table = codec.rate_table()
+    assert len(table) == len(entries["gan-c2f-base"]["test_points"])
+    item = next(i for i in get_dataset("photos").items if i.name == "chelsea")
+    x = item.data
+    bpp, psnr = {}, {}
+    for q, (keep, e) in table.items():
+        enc = codec.encode(x, quality=q)
+        rec = codec.decode(enc)
+        assert rec.decoded_ok, rec.reason
+        bpp[q] = enc.num_bits / (x.shape[0] * x.shape[1])
+        psnr[q] = metrics.psnr(x, rec.image)
+        assert codec.encode(x, quality=q).parts == enc.parts  # deterministic on one machine
+    base_only = [q for q, (_, e) in table.items() if e is None]
+    assert all(bpp[q] < 0.2 for q in base_only)
+    assert bpp[base_only[0]] < bpp[base_only[-1]]
+    for q, (keep, e) in table.items():
+        if e is not None:  # the enhancement layer raises PSNR over the same base
+            base_q = next(q2 for q2, (k2, e2) in table.items() if k2 == keep and e2 is None)
+            assert psnr[q] > psnr[base_q]
+
+
+# ----------------------------------------------------------------------------- training tasks
+TINY = {"k": 4, "c_latent": 4, "n": 16, "widths": [16, 16, 16, 16, 16], "hidden": 8, "levels": [2, 4]}
+
+
+def test_training_phases_chain_into_a_codec(tmp_path):
+    """rd warm start -> gan phase (--init) -> enhancement behind the frozen base: each runs
+    through the shared trainer and the exports load into the codec."""
+    from semlink.train.loop import TrainConfig, train
+
+    common = dict(steps=2, batch=2, crop=64, lr=1e-4, data="bundled", progress=False, save_every=2, log_every=1, threads=1)
+    rd = train(TrainConfig(lmbda=0.001, out=str(tmp_path / "rd"), model="gan-c2f-base", options={**TINY, "phase": "rd"}, **common))
+    gan = train(TrainConfig(lmbda=0.001, out=str(tmp_path / "gan"), model="gan-c2f-base", init=str(tmp_path / "rd"),
+                            options={**TINY, "phase": "gan", "d_channels": 8}, **common))
+    log = (tmp_path / "gan" / "log.csv").read_text().splitlines()
+    header, last = log[0].split(","), log[-1].split(",")
+    assert all(last[header.index(k)] != "nan" for k in ("perc", "g_gan", "fm", "d_loss"))  # the GAN terms ran
+    assert rd["step"] == gan["step"] == 2
+    base = tmp_path / "gan" / "gan-c2f-base.pt"
+    enh = train(TrainConfig(lmbda=0.0003, out=str(tmp_path / "enh"), model="gan-c2f-enh",
+                            options={"base": str(base), "n": 16, "m": 16}, **common))
+    assert enh["step"] == 2
+    codec = get_codec("gan-c2f", base=str(base), enhancement=str(tmp_path / "enh" / "gan-c2f-enh.pt"))
+    img = _photo(64, 64)
+    assert codec.decode(codec.encode(img, quality=4)).decoded_ok
+
+
+def test_task_options_are_validated(tmp_path):
+    from semlink.train.loop import TrainConfig, train
+
+    with pytest.raises(ValueError, match="unknown option"):
+        train(TrainConfig(lmbda=0.001, steps=1, out=str(tmp_path / "a"), model="gan-c2f-base", options={"nope": 1}, progress=False))
+    with pytest.raises(ValueError, match="phase"):
+        train(TrainConfig(lmbda=0.001, steps=1, out=str(tmp_path / "b"), model="gan-c2f-base", options={"phase": "x"}, progress=False))
+    with pytest.raises(ValueError, match="option base"):
+        train(TrainConfig(lmbda=0.001, steps=1, out=str(tmp_path / "c"), model="gan-c2f-enh", progress=False))
+
+
+def test_over_the_link_with_the_base_layer_protected(tiny, tmp_path):
+    """A sweep row of gan-c2f over the explicit PHY: every part counted at its own settings, and
+    at a low SNR the decoder still returns an image (the enhancement dropped, not a crash)."""
+    from semlink.sweep import parse_spec, run_sweep
+
+    opts = {"base": tiny.base_path, "enhancement": tiny.enh_paths}
+    spec = parse_spec({
+        "name": "g", "seed": 1, "trials": 1, "snr_db": [-2.0, 30.0], "out": str(tmp_path / "o"),
+        "dataset": {"name": "photos", "max_items": 1, "options": {"size": 64}},
+        "codec": [{"name": "gan-c2f", "quality": 4, "options": opts}],
+        "link": {"mode": "phy", "channel": "awgn", "modulation": "16qam", "code": "80211n-648-3/4", "estimator": "perfect",
+                 "protect": {p: {"code": "80211n-648-1/2", "modulation": "qpsk"} for p in ("header", "map", "base")}},
+        "metrics": ["psnr"],
+    })
+    rows = run_sweep(spec, tmp_path / "o", progress=False)
+    assert len(rows) == 2
+    for r in rows:
+        assert set(r["symbols_by_part"]) == {"header", "map", "base", "enh_z", "enh_y"}
+        assert r["bits"] == sum(r["bits_by_part"].values())
+    good = next(r for r in rows if r["snr_db"] == 30.0)
+    assert good["decoded_ok"] and good["packets_lost"] == 0
+    bad = next(r for r in rows if r["snr_db"] == -2.0)
+    assert not bad["decoded_ok"] and bad["reason"]

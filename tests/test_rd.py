@@ -63,3 +63,31 @@ def test_rd_cli_writes_tables_and_plots(tmp_path):
         bd = list(csv.DictReader(f))
     assert {b["metric"] for b in bd} == {"psnr_db", "ms_ssim_db"} and all(b["codec"] == "webp" for b in bd)
     assert main(["rd", "--out", str(out), "--codecs", "jpeg", "--anchor", "jpeg2000"]) == 2  # anchor not swept
+
+
+def test_rd_cli_perceptual_column_bd_and_plot(tmp_path):
+    """--perceptual adds the distance (named), its BD-rate (quality = -distance) and a plot."""
+    from semlink.cli import main
+    from semlink.simulator.metrics import perceptual_metric
+
+    out = tmp_path / "rdp"
+    assert main(["rd", "--dataset", "photos", "--size", "96", "--max-items", "1", "--no-progress", "--out", str(out),
+                 "--codecs", "jpeg2000=bpp:0.2:0.4:0.8:1.2,webp=bpp:0.2:0.4:0.8:1.2", "--anchor", "jpeg2000",
+                 "--perceptual", "st_lpips"]) == 0
+    rows = list(csv.DictReader(open(out / "rd.csv")))
+    assert {r["perceptual_metric"] for r in rows} == {"st_lpips"}
+    pm = perceptual_metric("st_lpips")
+    from semlink.codecs import get_codec
+    from semlink.data import get_dataset
+
+    x = get_dataset("photos", size=96, max_items=1).items[0].data
+    c = get_codec("jpeg2000")
+    r0 = next(r for r in rows if r["codec"] == "jpeg2000" and float(r["value"]) == 0.2)
+    assert float(r0["perceptual"]) == pytest.approx(pm(x, c.decode(c.encode(x, bpp=0.2)).image), abs=1e-6)
+    # more bits, smaller distance (on the mean curve)
+    d = [float(r["perceptual"]) for r in rows if r["codec"] == "jpeg2000"]
+    assert d[0] > d[-1]
+    bd = list(csv.DictReader(open(out / "bd_rate.csv")))
+    assert {b["metric"] for b in bd} == {"psnr_db", "ms_ssim_db", "perceptual"}
+    assert (out / "rd_perceptual.png").stat().st_size > 0
+    assert "perceptual" in open(out / "rd_mean.csv").readline()

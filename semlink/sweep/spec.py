@@ -287,6 +287,13 @@ def parse_spec(raw: dict, default_name: str = "sweep", path: Path | None = None)
                      metrics, perceptual, raw, path, plugins, sets, set_size, dataset.kind)
 
 
+def _freeze(value: Any) -> Any:
+    """Option values hashable (the runner caches codecs by their options): lists -> tuples."""
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
 def _build_dataset(name: str, options: dict):
     from semlink.data import get_dataset
 
@@ -354,7 +361,7 @@ def _parse_codecs(entries, ideal: bool, dataset_kind: str, dataset_name: str, wi
             raise ValueError(f"{where}: give one rate key, got {keys}")
         accepted = tuple(codec.rate_keys)
         label = str(c.get("label", name))
-        frozen = tuple(sorted(opts.items()))
+        frozen = tuple(sorted((k, _freeze(v)) for k, v in opts.items()))
         if budget:
             if keys:
                 raise ValueError(f"{where}: link.cbr fixes the channel uses, and so the rate: remove {keys[0]} "

@@ -60,6 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     h.add_argument("--val-fraction", type=float, default=None,
                    help="hold out every n-th image (n = 1/fraction) for validation; best.pt keeps the best (0: none)")
     h.add_argument("--val-every", type=int, default=None, help="validate every N steps (1000)")
+    h.add_argument("--ema", type=float, default=None,
+                   help="EMA decay of the weights used for validation and the exports, e.g. 0.999 (default 0: off)")
     h.add_argument("--no-progress", action="store_true", help="no progress bar")
     h.set_defaults(func=_hyperprior)
     from .task import list_tasks
@@ -76,7 +78,7 @@ def _add_task_parser(sub, name: str) -> None:
 
     doc = (_TASKS[name].__doc__ or "").strip().splitlines()
     mod = __import__(_TASKS[name].__module__, fromlist=["__doc__"])
-    t = sub.add_parser(name, help=f"train {name} (see {_TASKS[name].__module__})",
+    t = sub.add_parser(name, help=doc[0] if doc else f"train {name} (see {_TASKS[name].__module__})",
                        description=(mod.__doc__ or (doc[0] if doc else name)),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--recipe", default=None, help="TOML file: the options below as keys ('lambda' for --lambda), "
@@ -94,7 +96,8 @@ def _add_task_parser(sub, name: str) -> None:
                            ("--quality", int, "rate-point id stored in the export"), ("--save-every", int, "checkpoint every N steps"),
                            ("--log-every", int, "log.csv line every N steps"), ("--seed", int, "seed"),
                            ("--threads", int, "torch CPU threads"), ("--val-fraction", float, "held-out fraction of the images"),
-                           ("--val-every", int, "validate every N steps")):
+                           ("--val-every", int, "validate every N steps"),
+                           ("--ema", float, "EMA decay of the weights used for validation and export (0 = off)")):
         t.add_argument(flag, type=typ, default=None, help=hlp)
     t.add_argument("--data", "--dataset", dest="data", default=None, help="training images (as for `semlink train hyperprior`)")
     t.add_argument("--set", dest="set_options", action="append", default=[], metavar="KEY=VALUE",
@@ -136,7 +139,7 @@ _RECIPE_KEYS = {"lambda": "lmbda", "steps": "steps", "out": "out", "resume": "re
                 "device": "device", "amp": "amp", "n": "n", "m": "m", "arch": "arch", "init": "init", "batch": "batch",
                 "crop": "crop", "lr": "lr", "lr_drop": "lr_drop", "data": "data", "vc2_scale": "vc2_scale",
                 "quality": "quality", "save_every": "save_every", "log_every": "log_every", "seed": "seed",
-                "threads": "threads", "val_fraction": "val_fraction", "val_every": "val_every"}
+                "threads": "threads", "val_fraction": "val_fraction", "val_every": "val_every", "ema": "ema"}
 
 
 def _merged_options(args: argparse.Namespace, model: str = "hyperprior") -> dict:

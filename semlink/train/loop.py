@@ -67,6 +67,9 @@ class TrainConfig:
     val_fraction: float = 0.0
     #: validate every N steps (and at the end): estimated bpp, PSNR, loss on fixed crops of the held-out images
     val_every: int = 1000
+    #: exponential moving average of the weights (decay per step, e.g. 0.999; 0 = off): validation,
+    #: ``best.pt`` and every export use the averaged weights; the training itself continues on the raw ones
+    ema: float = 0.0
     #: the task's own settings (``[options]`` of a recipe, ``--set KEY=VALUE``); the task validates them
     options: dict = field(default_factory=dict)
     progress: bool = True
@@ -86,6 +89,8 @@ class TrainConfig:
             raise ValueError(f"--amp must be 'none' or 'bf16', got {self.amp!r}")
         if not 0.0 <= self.val_fraction < 0.5:
             raise ValueError(f"--val-fraction must be in [0, 0.5), got {self.val_fraction}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"--ema must be in [0, 1), got {self.ema}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ValueError(f"--max-minutes must be > 0, got {self.max_minutes}")
 
@@ -118,6 +123,48 @@ def _validate(task, net, batch, cfg) -> dict:
                 sums[k] = sums.get(k, 0.0) + float(v)
     net.train()
     return {k: v / len(batch) for k, v in sums.items()}
+
+
+class _EMA:
+    """Float32 shadow copies of the network's floating-point state, averaged after every step."""
+
+    def __init__(self, net, decay: float, saved: dict | None = None) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().float().clone() for k, v in net.state_dict().items() if v.is_floating_point()}
+        if saved:
+            for k, v in saved.items():
+                if k in self.shadow:
+                    self.shadow[k].copy_(v)
+
+    def update(self, net) -> None:
+        import torch
+
+        with torch.no_grad():
+            for k, v in net.state_dict().items():
+                if k in self.shadow:
+                    self.shadow[k].mul_(self.decay).add_(v.detach().float(), alpha=1.0 - self.decay)
+
+    def swapped(self, net):
+        """Context manager: the network holds the averaged weights inside it."""
+        import contextlib
+
+        import torch
+
+        @contextlib.contextmanager
+        def cm():
+            sd = net.state_dict()
+            backup = {k: sd[k].detach().clone() for k in self.shadow}
+            with torch.no_grad():
+                for k, v in self.shadow.items():
+                    sd[k].copy_(v.to(sd[k].dtype))
+            try:
+                yield net
+            finally:
+                with torch.no_grad():
+                    for k, v in backup.items():
+                        sd[k].copy_(v)
+
+        return cm()
 
 
 def _lr(cfg: TrainConfig, step: int) -> float:
@@ -186,6 +233,7 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True
     task.prepare(net, cfg)
+    ema = _EMA(net, cfg.ema, resume_state.get("ema") if resume_state is not None else None) if cfg.ema > 0 else None
     config_dict = {k: v for k, v in dataclasses.asdict(cfg).items()
                    if k not in ("progress", "resume_flag", "max_minutes", "threads")}
     if resume_state is not None:
@@ -207,11 +255,19 @@ def train(cfg: TrainConfig) -> dict:
                 keep = [lines[0]] + [ln for ln in lines[1:] if ln and int(ln.split(",")[0]) <= step]
                 path.write_text("\n".join(keep) + "\n")
 
+    def averaged():
+        import contextlib
+
+        return ema.swapped(net) if ema is not None else contextlib.nullcontext(net)
+
     def checkpoint(step: int) -> None:
         seconds = seconds_before + time.perf_counter() - t_start
         _save(state_path, {"config": config_dict, "step": step, "init_meta": init_meta, "model": net.state_dict(),
-                           "optimizers": [o.state_dict() for o in opts], "seconds": seconds, "best": best})
-        task.export(net, out / task.export_name, cfg, {**meta, "step": step, "train_seconds": round(seconds, 1)})
+                           "optimizers": [o.state_dict() for o in opts], "seconds": seconds, "best": best,
+                           **({"ema": ema.shadow} if ema is not None else {})})
+        with averaged():
+            task.export(net, out / task.export_name, cfg, {**meta, "step": step, "train_seconds": round(seconds, 1),
+                                                           **({"ema": cfg.ema} if ema is not None else {})})
 
     acc: dict[str, float] = {}
     n_acc = 0
@@ -234,6 +290,8 @@ def train(cfg: TrainConfig) -> dict:
             torch.manual_seed(cfg.seed * 1_000_003 + step)  # noise draws reproducible on resume
             x = torch.from_numpy(crops.batch(step)).to(cfg.device, non_blocking=True)
             figures = task.train_step(net, x, opts, cfg)
+            if ema is not None:
+                ema.update(net)
             step += 1
             for k in cols:
                 acc[k] = acc.get(k, 0.0) + float(figures.get(k, math.nan))
@@ -247,7 +305,8 @@ def train(cfg: TrainConfig) -> dict:
                 bar.set_postfix({k: f"{last[k]:.4g}" for k in cols[:3]})
                 acc, n_acc, t_log = {}, 0, now
             if val_batch is not None and (step % cfg.val_every == 0 or step == cfg.steps):
-                v = _validate(task, net, val_batch, cfg)
+                with averaged():
+                    v = _validate(task, net, val_batch, cfg)
                 vcols = sorted(v, key=lambda k: (k != "loss", k))
                 if not val_log.exists():
                     val_log.write_text("step," + ",".join(vcols) + "\n")
@@ -255,7 +314,8 @@ def train(cfg: TrainConfig) -> dict:
                     f.write(f"{step}," + ",".join(f"{v[k]:.6g}" for k in vcols) + "\n")
                 if not best or v["loss"] < best["loss"]:
                     best = {**v, "step": step}
-                    task.export(net, out / "best.pt", cfg, {**meta, "step": step, "val": v})
+                    with averaged():
+                        task.export(net, out / "best.pt", cfg, {**meta, "step": step, "val": v})
             if step % cfg.save_every == 0 or step == cfg.steps:
                 checkpoint(step)
     finally:

@@ -73,6 +73,8 @@ def _train_net(base, disc):
 
 @register_task("gan-c2f-base")
 class GanC2FBaseTask(TrainTask):
+    """gan-c2f base layer: encoder + entropy bottleneck + SPADE generator (option phase = rd | gan)."""
+
     fixed = ("lmbda",)
     log_columns = ("loss", "bpp", "mse", "psnr", "perc", "g_gan", "fm", "d_loss", "aux_loss")
     export_name = BASE_EXPORT
@@ -268,6 +270,8 @@ def load_base(path_or_ckpt) -> "object":
 
 @register_task("gan-c2f-enh")
 class GanC2FEnhTask(TrainTask):
+    """gan-c2f enhancement layer: residual MeanScaleHyperprior behind a frozen base (option base = FILE)."""
+
     fixed = ("lmbda",)
     log_columns = ("loss", "bpp", "mse", "psnr", "base_psnr", "aux_loss")
     export_name = ENH_EXPORT
