@@ -76,10 +76,11 @@ def main() -> int:
         ax.plot([p["psnr_db"] for p in cp], [p["perceptual"] for p in cp], marker="o", ms=4,
                 lw=2.0 if codec == "gan-c2f" else 1.0, ls="-" if codec == "gan-c2f" else ":", label=codec)
         if codec == "gan-c2f":
-            for p in cp:
+            for i, p in enumerate(cp):
                 keep, e = table[int(p["value"])]
                 ax.annotate(f"q{p['value']}: {p['bpp']:.3f} bpp\nbase {keep}ch{'' if e is None else ' + enh'}",
-                            (p["psnr_db"], p["perceptual"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+                            (p["psnr_db"], p["perceptual"]), fontsize=7, xytext=(-70 if i % 2 else 6, -24 if i % 2 else 6),
+                            textcoords="offset points", arrowprops={"arrowstyle": "-", "lw": 0.5})
     ax.set_xlabel("PSNR [dB] (distortion: right is better)")
     ax.set_ylabel(f"{pm_name} (perception: lower is better)")
     ax.set_title(f"perception-distortion, {rows[0]['dataset']}: codecs below 0.2 bpp")

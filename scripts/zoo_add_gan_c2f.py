@@ -69,7 +69,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--base-rd", type=Path, required=True, help="the rate-distortion warm-start run")
     ap.add_argument("--base-gan", type=Path, required=True, help="the adversarial run (its export is shipped)")
-    ap.add_argument("--enh", type=Path, nargs="+", default=[], help="enhancement runs, in quality order")
+    ap.add_argument("--enh", type=Path, nargs="+", default=[],
+                    help="enhancement runs (directory: its gan-c2f-enh.pt; or a checkpoint file of the run, e.g. RUN/best.pt), "
+                         "in quality order")
     ap.add_argument("--zoo", type=Path, default=Path(__file__).resolve().parents[1] / "semlink" / "zoo")
     ap.add_argument("--note", default="")
     args = ap.parse_args()
@@ -102,18 +104,25 @@ def main() -> int:
         base_facts["note"] = args.note
     new.append(manifest_entry(args.zoo / "gan-c2f-base.pt", name="gan-c2f-base", codec="gan-c2f", quality=0, **base_facts))
     for i, run in enumerate(args.enh, start=1):
-        src = run / "gan-c2f-enh.pt"
+        src = run if run.suffix == ".pt" else run / "gan-c2f-enh.pt"
+        run = src.parent
         ck = read_checkpoint(src)
         dst = args.zoo / f"gan-c2f-e{i}.pt"
         shutil.copyfile(src, dst)
         ph = _phase(run)
+        shipped_step = ck["meta"].get("step")
+        if shipped_step is not None and shipped_step != ph["steps"]:
+            ph["steps_run"] = ph["steps"]
+            ph["steps"] = int(shipped_step)
+            ph["selected"] = f"{src.name}: the checkpoint of step {shipped_step} (lowest validation loss {ck['meta'].get('val')})"
         new.append(manifest_entry(dst, name=f"gan-c2f-e{i}", codec="gan-c2f", quality=i, role="enhancement", arch=ck["arch"],
                                   config=ck["config"], base="gan-c2f-base",
                                   loss="lambda*255^2*MSE(x, base + r_hat) + bpp_enh (base frozen)",
                                   training_data=ph["training_data"], **_corpus_facts(ph["training_data"]),
                                   steps=ph["steps"], device=ph["device"], train_seconds=ph["train_seconds_total"],
                                   **{"lambda": ph["lambda"]}, init=ph["init"], phase=ph,
-                                  recipe=f"semlink/semantic/gan_c2f/recipes/enh-e{i}.toml"))
+                                  recipe=f"semlink/semantic/gan_c2f/recipes/enh-e{i}.toml",
+                                  **({"selected": ph["selected"]} if "selected" in ph else {})))
     names = {e["name"] for e in new}
     man["models"] = [m for m in man["models"] if m["name"] not in names and not
                      (m.get("codec") == "gan-c2f" and m["name"].startswith("gan-c2f-e"))] + new

@@ -35,7 +35,9 @@ def tiny(tmp_path_factory):
         base.centres.copy_(torch.from_numpy(sm.fit_centres([_photo(256, 256, s) for s in range(3)], 4)))
     export_base(base, d / "base.pt", meta={"test": True})
     enh = build_enhancement(16, 16)
-    export_enhancement(enh, d / "enh.pt", meta={"test": True})
+    from semlink.zoo.checkpoints import sha256_file
+
+    export_enhancement(enh, d / "enh.pt", meta={"test": True, "base_sha256": sha256_file(d / "base.pt")})
     return get_codec("gan-c2f", base=str(d / "base.pt"), enhancement=[str(d / "enh.pt")])
 
 
@@ -197,6 +199,17 @@ def test_wrong_options_are_clear_errors(tmp_path):
         get_codec("gan-c2f", enhancement=["x.pt"])
     with pytest.raises(ValueError, match="base layers"):
         get_codec("gan-c2f", manifest=str(_empty_manifest(tmp_path))).qualities()
+
+
+def test_enhancement_must_match_its_base(tiny, tmp_path):
+    from semlink.zoo.checkpoints import CheckpointError
+
+    torch.manual_seed(1)
+    other = BaseLayer(k=4, c_latent=4, n=16, widths=(16, 16, 16, 16, 16), hidden=8, levels=(2, 4))
+    export_base(other, tmp_path / "other.pt")
+    codec = get_codec("gan-c2f", base=str(tmp_path / "other.pt"), enhancement=tiny.enh_paths)
+    with pytest.raises(CheckpointError, match="another base layer"):
+        codec.qualities()
 
 
 def _empty_manifest(tmp_path):

@@ -91,3 +91,12 @@ def test_rd_cli_perceptual_column_bd_and_plot(tmp_path):
     assert {b["metric"] for b in bd} == {"psnr_db", "ms_ssim_db", "perceptual"}
     assert (out / "rd_perceptual.png").stat().st_size > 0
     assert "perceptual" in open(out / "rd_mean.csv").readline()
+
+
+def test_monotone_envelope_drops_repeated_and_dominated_points():
+    from semlink.rd.bd import monotone_envelope
+
+    r = np.array([0.05, 0.05, 0.05, 0.1, 0.2, 0.3, 0.25, np.nan])
+    q = np.array([20.0, 20.0, 20.0, 22.0, 25.0, 24.9, 26.0, 30.0])
+    er, eq = monotone_envelope(r, q)
+    assert er.tolist() == [0.05, 0.1, 0.2, 0.25] and eq.tolist() == [20.0, 22.0, 25.0, 26.0]

@@ -7,7 +7,9 @@ learned-compression literature reports Kodak results) and, for reference, per it
 averaged. Interpolation: piecewise cubic Hermite (``"pchip"``, JVET's current practice) by
 default; ``"cubic"`` is Bjontegaard's original polynomial fit. MS-SSIM is compared in dB,
 ``-10 log10(1 - MS-SSIM)``; a perceptual distance d (lower = better) as the quality ``-d``
-(metric name ``"perceptual"``).
+(metric name ``"perceptual"``). Each curve is reduced to its monotone envelope first
+(:func:`monotone_envelope`: repeated points of a rate control that bottomed out and points
+that more bits do not improve are dropped); a curve needs 4 points left.
 """
 
 from __future__ import annotations
@@ -40,11 +42,29 @@ def mean_curve(rows: list[dict], codec: str, metric: str = "psnr_db") -> tuple[n
     return r[order], q[order]
 
 
+def monotone_envelope(r: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points of a curve that a BD fit can use: finite, rate > 0, sorted by rate, each of
+    higher quality than every point of lower or equal rate (a codec whose rate control bottoms
+    out returns the same point for several targets; a point that more bits do not improve is
+    dominated). Returns (rates, qualities)."""
+    ok = np.isfinite(q) & np.isfinite(r) & (r > 0)
+    r, q = r[ok], q[ok]
+    order = np.lexsort((-q, r))
+    keep_r, keep_q, best = [], [], -np.inf
+    for i in order:
+        if q[i] > best and (not keep_r or r[i] > keep_r[-1]):
+            keep_r.append(r[i])
+            keep_q.append(q[i])
+            best = q[i]
+    return np.asarray(keep_r), np.asarray(keep_q)
+
+
 def _bd(r_a, q_a, r_t, q_t, method: str) -> float:
     import bjontegaard
 
-    ok_a = np.isfinite(q_a) & (r_a > 0)
-    ok_t = np.isfinite(q_t) & (r_t > 0)
+    r_a, q_a = monotone_envelope(np.asarray(r_a, float), np.asarray(q_a, float))
+    r_t, q_t = monotone_envelope(np.asarray(r_t, float), np.asarray(q_t, float))
+    ok_a, ok_t = np.ones(len(r_a), bool), np.ones(len(r_t), bool)
     if ok_a.sum() < 4 or ok_t.sum() < 4 or overlap(r_a[ok_a], q_a[ok_a], r_t[ok_t], q_t[ok_t]) <= 0:
         return math.nan  # too few points, or no common quality range: no delta to speak of
     with warnings.catch_warnings():

@@ -98,11 +98,16 @@ class _Models:
         self.base_medians = self.base.entropy_bottleneck._get_medians().detach().float().reshape(1, -1, 1, 1)
         self.centres = self.base.centres.detach().cpu().numpy().astype(np.float64)
         self.enh = []
+        from semlink.zoo.checkpoints import CheckpointError, sha256_file
+
+        base_sha = sha256_file(base_ckpt["path"]) if base_ckpt.get("path") else None
         for ck in enh_ckpts:
             if ck.get("arch") != ENH_ARCH:
-                from semlink.zoo.checkpoints import CheckpointError
-
                 raise CheckpointError(f"{ck.get('path')}: architecture {ck.get('arch')!r}, expected {ENH_ARCH}")
+            want = ck.get("meta", {}).get("base_sha256")
+            if want and base_sha and want != base_sha:
+                raise CheckpointError(f"{ck.get('path')} was trained behind another base layer (sha256 {want[:12]}..), "
+                                      f"not {base_ckpt['path']} ({base_sha[:12]}..)")
             c = ck["config"]
             m = build_model(c["N"], c["M"], c.get("inner_arch", "MeanScaleHyperprior"))
             m.load_state_dict(ck["state_dict"])
