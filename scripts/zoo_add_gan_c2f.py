@@ -132,8 +132,16 @@ def main() -> int:
     man_path.write_text(json.dumps(man, indent=2) + "\n")
     pts = _test_points(args.zoo)
     for m in man["models"]:
+        if m.get("codec") != "gan-c2f":
+            continue
+        m["test_set"] = "photos (7 images)"
+        # the summary columns of `semlink zoo list`: the base alone at its highest level, and
+        # each enhancement layer over that base
+        want = (None if m["role"] == "base" else f"e{m['quality']}")
+        top = [p for p in pts if p["enhancement"] == want][-1]
+        m.update(test_point=top["quality"], test_bpp=top["bpp"], test_psnr_db=top["psnr_db"], test_ms_ssim=top["ms_ssim"],
+                 test_perceptual=top["perceptual"], perceptual_metric=top["perceptual_metric"])
         if m["name"] == "gan-c2f-base":
-            m["test_set"] = "photos (7 images)"
             m["test_points"] = pts
     man_path.write_text(json.dumps(man, indent=2) + "\n")
     print(json.dumps([m for m in man["models"] if m["codec"] == "gan-c2f"], indent=1)[:3000])

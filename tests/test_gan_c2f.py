@@ -251,6 +251,28 @@ def test_shipped_zoo_rate_points_on_a_photo():
             assert psnr[q] > psnr[base_q]
 
 
+def test_manifest_test_figures_are_what_the_codec_gives_today():
+    """The lowest point's mean bpp / PSNR / MS-SSIM over the photos set, as the manifest states them."""
+    from semlink.data import get_dataset
+    from semlink.simulator import metrics
+    from semlink.zoo import manifest
+
+    base = next(m for m in manifest() if m["name"] == "gan-c2f-base")
+    point = base["test_points"][0]
+    codec = get_codec("gan-c2f")
+    bpp, psnr, msssim = [], [], []
+    for item in get_dataset("photos").items:
+        x = item.data
+        enc = codec.encode(x, quality=point["quality"])
+        rec = codec.decode(enc)
+        bpp.append(enc.num_bits / (x.shape[0] * x.shape[1]))
+        psnr.append(metrics.psnr(x, rec.image))
+        msssim.append(metrics.ms_ssim(x, rec.image))
+    assert np.mean(bpp) == pytest.approx(point["bpp"], abs=1e-4)
+    assert np.mean(psnr) == pytest.approx(point["psnr_db"], abs=1e-3)
+    assert np.mean(msssim) == pytest.approx(point["ms_ssim"], abs=1e-4)
+
+
 # ----------------------------------------------------------------------------- training tasks
 TINY = {"k": 4, "c_latent": 4, "n": 16, "widths": [16, 16, 16, 16, 16], "hidden": 8, "levels": [2, 4]}
 
