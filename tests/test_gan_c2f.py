@@ -333,3 +333,21 @@ def test_over_the_link_with_the_base_layer_protected(tiny, tmp_path):
     assert good["decoded_ok"] and good["packets_lost"] == 0
     bad = next(r for r in rows if r["snr_db"] == -2.0)
     assert not bad["decoded_ok"] and bad["reason"]
+
+
+def test_train_cli_takes_task_options_from_set_and_recipe(tmp_path, capsys):
+    from semlink.cli import main
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('model = "gan-c2f-base"\nlambda = 0.001\nsteps = 1\ncrop = 64\nbatch = 1\n'
+                      '[options]\nk = 3\nn = 8\nwidths = [8, 8, 8, 8, 8]\nhidden = 4\n')
+    out = tmp_path / "run"
+    assert main(["train", "gan-c2f-base", "--recipe", str(recipe), "--out", str(out), "--no-progress",
+                 "--set", "c_latent=4", "--set", "levels=[2, 4]"]) == 0
+    import torch
+
+    cfg = torch.load(out / "train_state.pt", map_location="cpu", weights_only=True)["config"]
+    assert cfg["options"] == {"k": 3, "n": 8, "widths": [8, 8, 8, 8, 8], "hidden": 4, "c_latent": 4, "levels": [2, 4]}
+    assert "step 1 (1 run" in capsys.readouterr().out
+    recipe.write_text('model = "hyperprior"\nlambda = 0.001\nsteps = 1\n')
+    assert main(["train", "gan-c2f-base", "--recipe", str(recipe), "--out", str(tmp_path / "x")]) == 2

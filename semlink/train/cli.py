@@ -109,8 +109,7 @@ def _add_task_parser(sub, name: str) -> None:
 def _generic(args: argparse.Namespace) -> int:
     import tomllib
 
-    from .data import TrainingDataError
-    from .loop import TrainConfig, train
+    from .loop import TrainConfig
 
     opts = _merged_options(args, model=args.task_name)
     options = dict(opts.pop("options", {}))
@@ -122,7 +121,16 @@ def _generic(args: argparse.Namespace) -> int:
             options[key.strip()] = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
             options[key.strip()] = value  # a bare string
-    cfg = TrainConfig(**opts, model=args.task_name, options=options, progress=not args.no_progress)
+    s = _train_and_report(TrainConfig(**opts, model=args.task_name, options=options, progress=not args.no_progress))
+    print(f"checkpoint: {s['checkpoint']}")
+    return 0
+
+
+def _train_and_report(cfg) -> dict:
+    """Run the training; print the step, speed and last figures; return the trainer's summary."""
+    from .data import TrainingDataError
+    from .loop import train
+
     try:
         s = train(cfg)
     except TrainingDataError as exc:
@@ -130,8 +138,7 @@ def _generic(args: argparse.Namespace) -> int:
     extra = "".join(f" {k}={s[k]:.4g}" for k in ("loss", "bpp", "psnr") if k in s)
     stop = " (stopped at --max-minutes; continue with --resume)" if s.get("stopped_at_time_limit") else ""
     print(f"step {s['step']} ({s['steps_run']} run, {s['it_per_s']:.2f} it/s){extra}{stop}")
-    print(f"checkpoint: {s['checkpoint']}")
-    return 0
+    return s
 
 
 #: TrainConfig fields settable from a recipe or the command line (recipe key -> field)
@@ -180,16 +187,8 @@ def _merged_options(args: argparse.Namespace, model: str = "hyperprior") -> dict
 
 
 def _hyperprior(args: argparse.Namespace) -> int:
-    from .data import TrainingDataError
-    from .loop import TrainConfig, train
+    from .loop import TrainConfig
 
-    cfg = TrainConfig(**_merged_options(args), progress=not args.no_progress)
-    try:
-        s = train(cfg)
-    except TrainingDataError as exc:
-        raise ValueError(str(exc)) from None
-    extra = "".join(f" {k}={s[k]:.4g}" for k in ("loss", "bpp", "psnr") if k in s)
-    stop = " (stopped at --max-minutes; continue with --resume)" if s.get("stopped_at_time_limit") else ""
-    print(f"step {s['step']} ({s['steps_run']} run, {s['it_per_s']:.2f} it/s){extra}{stop}")
+    s = _train_and_report(TrainConfig(**_merged_options(args), progress=not args.no_progress))
     print(f"checkpoint: {s['checkpoint']}  (get_codec('hyperprior', checkpoint='{s['checkpoint']}'))")
     return 0
