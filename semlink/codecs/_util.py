@@ -101,3 +101,32 @@ def check_on_loss(value: str) -> str:
     if value not in ON_LOSS:
         raise ValueError(f"on_loss must be one of {list(ON_LOSS)}, got {value!r}")
     return value
+
+
+# --------------------------------------------------------------------------- header varints
+def write_varint(n: int) -> bytes:
+    """Unsigned LEB128: 7 bits per byte, low bits first, high bit set on every byte but the last."""
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def read_varint(buf: bytes, pos: int, max_bytes: int = 5) -> tuple[int, int]:
+    """(value, next position) of the unsigned LEB128 varint at ``buf[pos]``; ValueError when it is
+    truncated or longer than ``max_bytes`` (a header field of a damaged stream)."""
+    n = shift = 0
+    for i in range(max_bytes):
+        if pos + i >= len(buf):
+            raise ValueError("header truncated")
+        b = buf[pos + i]
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, pos + i + 1
+    raise ValueError("header varint too long")

@@ -54,7 +54,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from ._util import check_context, grey, one_rate, validate_image
+from ._util import check_context, grey, one_rate, read_varint, validate_image, write_varint
 from .base import Codec, Encoded, Reconstruction
 from .received import Received
 from .ratecontrol import highest_quality_within
@@ -74,36 +74,11 @@ MAX_BYPASS_NIBBLES = 8
 
 
 # --------------------------------------------------------------------------- header
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _read_varint(buf: bytes, pos: int, max_bytes: int = 5) -> tuple[int, int]:
-    n = shift = 0
-    for i in range(max_bytes):
-        if pos + i >= len(buf):
-            raise ValueError("header truncated")
-        b = buf[pos + i]
-        n |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return n, pos + i + 1
-    raise ValueError("header varint too long")
-
-
 def pack_header(h: int, w: int, quality: int, len_z: int, len_y: int) -> bytes:
     """Header bytes: version|quality, H, W, len(z), len(y)."""
     if not 1 <= quality <= MAX_QUALITY:
         raise ValueError(f"quality id must be in [1, {MAX_QUALITY}], got {quality}")
-    return bytes([(VERSION << 5) | quality]) + b"".join(_varint(v) for v in (h, w, len_z, len_y))
+    return bytes([(VERSION << 5) | quality]) + b"".join(write_varint(v) for v in (h, w, len_z, len_y))
 
 
 def unpack_header(buf: bytes) -> tuple[int, int, int, int, int]:
@@ -115,7 +90,7 @@ def unpack_header(buf: bytes) -> tuple[int, int, int, int, int]:
         raise ValueError(f"unknown header version {version}")
     vals, pos = [], 1
     for _ in range(4):
-        v, pos = _read_varint(buf, pos)
+        v, pos = read_varint(buf, pos)
         vals.append(v)
     if pos != len(buf):
         raise ValueError(f"header has {len(buf) - pos} trailing bytes")

@@ -6,10 +6,10 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``train`` subcommand (``hyperprior``) to ``subparsers``."""
+    """Add the ``train`` subcommand (``hyperprior`` and every other registered task) to ``subparsers``."""
     p = subparsers.add_parser(
         "train",
-        help="train a learned codec (hyperprior)",
+        help="train a learned model (hyperprior, and each seed system's networks)",
         description="Train learned codecs on images that are not in the photos test set.",
     )
     sub = p.add_subparsers(dest="train_command", required=True)
@@ -24,45 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    h.add_argument("--recipe", default=None, help="TOML file of these options (keys as the long options, "
-                   "'lambda' for --lambda); options given on the command line override it")
-    h.add_argument("--lambda", dest="lmbda", type=float, default=None, help="rate-distortion trade-off (required)")
-    h.add_argument("--steps", type=int, default=None, help="total training steps (a resumed run continues up to it; required)")
-    h.add_argument("--out", default=None, help="output directory (required)")
-    h.add_argument("--resume", action="store_true", default=None, help="continue the run in --out (starts fresh if it holds none)")
-    h.add_argument("--max-minutes", type=float, default=None,
-                   help="stop cleanly after this many minutes with a checkpoint; --resume continues (a chain of short "
-                        "runs gives the same result as one long run)")
-    h.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default cpu)")
-    h.add_argument("--amp", default=None, choices=("none", "bf16"),
-                   help="bf16 autocast of the transforms (entropy models stay float32); default none")
+    _add_shared_options(h, recipe_help="TOML file of these options (keys as the long options, 'lambda' for --lambda); "
+                                       "options given on the command line override it")
     h.add_argument("--n", type=int, default=None, help="channels N (default 128)")
     h.add_argument("--m", type=int, default=None, help="latent channels M (default 192)")
     h.add_argument("--arch", default=None, choices=("ScaleHyperprior", "MeanScaleHyperprior"),
                    help="CompressAI architecture (default ScaleHyperprior)")
-    h.add_argument("--init", default=None,
-                   help="start from the weights of another run (its directory, train_state.pt or hyperprior.pt), "
-                        "e.g. to fine-tune a trained model to another --lambda; optimizers start fresh")
-    h.add_argument("--batch", type=int, default=None, help="batch size (default 8)")
-    h.add_argument("--crop", type=int, default=None, help="crop side, multiple of 64 (default 256)")
-    h.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-4; x0.1 after --lr-drop of the steps)")
-    h.add_argument("--lr-drop", type=float, default=None, help="fraction of --steps after which the lr drops 10x (0.9)")
-    h.add_argument("--data", "--dataset", dest="data", default=None,
-                   help="training images, comma-separated: 'bundled' (photos shipped in scikit-image/matplotlib, "
-                        "not the test set), 'vc2' (optional vc2-conformance-data wheel), folder:DIR (the images "
-                        "in DIR and its subfolders, e.g. a pack from `semlink data pack`) or a directory of images")
-    h.add_argument("--vc2-scale", type=int, default=None, help="downscale factor of the vc2 pictures (2)")
-    h.add_argument("--quality", type=int, default=None, help="rate-point id stored in the exported checkpoint (1..31)")
-    h.add_argument("--save-every", type=int, default=None, help="checkpoint every N steps and at the end (1000)")
-    h.add_argument("--log-every", type=int, default=None, help="log.csv line every N steps (50)")
-    h.add_argument("--seed", type=int, default=None, help="seed of the initialisation, crops and noise (0)")
-    h.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    h.add_argument("--val-fraction", type=float, default=None,
-                   help="hold out every n-th image (n = 1/fraction) for validation; best.pt keeps the best (0: none)")
-    h.add_argument("--val-every", type=int, default=None, help="validate every N steps (1000)")
-    h.add_argument("--ema", type=float, default=None,
-                   help="EMA decay of the weights used for validation and the exports, e.g. 0.999 (default 0: off)")
-    h.add_argument("--no-progress", action="store_true", help="no progress bar")
     h.set_defaults(func=_hyperprior)
     from .task import list_tasks
 
@@ -70,6 +37,44 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         if name != "hyperprior":
             _add_task_parser(sub, name)
     return p
+
+
+def _add_shared_options(p: argparse.ArgumentParser, recipe_help: str) -> None:
+    """The options of every training task (fields of :class:`~semlink.train.loop.TrainConfig`)."""
+    p.add_argument("--recipe", default=None, help=recipe_help)
+    p.add_argument("--lambda", dest="lmbda", type=float, default=None, help="rate-distortion trade-off (required)")
+    p.add_argument("--steps", type=int, default=None, help="total training steps (a resumed run continues up to it; required)")
+    p.add_argument("--out", default=None, help="output directory (required)")
+    p.add_argument("--resume", action="store_true", default=None, help="continue the run in --out (starts fresh if it holds none)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop cleanly after this many minutes with a checkpoint; --resume continues (a chain of short "
+                        "runs gives the same result as one long run)")
+    p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default cpu)")
+    p.add_argument("--amp", default=None, choices=("none", "bf16"),
+                   help="bf16 autocast where the task allows it (entropy models stay float32); default none")
+    p.add_argument("--init", default=None,
+                   help="start from the weights of another run (its directory, train_state.pt or exported checkpoint), "
+                        "e.g. to fine-tune a trained model to another --lambda; optimizers start fresh")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default 8)")
+    p.add_argument("--crop", type=int, default=None, help="crop side, multiple of 64 (default 256)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-4; x0.1 after --lr-drop of the steps)")
+    p.add_argument("--lr-drop", type=float, default=None, help="fraction of --steps after which the lr drops 10x (0.9)")
+    p.add_argument("--data", "--dataset", dest="data", default=None,
+                   help="training images, comma-separated: 'bundled' (photos shipped in scikit-image/matplotlib, "
+                        "not the test set), 'vc2' (optional vc2-conformance-data wheel), folder:DIR (the images "
+                        "in DIR and its subfolders, e.g. a pack from `semlink data pack`) or a directory of images")
+    p.add_argument("--vc2-scale", type=int, default=None, help="downscale factor of the vc2 pictures (2)")
+    p.add_argument("--quality", type=int, default=None, help="rate-point id stored in the exported checkpoint (1..31)")
+    p.add_argument("--save-every", type=int, default=None, help="checkpoint every N steps and at the end (1000)")
+    p.add_argument("--log-every", type=int, default=None, help="log.csv line every N steps (50)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the initialisation, crops and noise (0)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--val-fraction", type=float, default=None,
+                   help="hold out every n-th image (n = 1/fraction) for validation; best.pt keeps the best (0: none)")
+    p.add_argument("--val-every", type=int, default=None, help="validate every N steps (1000)")
+    p.add_argument("--ema", type=float, default=None,
+                   help="EMA decay of the weights used for validation and the exports, e.g. 0.999 (default 0: off)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _add_task_parser(sub, name: str) -> None:
@@ -81,28 +86,10 @@ def _add_task_parser(sub, name: str) -> None:
     t = sub.add_parser(name, help=doc[0] if doc else f"train {name} (see {_TASKS[name].__module__})",
                        description=(mod.__doc__ or (doc[0] if doc else name)),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("--recipe", default=None, help="TOML file: the options below as keys ('lambda' for --lambda), "
-                   "the task's own settings in an [options] table")
-    t.add_argument("--lambda", dest="lmbda", type=float, default=None, help="rate-distortion trade-off (required)")
-    t.add_argument("--steps", type=int, default=None, help="total training steps (required)")
-    t.add_argument("--out", default=None, help="output directory (required)")
-    t.add_argument("--resume", action="store_true", default=None, help="continue the run in --out")
-    t.add_argument("--max-minutes", type=float, default=None, help="stop cleanly after this many minutes (resume with --resume)")
-    t.add_argument("--device", default=None, help="cpu | cuda | cuda:N")
-    t.add_argument("--amp", default=None, choices=("none", "bf16"), help="bf16 autocast where the task allows it")
-    t.add_argument("--init", default=None, help="start from the weights of another run or checkpoint")
-    for flag, typ, hlp in (("--batch", int, "batch size"), ("--crop", int, "crop side, multiple of 64"),
-                           ("--lr", float, "learning rate"), ("--lr-drop", float, "fraction of --steps after which the lr drops 10x"),
-                           ("--quality", int, "rate-point id stored in the export"), ("--save-every", int, "checkpoint every N steps"),
-                           ("--log-every", int, "log.csv line every N steps"), ("--seed", int, "seed"),
-                           ("--threads", int, "torch CPU threads"), ("--val-fraction", float, "held-out fraction of the images"),
-                           ("--val-every", int, "validate every N steps"),
-                           ("--ema", float, "EMA decay of the weights used for validation and export (0 = off)")):
-        t.add_argument(flag, type=typ, default=None, help=hlp)
-    t.add_argument("--data", "--dataset", dest="data", default=None, help="training images (as for `semlink train hyperprior`)")
+    _add_shared_options(t, recipe_help="TOML file: the options below as keys ('lambda' for --lambda), the task's own "
+                                       "settings in an [options] table; options given on the command line override it")
     t.add_argument("--set", dest="set_options", action="append", default=[], metavar="KEY=VALUE",
                    help="a task option (TOML value, e.g. --set phase='\"gan\"' or --set w_gan=0.15); repeatable")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=_generic, task_name=name)
 
 

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from semlink.codecs._util import check_context, grey, one_rate, validate_image
+from semlink.codecs._util import check_context, grey, one_rate, read_varint, validate_image, write_varint
 from semlink.codecs.base import Codec, Encoded, Reconstruction
 from semlink.codecs.received import Received
 from semlink.codecs.registry import register_codec
@@ -54,23 +54,15 @@ MAX_QUALITY = 31
 PARTS = ("header", "map", "base", "enh_z", "enh_y")
 
 
-def _varint(n: int) -> bytes:
-    from semlink.codecs.hyperprior import _varint as v
-
-    return v(n)
-
-
 def pack_header(h: int, w: int, quality: int, lengths: tuple[int, int, int, int]) -> bytes:
     """Header bytes: version|quality, H, W, len(map), len(base), len(enh_z), len(enh_y)."""
     if not 1 <= quality <= MAX_QUALITY:
         raise ValueError(f"quality id must be in [1, {MAX_QUALITY}], got {quality}")
-    return bytes([(VERSION << 5) | quality]) + b"".join(_varint(v) for v in (h, w, *lengths))
+    return bytes([(VERSION << 5) | quality]) + b"".join(write_varint(v) for v in (h, w, *lengths))
 
 
 def unpack_header(buf: bytes) -> tuple[int, int, int, tuple[int, ...]]:
     """-> (H, W, quality, (len_map, len_base, len_enh_z, len_enh_y)); ValueError if malformed."""
-    from semlink.codecs.hyperprior import _read_varint
-
     if not buf:
         raise ValueError("empty header")
     version, quality = buf[0] >> 5, buf[0] & 0x1F
@@ -78,7 +70,7 @@ def unpack_header(buf: bytes) -> tuple[int, int, int, tuple[int, ...]]:
         raise ValueError(f"unknown header version {version}")
     vals, pos = [], 1
     for _ in range(6):
-        v, pos = _read_varint(buf, pos)
+        v, pos = read_varint(buf, pos)
         vals.append(v)
     if pos != len(buf):
         raise ValueError(f"header has {len(buf) - pos} trailing bytes")
