@@ -40,3 +40,40 @@ class PerceptualLoss(nn.Module):
         with torch.autocast(kind, dtype=torch.bfloat16, enabled=self.bf16):
             d = self.net(x * 2 - 1, y * 2 - 1)
         return d.float().reshape(-1)
+
+
+VGG_FEATURE_NAME = "VGG-16 feature MSE over 5 layers (eq. 12 of VQ-DeepVSC) on stlpips-pytorch's shift-tolerant VGG-16 trunk (shipped weights, not ImageNet VGG)"
+
+
+class VGGFeatureLoss(nn.Module):
+    """``sum_j mean((phi_j(x) - phi_j(y))^2)`` over the five VGG-16 stages (relu1_2 .. relu5_3)
+    of the offline trunk that ships with stlpips-pytorch (the same weights as
+    :class:`PerceptualLoss`, without its learned linear heads): VQ-DeepVSC's eq. 12, where
+    ``1 / (C_j H_j W_j) ||.||^2`` is the mean over each stage's feature map. x, y float
+    [B, 3, H, W] in [0, 1] -> [B]. It is NOT ImageNet VGG-16 (no download is possible)."""
+
+    def __init__(self, bf16: bool = False) -> None:
+        super().__init__()
+        from semlink.simulator.metrics import _build_st_lpips
+
+        net = _build_st_lpips().eval()
+        self.scaling = net.scaling_layer
+        self.slices = nn.ModuleList([getattr(net.net, f"slice{i}") for i in range(1, net.L + 1)])
+        for p in self.parameters():
+            p.requires_grad_(False)
+        self.bf16 = bool(bf16)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.scaling.eval()
+        self.slices.eval()
+        return self
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            a, b = self.scaling(x * 2 - 1), self.scaling(y * 2 - 1)
+            total = 0.0
+            for s in self.slices:
+                a, b = s(a), s(b)
+                total = total + (a.float() - b.float()).pow(2).mean(dim=(1, 2, 3))
+        return total

@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from semlink.sweep.spec import CodecPoint, LinkPoint, SweepSpec, item_groups
+from semlink.sweep.spec import CodecPoint, LinkPoint, SweepSpec, _freeze, item_groups
 from semlink.sweep.store import ResultStore
 
 
@@ -80,7 +80,7 @@ def plan(spec: SweepSpec) -> list[RowTask]:
 
     ds = get_dataset(spec.dataset, **spec.dataset_options)
     groups = item_groups(spec, ds)
-    opts = tuple(sorted(spec.dataset_options.items()))
+    opts = tuple(sorted((k, _freeze(v)) for k, v in spec.dataset_options.items()))  # hashable (worker caches)
     adapted = {(lp.key, snr): adapt_link(lp, snr) for lp in spec.links if lp.adapt_bler is not None for snr in spec.snr_db}
     tasks = []
     for set_name, members in groups:

@@ -210,14 +210,18 @@ def train(cfg: TrainConfig) -> dict:
             raise ValueError(f"cannot resume {out}: configuration differs ({'; '.join(bad)})")
     out.mkdir(parents=True, exist_ok=True)
 
-    images = load_training_images(cfg.data, cfg.vc2_scale)
-    val_images = []
-    if cfg.val_fraction > 0:
-        stride = max(2, round(1 / cfg.val_fraction))
-        val_images = images[::stride]
-        images = [im for i, im in enumerate(images) if i % stride]
-    crops = RandomCrops(images, cfg.crop, cfg.batch, cfg.seed)
-    val_batch = _validation_batch(val_images, cfg.crop) if val_images else None
+    own = task.data(cfg)  # a task with its own samples (e.g. frame triplets of clips)
+    if own is not None:
+        crops, val_batch = own
+    else:
+        images = load_training_images(cfg.data, cfg.vc2_scale)
+        val_images = []
+        if cfg.val_fraction > 0:
+            stride = max(2, round(1 / cfg.val_fraction))
+            val_images = images[::stride]
+            images = [im for i, im in enumerate(images) if i % stride]
+        crops = RandomCrops(images, cfg.crop, cfg.batch, cfg.seed)
+        val_batch = _validation_batch(val_images, cfg.crop) if val_images else None
     torch.manual_seed(cfg.seed)
     net = task.build(cfg)
     init_meta = task.init_from(net, cfg.init) if cfg.init and resume_state is None else {}

@@ -40,6 +40,13 @@ class TrainTask(abc.ABC):
     def check(self, cfg) -> None:
         """Validate the task's settings of ``cfg`` (ValueError naming the option)."""
 
+    def data(self, cfg):
+        """None (default): the trainer's random crops of ``cfg.data``'s images. A task with
+        other samples returns ``(sampler, validation)``: ``sampler.batch(step)`` -> float32
+        numpy [B, C, H, W] (seeded by step, so resumed runs draw the same samples) and a list
+        of float32 tensors [1, C, h, w] (or None) for :meth:`evaluate`."""
+        return None
+
     @abc.abstractmethod
     def build(self, cfg):
         """The network (torch.nn.Module, on the CPU; the trainer moves it to the device)."""
@@ -86,7 +93,8 @@ def register_task(name: str) -> Callable[[type[TrainTask]], type[TrainTask]]:
 
 
 #: modules that register the built-in tasks (imported on first lookup)
-BUILTIN_TASK_MODULES = ("semlink.train.hyperprior_task", "semlink.semantic.gan_c2f.train_task")
+BUILTIN_TASK_MODULES = ("semlink.train.hyperprior_task", "semlink.semantic.gan_c2f.train_task",
+                        "semlink.semantic.vqdeepvsc.train_task", "semlink.semantic.vqdeepvsc.interp_task")
 
 
 def _import_builtins() -> None:

@@ -1,0 +1,73 @@
+"""Fit VQ-DeepVSC's SNR -> key-frame ratio law (eqs. 5-8) from measured sweep rows.
+
+    python scripts/fit_vqdeepvsc_rho.py results/vqdeepvsc-rho/results.csv
+
+For every (channel, SNR) of the sweep (experiments/vqdeepvsc_rho.toml: fixed rho values at one
+BCR), the rho with the best mean MS-SSIM over clips and trials is one data point (ties: the
+larger rho). The polynomial in ln(gamma) (degree 2) is fitted with L2 (shipped) and L1
+regularisation (eq. 7, v = 1e-3); writes semlink/semantic/vqdeepvsc/rho_fit.json and
+results/vqdeepvsc-rho/rho_fit.png (the points, both fits).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from semlink.semantic.vqdeepvsc.keyframes import RhoLaw
+
+DEGREE, V = 2, 1e-3
+
+
+def best_points(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["rho"] = df["codec"].str.replace("rho=", "", regex=False).astype(float)
+    mean = df.groupby(["channel", "snr_db", "rho"], as_index=False)["ms_ssim"].mean()
+    rows = []
+    for (ch, snr), g in mean.groupby(["channel", "snr_db"]):
+        g = g.sort_values(["ms_ssim", "rho"], ascending=[False, False])
+        rows.append({"channel": ch, "snr_db": float(snr), "rho": float(g.iloc[0]["rho"]),
+                     "ms_ssim": float(g.iloc[0]["ms_ssim"]),
+                     "by_rho": {str(r): round(float(m), 4) for r, m in zip(g["rho"], g["ms_ssim"])}})
+    return pd.DataFrame(rows)
+
+
+def main(csv: str) -> None:
+    df = pd.read_csv(csv)
+    pts = best_points(df)
+    src = f"{csv}: best mean MS-SSIM per (channel, SNR) over rho in {sorted(set(pts['rho']))}"
+    l2 = RhoLaw.fit(pts["snr_db"], pts["rho"], DEGREE, "l2", V, src)
+    l1 = RhoLaw.fit(pts["snr_db"], pts["rho"], DEGREE, "l1", V, src)
+    out = Path(__file__).resolve().parents[1] / "semlink/semantic/vqdeepvsc/rho_fit.json"
+    doc = {**l2.to_json(), "degree": DEGREE, "l1_alternative": list(l1.coefficients),
+           "measurements": pts.to_dict(orient="records")}
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(pts[["channel", "snr_db", "rho", "ms_ssim"]].to_string(index=False))
+    print("L2:", [round(c, 5) for c in l2.coefficients], " L1:", [round(c, 5) for c in l1.coefficients])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for ch, g in pts.groupby("channel"):
+        ax.scatter(g["snr_db"], g["rho"], label=f"best rho ({ch})", marker="o" if ch == "awgn" else "s")
+    s = np.linspace(min(pts["snr_db"]), max(pts["snr_db"]), 100)
+    ax.plot(s, [l2(x) for x in s], label="fit, L2 (shipped)")
+    ax.plot(s, [l1(x) for x in s], "--", label="fit, L1")
+    ax.set_xlabel("SNR (Es/N0) [dB]")
+    ax.set_ylabel("key-frame ratio rho")
+    ax.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(Path(csv).parent / "rho_fit.png", dpi=130)
+    print("wrote", out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "results/vqdeepvsc-rho/results.csv")

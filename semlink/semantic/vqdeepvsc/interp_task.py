@@ -1,0 +1,201 @@
+"""``semlink train vqdeepvsc-ifnet``: the AKEI interpolator (IFNet + FusionNet) on frame triplets.
+
+Samples: from the training videos (option ``videos``: a directory of video files; default the
+``opencv-clips`` corpus source, ``semlink data fetch opencv-clips``: vtest.avi, tree.avi), each
+decoded once and downscaled by ``downscale`` (area averaging). A sample is a triple of frames
+(i, i + k, i + g) with gap g drawn from 2..``max_gap`` and 0 < k < g, so the target time is
+t = k / g (the interpolator must serve every gap the key-frame extractor leaves), a random
+``crop x crop`` window, random horizontal flip and time reversal. The last ``val_fraction`` of
+every video's frames is held out for validation (fixed triples with g = 2, 4).
+
+Loss: Charbonnier(F~, F) + 0.5 x (Charbonnier(w0, F) + Charbonnier(w1, F)) (the warped
+neighbours, which supervise IFNet's flow directly, as RIFE's warped-frame terms do).
+
+Evaluation clips (the ``clips`` dataset) are never used: the sources are different files.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from semlink.train.task import TrainTask, register_task
+
+IF_EXPORT = "vqdeepvsc-ifnet.pt"
+IF_ARCH = "VQDeepVSC-Interpolator"
+IF_OPTIONS = {"videos": None, "downscale": 2, "max_gap": 8, "max_frames": 800, "ifnet_ch": [96, 64, 48],
+              "fusion_ch": [16, 32, 48, 64], "w_warp": 0.5}
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".y4m")
+
+
+def _options(cfg) -> dict:
+    unknown = sorted(set(cfg.options) - set(IF_OPTIONS))
+    if unknown:
+        raise ValueError(f"vqdeepvsc-ifnet: unknown option(s) {unknown}; allowed: {', '.join(sorted(IF_OPTIONS))}")
+    return {**IF_OPTIONS, **cfg.options}
+
+
+def default_video_dir() -> Path:
+    from semlink.cache import cache_dir
+
+    return cache_dir() / "corpus" / "opencv-clips"
+
+
+def load_videos(directory, downscale: int, max_frames: int) -> list[tuple[str, np.ndarray]]:
+    """(name, uint8 [T, H, W, 3]) of every video file in ``directory``, downscaled by ``downscale``."""
+    from PIL import Image
+
+    from semlink.data.clips import read_clip
+
+    d = Path(directory)
+    files = sorted(p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if d.is_dir() else []
+    if not files:
+        raise ValueError(f"vqdeepvsc-ifnet: no video files ({', '.join(VIDEO_SUFFIXES)}) in {d}; "
+                         "fetch the default source with `semlink data fetch opencv-clips` or set option videos=DIR")
+    out = []
+    for f in files:
+        v = read_clip(f, max_frames)
+        if downscale > 1:
+            h, w = v.shape[1] // downscale, v.shape[2] // downscale
+            v = np.stack([np.asarray(Image.fromarray(fr).resize((w, h), Image.BOX)) for fr in v])
+        out.append((f.name, v))
+    return out
+
+
+class TripletSampler:
+    """``batch(step)`` -> float32 [B, 10, crop, crop]: f0, target, f1 (3 channels each) and t (constant plane)."""
+
+    def __init__(self, videos, crop: int, batch: int, seed: int, max_gap: int) -> None:
+        self.videos = [v for _, v in videos if v.shape[0] > max_gap and min(v.shape[1:3]) >= crop]
+        if not self.videos:
+            raise ValueError(f"vqdeepvsc-ifnet: no training video has more than {max_gap} frames of at least {crop}x{crop}")
+        self.crop, self.batch_size, self.seed, self.max_gap = crop, batch, seed, max_gap
+        self.weights = np.array([v.shape[0] for v in self.videos], float)
+        self.weights /= self.weights.sum()
+
+    def batch(self, step: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, step])
+        out = np.empty((self.batch_size, 10, self.crop, self.crop), np.float32)
+        for b in range(self.batch_size):
+            v = self.videos[rng.choice(len(self.videos), p=self.weights)]
+            g = int(rng.integers(2, self.max_gap + 1))
+            k = int(rng.integers(1, g))
+            i = int(rng.integers(0, v.shape[0] - g))
+            y = int(rng.integers(0, v.shape[1] - self.crop + 1))
+            x = int(rng.integers(0, v.shape[2] - self.crop + 1))
+            tri = v[[i, i + k, i + g], y : y + self.crop, x : x + self.crop].astype(np.float32) / 255
+            t = k / g
+            if rng.random() < 0.5:
+                tri = tri[:, :, ::-1]
+            if rng.random() < 0.5:
+                tri, t = tri[::-1], 1 - t
+            out[b, :9] = tri.transpose(0, 3, 1, 2).reshape(9, self.crop, self.crop)
+            out[b, 9] = t
+        return out
+
+
+def validation_triplets(videos, crop: int, fraction: float) -> list:
+    import torch
+
+    out = []
+    for _, v in videos:
+        start = int(v.shape[0] * (1 - fraction))
+        h, w = min(v.shape[1], 2 * crop) // 16 * 16, min(v.shape[2], 2 * crop) // 16 * 16
+        y, x = (v.shape[1] - h) // 2, (v.shape[2] - w) // 2
+        for g in (2, 4):
+            for i in range(start, v.shape[0] - g, max(1, (v.shape[0] - start) // 3)):
+                k = g // 2
+                tri = v[[i, i + k, i + g], y : y + h, x : x + w].astype(np.float32) / 255
+                a = np.concatenate([tri.transpose(0, 3, 1, 2).reshape(9, h, w), np.full((1, h, w), k / g, np.float32)])
+                out.append(torch.from_numpy(a)[None])
+    return out
+
+
+def _charbonnier(a, b, eps=1e-3):
+    import torch
+
+    return torch.sqrt((a - b) ** 2 + eps * eps).mean()
+
+
+@register_task("vqdeepvsc-ifnet")
+class InterpolatorTask(TrainTask):
+    """IFNet + FusionNet on frame triplets of the training videos."""
+
+    log_columns = ("loss", "l_out", "l_warp", "psnr")
+    export_name = IF_EXPORT
+
+    def check(self, cfg) -> None:
+        o = _options(cfg)
+        if not 2 <= int(o["max_gap"]) <= 32:
+            raise ValueError(f"vqdeepvsc-ifnet: option max_gap must be in 2..32, got {o['max_gap']}")
+        if cfg.crop % 16:
+            raise ValueError(f"--crop must be a multiple of 16, got {cfg.crop}")
+
+    def data(self, cfg):
+        o = _options(cfg)
+        videos = load_videos(o["videos"] or default_video_dir(), int(o["downscale"]), int(o["max_frames"]))
+        frac = cfg.val_fraction if cfg.val_fraction > 0 else 0.1
+        train = [(n, v[: int(v.shape[0] * (1 - frac))]) for n, v in videos]
+        return TripletSampler(train, cfg.crop, cfg.batch, cfg.seed, int(o["max_gap"])), validation_triplets(videos, cfg.crop, frac)
+
+    def build(self, cfg):
+        from .interp import Interpolator
+
+        o = _options(cfg)
+        return Interpolator(tuple(o["ifnet_ch"]), tuple(o["fusion_ch"]))
+
+    def _losses(self, net, x, cfg):
+        import torch
+
+        f0, target, f1, t = x[:, 0:3], x[:, 3:6], x[:, 6:9], x[:, 9, 0, 0]
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+            flow, mask, w0, w1 = net.ifnet(f0, f1, t)
+            y = net.fusion(f0, f1, flow, mask, w0, w1)
+        y, w0, w1 = y.float(), w0.float(), w1.float()
+        l_out = _charbonnier(y, target)
+        l_warp = _charbonnier(w0, target) + _charbonnier(w1, target)
+        mse = float(((y.detach().clamp(0, 1) - target) ** 2).mean())
+        return l_out, l_warp, mse
+
+    def train_step(self, net, x, optimizers, cfg) -> dict[str, float]:
+        o = _options(cfg)
+        l_out, l_warp, mse = self._losses(net, x, cfg)
+        loss = l_out + o["w_warp"] * l_warp
+        optimizers[0].zero_grad(set_to_none=True)
+        loss.backward()
+        optimizers[0].step()
+        return {"loss": float(loss.detach()), "l_out": float(l_out.detach()), "l_warp": float(l_warp.detach()),
+                "psnr": 10 * math.log10(1 / max(mse, 1e-10))}
+
+    def evaluate(self, net, x, cfg) -> dict[str, float]:
+        l_out, _, mse = self._losses(net, x, cfg)
+        blend = ((x[:, 0:3] * (1 - x[:, 9:10]) + x[:, 6:9] * x[:, 9:10]) - x[:, 3:6]).pow(2).mean()
+        return {"loss": float(l_out), "psnr": 10 * math.log10(1 / max(mse, 1e-10)),
+                "psnr_linear_blend": 10 * math.log10(1 / max(float(blend), 1e-10))}
+
+    def export(self, net, path, cfg, meta) -> None:
+        export_interpolator(net, path, {"options": _options(cfg), **meta})
+
+
+def export_interpolator(net, path, meta: dict | None = None) -> str:
+    import copy
+
+    from semlink.zoo.checkpoints import save_checkpoint
+
+    cpu = copy.deepcopy(net).to("cpu").float().eval()
+    return save_checkpoint(path, cpu.state_dict(), arch=IF_ARCH, config=cpu.config(), meta=dict(meta or {}), half=True)
+
+
+def load_interpolator(path_or_ckpt):
+    from semlink.zoo.checkpoints import CheckpointError, read_checkpoint
+
+    from .interp import Interpolator
+
+    ck = read_checkpoint(path_or_ckpt) if not isinstance(path_or_ckpt, dict) else path_or_ckpt
+    if ck.get("arch") != IF_ARCH:
+        raise CheckpointError(f"not a VQ-DeepVSC interpolator checkpoint (arch {ck.get('arch')!r})")
+    m = Interpolator(tuple(ck["config"]["ifnet_ch"]), tuple(ck["config"]["fusion_ch"]))
+    m.load_state_dict(ck["state_dict"])
+    return m.eval()

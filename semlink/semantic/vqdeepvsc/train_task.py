@@ -1,0 +1,218 @@
+"""Training tasks of VQ-DeepVSC for the shared trainer.
+
+``vqdeepvsc-msvq`` trains :class:`~.msvq.MSVQ` with eq. 15:
+
+    L = MSE + lambda * L_perceptual (eq. 12) + L_VQ (eq. 13) + mu2 * L_GAN (eq. 14)
+
+* MSE: mean squared error of frames in [0, 1] (``w_mse`` scales it);
+* ``lambda`` (``--lambda``): weight of eq. 12, the VGG-16 feature loss of
+  :class:`semlink.nn.perceptual.VGGFeatureLoss` (offline shift-tolerant VGG-16 trunk of
+  stlpips-pytorch, not ImageNet VGG);
+* L_VQ: the codebook term of eq. 13 is replaced by EMA codebook updates (k-means initialised,
+  dead codes restarted: the standard remedy for codebook collapse); the commitment term
+  ``||sg[z_q] - z||^2`` is weighted by ``mu1`` (option, the model's ``commitment``);
+* L_GAN: eq. 14's log loss (non-saturating form for the generator) with a patch
+  discriminator (:class:`semlink.nn.discriminator.PatchDiscriminator`), switched on after
+  ``gan_start`` steps with weight ``mu2``.
+
+The channels kept (nested channels) are drawn per sample from the model's ``levels``;
+validation uses ``val_keep`` channels. Validation reports the codebook perplexity and the
+fraction of codes used (codebook usage), the measures of collapse.
+
+``vqdeepvsc-ifnet`` (see :mod:`.interp_task`) trains the interpolator.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from semlink.train.task import TrainTask, register_task
+
+MSVQ_EXPORT = "vqdeepvsc-msvq.pt"
+MSVQ_ARCH = "VQDeepVSC-MSVQ"
+
+MSVQ_OPTIONS = {"widths": [32, 64, 128], "c": 8, "d": 8, "L": 1024, "levels": [2, 3, 4, 6, 8], "mu1": 0.25,
+                "decay": 0.99, "mu2": 0.1, "gan_start": 1500, "d_lr": 1e-4, "d_channels": 64, "w_mse": 1.0,
+                "val_keep": 3}
+
+
+def _options(cfg, defaults: dict, task: str) -> dict:
+    unknown = sorted(set(cfg.options) - set(defaults))
+    if unknown:
+        raise ValueError(f"{task}: unknown option(s) {unknown}; allowed: {', '.join(sorted(defaults))}")
+    return {**defaults, **cfg.options}
+
+
+def _train_net(msvq, disc):
+    import torch
+
+    class MSVQTrainNet(torch.nn.Module):
+        """``msvq`` (exported) and ``disc`` (training only)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.msvq, self.disc = msvq, disc
+
+    return MSVQTrainNet()
+
+
+@register_task("vqdeepvsc-msvq")
+class MSVQTask(TrainTask):
+    """VQ-DeepVSC's MSVQ key-frame codec (eq. 15)."""
+
+    fixed = ("lmbda",)
+    log_columns = ("loss", "mse", "psnr", "perc", "vq", "g_gan", "d_loss", "perplexity")
+    export_name = MSVQ_EXPORT
+
+    def __init__(self) -> None:
+        self._perc = None
+
+    def check(self, cfg) -> None:
+        o = _options(cfg, MSVQ_OPTIONS, self.name)
+        if cfg.lmbda < 0:
+            raise ValueError(f"--lambda must be >= 0, got {cfg.lmbda}")
+        if o["val_keep"] not in o["levels"]:
+            raise ValueError(f"{self.name}: option val_keep must be one of levels {o['levels']}, got {o['val_keep']}")
+        if cfg.crop % 2 ** len(o["widths"]):
+            raise ValueError(f"--crop must be a multiple of {2 ** len(o['widths'])}, got {cfg.crop}")
+
+    def build(self, cfg):
+        from semlink.nn.discriminator import PatchDiscriminator
+
+        from .msvq import MSVQ
+
+        o = _options(cfg, MSVQ_OPTIONS, self.name)
+        msvq = MSVQ(tuple(o["widths"]), o["c"], o["d"], o["L"], tuple(o["levels"]), o["mu1"], o["decay"])
+        return _train_net(msvq, PatchDiscriminator(3, ch=o["d_channels"], layers=3))
+
+    def init_from(self, net, path: str) -> dict:
+        import torch
+
+        p = Path(path)
+        if p.is_dir():
+            p = p / "train_state.pt"
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+        if "model" not in obj:
+            raise ValueError(f"--init {p}: not a vqdeepvsc-msvq run")
+        net.load_state_dict(obj["model"])
+        return {"init": str(path), "init_step": obj["step"]}
+
+    def optimizers(self, net, cfg) -> list:
+        import torch
+
+        o = _options(cfg, MSVQ_OPTIONS, self.name)
+        params = [p for p in net.msvq.parameters() if p.requires_grad]
+        return [torch.optim.Adam(params, lr=cfg.lr, betas=(0.5, 0.9)),
+                torch.optim.Adam(net.disc.parameters(), lr=o["d_lr"], betas=(0.5, 0.9))]
+
+    def _perceptual(self, cfg):
+        if self._perc is None:
+            from semlink.nn.perceptual import VGGFeatureLoss
+
+            self._perc = VGGFeatureLoss(bf16=cfg.amp == "bf16").to(cfg.device)
+        return self._perc
+
+    def _forward(self, net, x, keep, cfg):
+        import torch
+
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+            out = net.msvq(x, keep)
+        out["x_hat"] = out["x_hat"].float()
+        return out
+
+    def train_step(self, net, x, optimizers, cfg) -> dict[str, float]:
+        import torch
+        import torch.nn.functional as F
+
+        from .msvq import perplexity
+
+        o = _options(cfg, MSVQ_OPTIONS, self.name)
+        opt, d_opt = optimizers
+        levels = torch.tensor(o["levels"])
+        keep = levels[torch.randint(len(levels), (x.shape[0],))].to(x.device)
+        out = self._forward(net, x, keep, cfg)
+        x_hat = out["x_hat"]
+        mse = torch.mean((x_hat - x) ** 2)
+        perc = self._perceptual(cfg)(x_hat, x).mean() if cfg.lmbda > 0 else torch.zeros((), device=x.device)
+        loss = o["w_mse"] * mse + cfg.lmbda * perc + out["vq_loss"]
+        step = getattr(self, "_step", 0)
+        gan_on = o["mu2"] > 0 and step >= o["gan_start"]
+        g_gan = d_loss = math.nan
+        if gan_on:
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+                logits = net.disc(x_hat)[-1].float()
+            g = F.softplus(-logits).mean()  # -log D(x_hat): non-saturating form of eq. 14
+            loss = loss + o["mu2"] * g
+            g_gan = float(g.detach())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if gan_on:
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+                real = net.disc(x)[-1].float()
+                fake = net.disc(x_hat.detach())[-1].float()
+            dl = F.softplus(-real).mean() + F.softplus(fake).mean()  # -(log D(x) + log(1 - D(x_hat)))
+            d_opt.zero_grad(set_to_none=True)
+            dl.backward()
+            d_opt.step()
+            d_loss = float(dl.detach())
+        self._step = step + 1
+        m = float(mse.detach())
+        return {"loss": float(loss.detach()), "mse": m, "psnr": 10 * math.log10(1 / max(m, 1e-10)),
+                "perc": float(perc.detach()), "vq": float(out["vq_loss"].detach()), "g_gan": g_gan, "d_loss": d_loss,
+                "perplexity": perplexity(out["indices"], net.msvq.L)}
+
+    def prepare(self, net, cfg) -> None:
+        # the GAN switch needs the global step: counted from the resumed run's saved step
+        import torch
+
+        state = Path(cfg.out) / "train_state.pt"
+        self._step = 0
+        if cfg.resume_flag and state.exists():
+            self._step = int(torch.load(state, map_location="cpu", weights_only=True)["step"])
+
+    def evaluate(self, net, x, cfg) -> dict[str, float]:
+        import torch
+
+        from .msvq import perplexity
+
+        o = _options(cfg, MSVQ_OPTIONS, self.name)
+        keep = torch.full((x.shape[0],), o["val_keep"], device=x.device)
+        out = self._forward(net, x, keep, cfg)
+        mse = float(((out["x_hat"].clamp(0, 1) - x) ** 2).mean())
+        perc = float(self._perceptual(cfg)(out["x_hat"], x).mean())
+        idx = out["indices"][:, : o["val_keep"]]
+        used = int(torch.unique(idx).numel())
+        return {"loss": mse + cfg.lmbda * perc, "mse": mse, "psnr": 10 * math.log10(1 / max(mse, 1e-10)),
+                "perc": perc, "perplexity": perplexity(idx, net.msvq.L), "codes_used": used}
+
+    def export(self, net, path, cfg, meta) -> None:
+        o = _options(cfg, MSVQ_OPTIONS, self.name)
+        export_msvq(net.msvq, path, meta={"lambda": cfg.lmbda, "options": o, **meta})
+
+
+def export_msvq(msvq, path, meta: dict | None = None) -> str:
+    """Write an MSVQ codec checkpoint (float16 weights, float32 codebook)."""
+    import copy
+
+    from semlink.zoo.checkpoints import save_checkpoint
+
+    cpu = copy.deepcopy(msvq).to("cpu").float().eval()
+    return save_checkpoint(path, cpu.state_dict(), arch=MSVQ_ARCH, config=cpu.config(), meta=dict(meta or {}),
+                           half=True)
+
+
+def load_msvq(path_or_ckpt):
+    """An :class:`~.msvq.MSVQ` (CPU, eval) from a checkpoint file or dict."""
+    from semlink.zoo.checkpoints import CheckpointError, read_checkpoint
+
+    from .msvq import MSVQ
+
+    ck = read_checkpoint(path_or_ckpt) if not isinstance(path_or_ckpt, dict) else path_or_ckpt
+    if ck.get("arch") != MSVQ_ARCH:
+        raise CheckpointError(f"not a VQ-DeepVSC MSVQ checkpoint (arch {ck.get('arch')!r})")
+    c = ck["config"]
+    m = MSVQ(tuple(c["widths"]), c["c"], c["d"], c["L"], tuple(c["levels"]), c["commitment"], c["decay"])
+    m.load_state_dict(ck["state_dict"])
+    return m.eval()

@@ -1,0 +1,355 @@
+"""VQ-DeepVSC (seed 002): MSVQ, interpolator, key frames, SNR law, selector/restorer, bits, robustness.
+
+Built on tiny untrained networks exported to a temporary directory (the plumbing does not
+depend on the weights); the shipped zoo is checked at the end.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from semlink.codecs import Received, ReceivedPart, get_codec
+from semlink.codecs.base import ChannelState
+from semlink.semantic.vqdeepvsc import bitstream as bs
+from semlink.semantic.vqdeepvsc.interp import Interpolator, dis_interpolate, learned_interpolate, warp
+from semlink.semantic.vqdeepvsc.interp_task import TripletSampler, export_interpolator
+from semlink.semantic.vqdeepvsc.keyframes import RhoLaw, frame_importance, gaps, seam, select_key_frames
+from semlink.semantic.vqdeepvsc.msvq import MSVQ, perplexity
+from semlink.semantic.vqdeepvsc.selector import restore, select
+from semlink.semantic.vqdeepvsc.train_task import export_msvq, load_msvq
+
+
+def _clip(n=6, h=32, w=48, seed=0):
+    """A moving pattern: frame k is the pattern shifted by 2k pixels, plus noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w + 4 * n]
+    pat = np.stack([128 + 100 * np.sin(xx / 5.0), 128 + 90 * np.cos(yy / 4.0), (3 * xx + yy) % 256], -1)
+    frames = [pat[:, 2 * k : 2 * k + w] for k in range(n)]
+    return np.clip(np.stack(frames) + rng.normal(0, 4, (n, h, w, 3)), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("vqdeepvsc")
+    torch.manual_seed(0)
+    m = MSVQ(widths=(8, 8, 8), c=4, d=4, L=64, levels=(1, 2, 4))
+    m.train()
+    m(torch.rand(2, 3, 32, 32), torch.tensor([4, 4]))  # k-means initialisation of the codebook
+    export_msvq(m, d / "msvq.pt", {"test": True})
+    export_interpolator(Interpolator((8, 8, 8), (4, 4, 4, 4)), d / "interp.pt", {"test": True})
+    return str(d / "msvq.pt"), str(d / "interp.pt")
+
+
+def _codec(tiny, **kw):
+    return get_codec("vqdeepvsc", msvq=tiny[0], interp=tiny[1], **kw)
+
+
+# ----------------------------------------------------------------------------- MSVQ
+def test_msvq_shapes_and_nested_channels(tiny):
+    m = load_msvq(tiny[0])
+    x = torch.rand(2, 3, 48, 64)
+    idx = m.encode_indices(x)
+    assert idx.shape == (2, 4, 6, 8) and idx.dtype == torch.int64 and 0 <= int(idx.min()) and int(idx.max()) < 64
+    assert m.bits_per_index == 6 and m.factor == 8
+    for k in (1, 2, 4):
+        y = m.decode_indices(idx[:, :k], k)
+        assert y.shape == (2, 3, 48, 64) and float(y.min()) >= 0 and float(y.max()) <= 1
+    # out-of-range indices (a corrupted stream) are clipped, never an IndexError
+    bad = idx[:, :2].clone()
+    bad[0, 0, 0, 0] = 10_000
+    assert m.decode_indices(bad, 2).shape == (2, 3, 48, 64)
+    # the lookup of the encoder's indices reproduces eq. 9's nearest codewords
+    z = m.encoder(x).float()
+    v = m.quantizer._to_vectors(z)
+    q = m.quantizer._to_vectors(m.quantizer.lookup(idx))
+    d_near = (v - q).pow(2).sum(-1)
+    d_all = torch.cdist(v, m.quantizer.codebook[None].expand(2, -1, -1)).pow(2)
+    assert torch.allclose(d_near, d_all.min(-1).values, atol=1e-4)
+
+
+def test_msvq_training_step_and_perplexity():
+    torch.manual_seed(0)
+    m = MSVQ(widths=(8, 8), c=2, d=4, L=16, levels=(1, 2))
+    out = m(torch.rand(3, 3, 16, 16), torch.tensor([1, 2, 2]))
+    assert out["x_hat"].shape == (3, 3, 16, 16) and out["indices"].shape == (3, 2, 4, 4)
+    out["x_hat"].mean().add(out["vq_loss"]).backward()
+    assert m.encoder.conv_in.weight.grad is not None  # the straight-through estimator reaches the encoder
+    assert perplexity(torch.arange(16), 16) == pytest.approx(16.0)
+    assert perplexity(torch.zeros(50, dtype=torch.long), 16) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="power of two"):
+        MSVQ(L=1000)
+
+
+# ----------------------------------------------------------------------------- interpolation
+def test_warp_identity_and_shift():
+    x = torch.rand(1, 3, 8, 10)
+    assert torch.allclose(warp(x, torch.zeros(1, 2, 8, 10)), x, atol=1e-6)
+    flow = torch.zeros(1, 2, 8, 10)
+    flow[:, 0] = 1.0  # out(p) = x(p + (1, 0))
+    assert torch.allclose(warp(x, flow)[..., :-1], x[..., 1:], atol=1e-5)
+
+
+def test_interpolators_shapes():
+    clip = _clip(3, 40, 56)
+    net = Interpolator((8, 8, 8), (4, 4, 4, 4))
+    out = learned_interpolate(net, clip[0], clip[2], [0.25, 0.5])
+    assert len(out) == 2 and out[0].shape == clip[0].shape and out[0].dtype == np.uint8
+    d = dis_interpolate(clip[0], clip[2], [0.5])[0]
+    assert d.shape == clip[0].shape
+    # the classical variant is better than repeating a neighbour on a translating pattern
+    err = lambda a: float(np.mean((a.astype(float) - clip[1]) ** 2))  # noqa: E731
+    assert err(d) < err(clip[0])
+
+
+def test_triplet_sampler_is_seeded():
+    v = [("a", _clip(12, 40, 40))]
+    s = TripletSampler(v, 32, 3, seed=5, max_gap=4)
+    a, b = s.batch(7), s.batch(7)
+    assert a.shape == (3, 10, 32, 32) and np.array_equal(a, b)
+    t = a[:, 9, 0, 0]
+    assert np.all((t > 0) & (t < 1))
+
+
+# ----------------------------------------------------------------------------- key frames
+def test_importance_selection_gaps_and_seam():
+    clip = _clip(7)
+    clip[3] = 255 - clip[3]  # a frame no interpolator can predict
+    beta = frame_importance(clip, lambda a, b, ts: [((a.astype(int) + b) // 2).astype(np.uint8) for _ in ts])
+    assert np.isinf(beta[0]) and np.isinf(beta[-1]) and int(np.argmax(beta[1:-1])) + 1 == 3
+    v = select_key_frames(beta, 3)
+    assert v.tolist() == [1, 0, 0, 1, 0, 0, 1]
+    assert gaps(v).tolist() == [2, 2]
+    assert select_key_frames(beta, 0).tolist() == [1, 0, 0, 0, 0, 0, 1]  # first and last always
+    keys = [clip[i] for i in np.flatnonzero(v)]
+    calls = []
+    out = seam(keys, v, lambda a, b, ts: calls.append(ts) or [a for _ in ts])
+    assert out.shape == clip.shape and np.array_equal(out[3], clip[3])
+    assert calls == [[1 / 3, 2 / 3], [1 / 3, 2 / 3]]
+
+
+def test_rho_law_fit_l1_l2():
+    snr = [0, 4, 8, 12, 16, 20]
+    x = np.log(10 ** (np.array(snr) / 10))
+    rho = 0.2 + 0.15 * x  # exactly linear in ln(gamma)
+    law = RhoLaw.fit(snr, rho, degree=1, regularization="l2", v=0.0)
+    assert law.coefficients == pytest.approx((0.2, 0.15), abs=1e-9)
+    assert law(0.0, 16) == pytest.approx(0.2) and law(30.0, 16) == 1.0 and law(-30.0, 16) == 2 / 16
+    l1 = RhoLaw.fit(snr, rho, degree=2, regularization="l1", v=1e-4)
+    assert l1.coefficients[2] == pytest.approx(0.0, abs=1e-3) and l1(8.0) == pytest.approx(0.2 + 0.15 * x[2], abs=1e-2)
+    assert RhoLaw.from_json(law.to_json()) == law
+    with pytest.raises(ValueError, match="regularization"):
+        RhoLaw.fit(snr, rho, regularization="l3")
+
+
+# ----------------------------------------------------------------------------- selector / restorer
+def test_selector_restorer_round_trip():
+    rng = np.random.default_rng(1)
+    cb = rng.normal(size=(32, 4))
+    idx = rng.integers(0, 32, (4, 20))
+    idx[1, :10] = idx[0, :10]  # repeated indices: cosine 1
+    for eta in (2.0, 1.0, 0.5, -1.0):
+        s_eta, p = select(idx, cb, eta)
+        assert p.shape == (3, 20) and s_eta.size == 20 + int(p.sum())
+        back, ok = restore(s_eta, p, 4, 20)
+        assert ok
+        if eta > 1:
+            assert np.array_equal(back, idx) and p.all()
+        # what the receiver holds is what the selector assumed it holds (no drift)
+        for k in range(1, 4):
+            sent = p[k - 1].astype(bool)
+            assert np.array_equal(back[k][sent], idx[k][sent])
+            assert np.all(back[k][~sent] == back[k - 1][~sent])
+    s_eta, p = select(idx, cb, 1.0)
+    assert not p[0, :10].any()  # identical vectors are not sent at eta = 1
+    # damaged inputs: never raise, flag the inconsistency
+    short, ok = restore(s_eta[:-7], p, 4, 20)
+    assert short.shape == (4, 20) and not ok
+    _, ok = restore(np.concatenate([s_eta, [1, 2]]), p, 4, 20)
+    assert not ok
+
+
+# ----------------------------------------------------------------------------- bits (eq. 19)
+def test_pack_uint_and_header():
+    vals = np.array([0, 1, 1023, 512, 7])
+    data = bs.pack_uint(vals, 10)
+    assert len(data) == math.ceil(5 * 10 / 8) and np.array_equal(bs.unpack_uint(data, 5, 10), vals)
+    with pytest.raises(ValueError):
+        bs.pack_uint([1024], 10)
+    h = bs.Header(16, 240, 320, 3, 10, 2, 1234, tuple([1] + [0] * 14 + [1]))
+    raw = h.pack()
+    assert len(raw) == bs.HEADER_COPIES * bs.Header.block_size(16) and bs.Header.parse(raw) == h
+    bad = bytearray(raw)
+    bad[3] ^= 0xFF  # first copy damaged: the second is used
+    assert bs.Header.parse(bytes(bad)) == h
+    for k in range(bs.HEADER_COPIES):  # every copy damaged at a different byte: the majority repairs it
+        bad[k * bs.Header.block_size(16) + 3 + k] ^= 0x10
+    assert bs.Header.parse(bytes(bad)) == h
+    with pytest.raises(ValueError):
+        bs.Header.parse(bytes(len(raw)))
+
+
+def test_bits_match_eq19_by_hand(tiny):
+    clip = _clip(6, 32, 48)
+    codec = _codec(tiny, rho=0.5, eta=2.0, channels=2)
+    enc = codec.encode(clip)
+    info = enc.info
+    # N = 6, rho = 0.5 -> M = 3; latent 4 x 6 (factor 8), c = 2 -> L_s = 48; B = log2 64 = 6
+    n, m, ls, b = 6, 3, 4 * 6 * 2, 6
+    assert (info["key_frames"], info["l_s"], info["bits_per_index"], info["repeats"]) == (m, ls, b, 1)
+    assert info["l_eta"] == m * ls  # eta > 1 sends every index
+    assert info["bcr_eq19"] == pytest.approx((n + m * ls * b + ls * (m - 1)) / (3 * 32 * 48 * 8 * n), abs=1e-6)
+    assert len(enc.parts["indices"]) == math.ceil(m * ls * b / 8)
+    assert len(enc.parts["p"]) == math.ceil(ls * (m - 1) / 8)
+    assert len(enc.parts["header"]) == bs.HEADER_COPIES * bs.Header.block_size(n)
+    assert info["bits_header"] == 8 * len(enc.parts["header"])
+    assert enc.num_bits == 8 * sum(len(v) for v in enc.parts.values())
+    assert info["bcr"] == pytest.approx(enc.num_bits / (3 * 32 * 48 * 8 * n), abs=1e-6)
+
+
+def test_round_trip_budget_and_repeats(tiny):
+    clip = _clip(8, 32, 48)
+    full = _codec(tiny, rho=1.0).encode(clip, bcr=0.05)
+    few = _codec(tiny, rho=0.25).encode(clip, bcr=0.05)
+    for enc in (full, few):
+        assert enc.info["target_met"] and enc.num_bits <= 0.05 * 3 * 32 * 48 * 8 * 8
+    assert few.info["channels"] == full.info["channels"]  # the channel configuration is fixed by the BCR
+    assert few.info["key_frames"] == 2 and few.info["repeats"] > full.info["repeats"]
+    rec = _codec(tiny, rho=0.25).decode(few)
+    assert rec.decoded_ok and rec.frames.shape == clip.shape and rec.recovered == 1.0
+    # the adaptive law: a bad channel gives fewer key frames than a good one
+    ad = _codec(tiny)
+    if ad.rho_law() is not None:
+        lo = ad.encode(clip, bcr=0.05, channel_state=ChannelState(0.0, modulation="qpsk"))
+        hi = ad.encode(clip, bcr=0.05, channel_state=ChannelState(30.0, modulation="qpsk"))
+        assert lo.info["rho_source"] == "adaptive" and lo.info["key_frames"] <= hi.info["key_frames"]
+
+
+def test_combining_uses_checked_copies_then_llrs():
+    data = bytes(range(10))
+    r = 3
+    sent = bs.repeat(data, r)
+    rx = bytearray(sent)
+    rx[2] ^= 0xFF  # copy 0 damaged at byte 2 ...
+    ok = np.ones(30, bool)
+    ok[0:5] = False  # ... in a failed packet; copy 1 intact there
+    out, frac = bs.combine(bytes(rx), ok, None, r, 10)
+    assert out == data and frac == 1.0
+    # no checked copy of bytes 0..4: majority of the three decoded copies
+    ok[10:15] = ok[20:25] = False
+    out, frac = bs.combine(bytes(rx), ok, None, r, 10)
+    assert out == data and frac == pytest.approx(0.5)
+    # with LLRs: their sum decides (copy 0 confidently wrong is outvoted by two moderate ones)
+    bits = np.unpackbits(np.frombuffer(sent, np.uint8)).astype(float)
+    llr = np.where(bits == 1, 2.0, -2.0)
+    llr[16:24] *= -1.5  # copy 0, byte 2 flipped with |llr| 3
+    out, _ = bs.combine(bytes(rx), ok, llr, r, 10)
+    assert out == data
+    # short part: zero-padded, never raises
+    out, frac = bs.combine(b"\x01", None, None, 2, 4)
+    assert len(out) == 4 and frac == 0.0
+
+
+# ----------------------------------------------------------------------------- robustness
+def _damaged(enc, rng, kind):
+    parts = {}
+    for name, data in enc.parts.items():
+        b = bytearray(data)
+        if kind == "flip" and b:
+            for _ in range(int(rng.integers(1, 20))):
+                b[int(rng.integers(len(b)))] ^= 1 << int(rng.integers(8))
+        elif kind == "truncate":
+            b = b[: int(rng.integers(0, len(b) + 1))]
+        elif kind == "garbage":
+            b = bytearray(rng.integers(0, 256, len(b), dtype=np.uint8).tobytes())
+        ok = np.array([kind == "none"])
+        parts[name] = ReceivedPart(bytes(b), ok, np.zeros(1, np.int64), np.array([len(b)], np.int64))
+    return Received(enc.codec, enc.kind, enc.shape, parts)
+
+
+def test_corrupted_streams_never_crash(tiny):
+    codec = _codec(tiny, rho=0.5, interpolator="dis")
+    clip = _clip(5, 32, 48)
+    enc = codec.encode(clip, bcr=0.08)
+    rng = np.random.default_rng(0)
+    kinds = ("flip", "truncate", "garbage")
+    for i in range(150):
+        rec = codec.decode(_damaged(enc, rng, kinds[i % 3]))
+        assert rec.frames.shape == clip.shape and rec.frames.dtype == np.uint8
+        assert not rec.decoded_ok and rec.reason
+    lost = Received(enc.codec, enc.kind, enc.shape, {k: ReceivedPart.lost(len(v)) for k, v in enc.parts.items()})
+    rec = codec.decode(lost)
+    assert not rec.decoded_ok and "header" in rec.reason
+
+
+@pytest.mark.slow
+def test_ten_thousand_corrupted_streams(tiny):
+    codec = _codec(tiny, rho=0.5, interpolator="dis")
+    clip = _clip(4, 32, 32)
+    enc = codec.encode(clip, bcr=0.1)
+    rng = np.random.default_rng(1)
+    for i in range(10_000):
+        rec = codec.decode(_damaged(enc, rng, ("flip", "truncate", "garbage")[i % 3]))
+        assert rec.frames.shape == clip.shape
+
+
+def test_options_are_validated(tiny):
+    for bad in ({"rho": 0}, {"rho": "auto"}, {"eta": "x"}, {"channels": 0}, {"interpolator": "rife"},
+                {"importance": "psnr"}, {"max_repeats": 0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            get_codec("vqdeepvsc", **bad)
+    with pytest.raises(ValueError, match="2..255 frames"):
+        _codec(tiny).encode(_clip(1))
+
+
+# ----------------------------------------------------------------------------- training tasks
+def _write_video(path, frames):
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=25)
+        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+
+
+def test_training_tasks_run_and_export(tmp_path):
+    from PIL import Image
+
+    from semlink.semantic.vqdeepvsc.interp_task import load_interpolator
+    from semlink.train.loop import TrainConfig, train
+
+    vids = tmp_path / "videos"
+    vids.mkdir()
+    _write_video(vids / "a.avi", _clip(20, 80, 96))
+    cfg = TrainConfig(lmbda=1.0, steps=2, out=str(tmp_path / "if"), model="vqdeepvsc-ifnet", batch=2, crop=64,
+                      val_fraction=0.2, val_every=2, progress=False, threads=1,
+                      options={"videos": str(vids), "downscale": 1, "max_gap": 4, "ifnet_ch": [8, 8, 8],
+                               "fusion_ch": [4, 4, 4, 4]})
+    train(cfg)
+    net = load_interpolator(tmp_path / "if" / "vqdeepvsc-ifnet.pt")
+    assert net.ifnet_ch == (8, 8, 8)
+    assert (tmp_path / "if" / "val.csv").read_text().splitlines()[0].startswith("step,loss,psnr")
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i in range(3):
+        Image.fromarray(_clip(1, 64, 64, seed=i)[0]).save(imgs / f"{i}.png")
+    cfg = TrainConfig(lmbda=0.0, steps=3, out=str(tmp_path / "vq"), model="vqdeepvsc-msvq", batch=2, crop=64,
+                      data=str(imgs), progress=False, threads=1,
+                      options={"widths": [8, 8], "c": 2, "d": 4, "L": 16, "levels": [1, 2], "val_keep": 2,
+                               "gan_start": 1, "d_channels": 8})
+    train(cfg)
+    m = load_msvq(tmp_path / "vq" / "vqdeepvsc-msvq.pt")
+    assert m.L == 16 and m.levels == (1, 2)
+    log = (tmp_path / "vq" / "log.csv").read_text().splitlines()
+    assert log[0].split(",")[:3] == ["step", "loss", "mse"] and "perplexity" in log[0]
+    with pytest.raises(ValueError, match="unknown option"):
+        train(TrainConfig(lmbda=0.0, steps=1, out=str(tmp_path / "x"), model="vqdeepvsc-msvq", crop=64,
+                          data=str(imgs), progress=False, options={"codebook": 3}))
