@@ -3,7 +3,7 @@
 * :class:`MSVQEncoder` (Sec. IV-A, Fig. 4): ``conv_in``, one down-sampling module per entry
   of ``widths`` (two residual blocks each, a self-attention block in the last one, then a
   stride-2 convolution), an intermediate layer (res, attention, res), GroupNorm, SiLU and a
-  convolution to ``c x d`` channels: the feature ``z`` in R^{h x w x d x c}.
+  convolution to ``c x d`` channels (default widths 32/64/96): the feature ``z`` in R^{h x w x d x c}.
 * :class:`MultiChannelVQ` (eq. 9): each of the ``c`` d-dimensional vectors at each of the
   ``h w`` positions is replaced by the nearest of the ``L`` vectors of ONE shared codebook
   E (``vector_quantize_pytorch.VectorQuantize``: k-means initialisation, EMA codebook
@@ -44,9 +44,9 @@ def _groups(ch: int, want: int = 16) -> int:
 class _Norm(nn.Module):
     """GroupNorm (encoder) or SCN conditioned on the latent (decoder): ``forward(x, zq)``."""
 
-    def __init__(self, ch: int, cond_ch: int | None) -> None:
+    def __init__(self, ch: int, cond_ch: int | None, hidden: int = 32) -> None:
         super().__init__()
-        self.scn = SPADE(ch, cond_ch, hidden=min(64, max(16, ch // 2)), groups=_groups(ch)) if cond_ch else None
+        self.scn = SPADE(ch, cond_ch, hidden=hidden, groups=_groups(ch)) if cond_ch else None
         self.gn = None if cond_ch else nn.GroupNorm(_groups(ch), ch)
 
     def forward(self, x: torch.Tensor, zq: torch.Tensor | None) -> torch.Tensor:
@@ -214,7 +214,7 @@ class MSVQ(nn.Module):
         levels: the channel counts ``keep`` a stream may use (nested channels).
     """
 
-    def __init__(self, widths=(32, 64, 128), c: int = 8, d: int = 8, L: int = 1024, levels=(2, 3, 4, 6, 8),
+    def __init__(self, widths=(32, 64, 96), c: int = 8, d: int = 8, L: int = 1024, levels=(2, 3, 4, 6, 8),
                  commitment: float = 0.25, decay: float = 0.99) -> None:
         super().__init__()
         if L < 2 or L & (L - 1):

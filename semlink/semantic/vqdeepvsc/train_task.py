@@ -32,7 +32,7 @@ from semlink.train.task import TrainTask, register_task
 MSVQ_EXPORT = "vqdeepvsc-msvq.pt"
 MSVQ_ARCH = "VQDeepVSC-MSVQ"
 
-MSVQ_OPTIONS = {"widths": [32, 64, 128], "c": 8, "d": 8, "L": 1024, "levels": [2, 3, 4, 6, 8], "mu1": 0.25,
+MSVQ_OPTIONS = {"widths": [32, 64, 96], "c": 8, "d": 8, "L": 1024, "levels": [2, 3, 4, 6, 8], "mu1": 0.25,
                 "decay": 0.99, "mu2": 0.1, "gan_start": 1500, "d_lr": 1e-4, "d_channels": 64, "w_mse": 1.0,
                 "val_keep": 3}
 
