@@ -184,3 +184,17 @@ def test_ema_weights_resume_exactly_and_are_what_is_exported(tmp_path):
     assert not torch.allclose(exported[k], s1["model"][k].half().float())
     with pytest.raises(ValueError, match="ema"):
         train(_tiny(tmp_path, "ema3", ema=1.0))
+
+
+def test_tensorboard_scalars_when_installed(tmp_path):
+    """The trainer mirrors log.csv / val.csv into TensorBoard event files (tensorboard is a test extra)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from semlink.train.loop import train
+
+    train(_tiny(tmp_path, "tb", steps=4))
+    acc = EventAccumulator(str(tmp_path / "tb" / "tensorboard"))
+    acc.Reload()
+    tags = acc.Tags()["scalars"]
+    assert "train/loss" in tags and "val/loss" in tags
+    assert [e.step for e in acc.Scalars("train/loss")] == [2, 4]

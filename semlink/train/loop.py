@@ -10,7 +10,8 @@ Output directory:
   ``max_minutes`` stops the run;
 * the task's export (``hyperprior.pt`` for the hyperprior) written at the same moments, and
   ``best.pt`` whenever the validation loss improves (with ``val_fraction > 0``);
-* ``log.csv`` — step, the task's figures (averages since the last line), seconds; ``val.csv``.
+* ``log.csv`` — step, the task's figures (averages since the last line), seconds; ``val.csv``;
+  the same scalars in ``tensorboard/`` when the ``tensorboard`` package is installed.
 
 Resuming (``resume_flag``) continues from the saved step up to ``steps`` (a total, not an
 increment); crops and noise are drawn from generators seeded by (seed, step), so a chain of
@@ -167,6 +168,16 @@ class _EMA:
         return cm()
 
 
+def _tensorboard(out: Path):
+    """A TensorBoard writer on ``out/tensorboard`` when the ``tensorboard`` package is installed
+    (``pip install tensorboard``; no TensorFlow needed), else None: log.csv / val.csv always."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / "tensorboard"))
+
+
 def _lr(cfg: TrainConfig, step: int) -> float:
     return cfg.lr * (0.1 if step >= cfg.lr_drop * cfg.steps else 1.0)
 
@@ -279,6 +290,7 @@ def train(cfg: TrainConfig) -> dict:
     t_log = t_start
     start_step = step
     last: dict[str, float] = {}
+    tb = _tensorboard(out)
     bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, desc=f"{cfg.model} {out.name}",
                dynamic_ncols=True, mininterval=1.0)
     deadline = t_start + 60 * cfg.max_minutes if cfg.max_minutes else None
@@ -307,6 +319,10 @@ def train(cfg: TrainConfig) -> dict:
                 with log_path.open("a") as f:
                     f.write(f"{step}," + ",".join(f"{last[k]:.6g}" for k in cols) + f",{now - t_log:.3f}\n")
                 bar.set_postfix({k: f"{last[k]:.4g}" for k in cols[:3]})
+                if tb is not None:
+                    for k in cols:
+                        if math.isfinite(last[k]):
+                            tb.add_scalar(f"train/{k}", last[k], step)
                 acc, n_acc, t_log = {}, 0, now
             if val_batch is not None and (step % cfg.val_every == 0 or step == cfg.steps):
                 with averaged():
@@ -316,6 +332,9 @@ def train(cfg: TrainConfig) -> dict:
                     val_log.write_text("step," + ",".join(vcols) + "\n")
                 with val_log.open("a") as f:
                     f.write(f"{step}," + ",".join(f"{v[k]:.6g}" for k in vcols) + "\n")
+                if tb is not None:
+                    for k in vcols:
+                        tb.add_scalar(f"val/{k}", float(v[k]), step)
                 if not best or v["loss"] < best["loss"]:
                     best = {**v, "step": step}
                     with averaged():
@@ -324,6 +343,8 @@ def train(cfg: TrainConfig) -> dict:
                 checkpoint(step)
     finally:
         bar.close()
+        if tb is not None:
+            tb.close()
     elapsed = time.perf_counter() - t_start
     done = step - start_step
     return {"step": step, "steps_run": done, "it_per_s": done / elapsed if elapsed > 0 else float("nan"),
