@@ -4,8 +4,10 @@ Parts, in priority order (every bit the decoder reads; all counted):
 
 * ``"header"`` — :class:`Header` (version, N, H, W, channels sent c, B = log2 L, repeats r,
   L_eta) + the key-frame mask v (N bits, eq. 19's first term) + CRC-32, the whole block
-  repeated :data:`HEADER_COPIES` times. The decoder takes the first copy whose CRC holds
-  (else it gives up: a concealment). Meant to be sent with the stronger code of
+  repeated :data:`HEADER_COPIES` (8) times (about 1.2 kbit, 0.2 % of a 0.023-BCR clip). The
+  decoder takes the first copy whose CRC holds, else the soft combination of all copies (sum
+  of channel LLRs, or a bitwise majority without LLRs) if it passes the CRC, else gives up (a
+  concealment). Meant to be sent with the stronger code of
   ``[link.protect]`` as well (e.g. LDPC rate 1/2, QPSK).
 * ``"p"`` — the selector masks p_2..p_M (L_s bits each, eq. 19's third term), packed MSB
   first, repeated r times. A damaged p may mis-align s_eta; the restorer never raises and
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 VERSION = 1
-HEADER_COPIES = 3
+HEADER_COPIES = 8
 _FMT = ">BBHHBBBI"  # version, N, H, W, c, B, r, L_eta
 
 
@@ -94,9 +96,10 @@ class Header:
         return cls(n, h, w, c, b, r, l_eta, v)
 
     @classmethod
-    def parse(cls, data: bytes) -> "Header":
-        """The first valid of the repeated copies, else the bitwise majority of the copies;
-        ValueError naming why none is valid."""
+    def parse(cls, data: bytes, llr: np.ndarray | None = None) -> "Header":
+        """The first copy whose CRC holds, else the copies combined (the sum of their channel
+        LLRs when given, else a bitwise majority) if that passes the CRC; ValueError naming
+        why none is valid."""
         size = len(data) // HEADER_COPIES
         if size < struct.calcsize(_FMT) + 5:
             raise ValueError(f"header part has {len(data)} bytes")
@@ -107,13 +110,19 @@ class Header:
                 return cls.parse_block(blk)
             except (ValueError, struct.error) as e:
                 errors.append(str(e))
-        bits = np.stack([np.unpackbits(np.frombuffer(c, np.uint8)) for c in copies])
-        vote = np.packbits((2 * bits.sum(0) > HEADER_COPIES).astype(np.uint8)).tobytes()
+        if llr is not None and np.asarray(llr).size >= 8 * size * HEADER_COPIES:
+            L = np.nan_to_num(np.asarray(llr, np.float64)[: 8 * size * HEADER_COPIES], posinf=50, neginf=-50)
+            bits = (L.reshape(HEADER_COPIES, 8 * size).sum(0) > 0).astype(np.uint8)
+            how = "LLR sum"
+        else:
+            b = np.stack([np.unpackbits(np.frombuffer(c, np.uint8)) for c in copies])
+            bits = (2 * b.sum(0) > HEADER_COPIES).astype(np.uint8)
+            how = "majority"
         try:
-            return cls.parse_block(vote)
+            return cls.parse_block(np.packbits(bits).tobytes())
         except (ValueError, struct.error) as e:
-            errors.append(f"majority: {e}")
-        raise ValueError(f"no header copy is valid ({'; '.join(errors)})")
+            errors.append(f"{how}: {e}")
+        raise ValueError(f"no header copy is valid ({'; '.join(dict.fromkeys(errors))})")
 
 
 def pack_uint(values: np.ndarray, bits: int) -> bytes:

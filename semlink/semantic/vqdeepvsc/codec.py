@@ -274,7 +274,7 @@ class VQDeepVSCCodec(Codec):
         shape = tuple(received.shape)
         try:
             hp = received.part("header")
-            header = bs.Header.parse(hp.data)
+            header = bs.Header.parse(hp.data, hp.llr)
         except (KeyError, ValueError) as e:
             return Reconstruction(grey(shape), False, f"{CODEC}: header unusable ({e})", 0.0)
         models = self._models()
