@@ -112,6 +112,23 @@ def test_triplet_sampler_is_seeded():
     assert a.shape == (3, 10, 32, 32) and np.array_equal(a, b)
     t = a[:, 9, 0, 0]
     assert np.all((t > 0) & (t < 1))
+    # synthetic global motion: the middle frame is the window at the interpolated position
+    photo = np.random.default_rng(3).integers(0, 256, (90, 90, 3), dtype=np.uint8)
+    s = TripletSampler(v, 32, 4, seed=1, max_gap=4, photos=[photo], synthetic=1.0, motion=3)
+    for sample in s.batch(0):
+        pos = []
+        f0 = np.rint(sample[0:3].transpose(1, 2, 0) * 255).astype(np.uint8)
+        src = photo  # the sampler may mirror the triple horizontally
+        if not (np.lib.stride_tricks.sliding_window_view(src, (32, 32, 3))[:, :, 0] == f0).all(axis=(2, 3, 4)).any():
+            src = photo[:, ::-1]
+        windows = np.lib.stride_tricks.sliding_window_view(src, (32, 32, 3))[:, :, 0]
+        for j in range(3):
+            f = np.rint(sample[3 * j : 3 * j + 3].transpose(1, 2, 0) * 255).astype(np.uint8)
+            hit = np.argwhere((windows == f).all(axis=(2, 3, 4)))
+            assert len(hit) == 1  # every frame is one exact window of the photo
+            pos.append(hit[0])
+        t = sample[9, 0, 0]
+        assert 0 < t < 1 and np.allclose(pos[1], pos[0] + t * (pos[2] - pos[0]))  # constant velocity
 
 
 # ----------------------------------------------------------------------------- key frames
@@ -285,7 +302,7 @@ def test_corrupted_streams_never_crash(tiny):
     enc = codec.encode(clip, bcr=0.08)
     rng = np.random.default_rng(0)
     kinds = ("flip", "truncate", "garbage")
-    for i in range(150):
+    for i in range(300):
         rec = codec.decode(_damaged(enc, rng, kinds[i % 3]))
         assert rec.frames.shape == clip.shape and rec.frames.dtype == np.uint8
         assert not rec.decoded_ok and rec.reason

@@ -8,6 +8,11 @@ t = k / g (the interpolator must serve every gap the key-frame extractor leaves)
 ``crop x crop`` window, random horizontal flip and time reversal. The last ``val_fraction`` of
 every video's frames is held out for validation (fixed triples with g = 2, 4).
 
+Synthetic motion (option ``synthetic``: the fraction of samples, default 0): two training
+videos hold little large motion, so a share of the triples can be made from the photo pack
+(``synthetic_data``): a window sliding over a photo with a constant integer velocity of up to
+``synthetic_motion`` pixels per frame in x and y (exact ground truth at every t = k / g).
+
 Loss: Charbonnier(F~, F) + 0.5 x (Charbonnier(w0, F) + Charbonnier(w1, F)) (the warped
 neighbours, which supervise IFNet's flow directly, as RIFE's warped-frame terms do).
 
@@ -26,7 +31,8 @@ from semlink.train.task import TrainTask, register_task
 IF_EXPORT = "vqdeepvsc-ifnet.pt"
 IF_ARCH = "VQDeepVSC-Interpolator"
 IF_OPTIONS = {"videos": None, "downscale": 2, "max_gap": 8, "max_frames": 800, "ifnet_ch": [96, 64, 48],
-              "fusion_ch": [16, 32, 48, 64], "w_warp": 0.5}
+              "fusion_ch": [16, 32, 48, 64], "w_warp": 0.5, "synthetic": 0.0, "synthetic_data": "folder:corpus/pack-v1",
+              "synthetic_motion": 6}
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".y4m")
 
 
@@ -67,7 +73,10 @@ def load_videos(directory, downscale: int, max_frames: int) -> list[tuple[str, n
 class TripletSampler:
     """``batch(step)`` -> float32 [B, 10, crop, crop]: f0, target, f1 (3 channels each) and t (constant plane)."""
 
-    def __init__(self, videos, crop: int, batch: int, seed: int, max_gap: int) -> None:
+    def __init__(self, videos, crop: int, batch: int, seed: int, max_gap: int, photos=(), synthetic: float = 0.0,
+                 motion: int = 6) -> None:
+        self.photos = [p for p in photos if min(p.shape[:2]) >= crop + 2 * max_gap * motion]
+        self.synthetic, self.motion = (float(synthetic) if self.photos else 0.0), int(motion)
         self.videos = [v for _, v in videos if v.shape[0] > max_gap and min(v.shape[1:3]) >= crop]
         if not self.videos:
             raise ValueError(f"vqdeepvsc-ifnet: no training video has more than {max_gap} frames of at least {crop}x{crop}")
@@ -79,13 +88,22 @@ class TripletSampler:
         rng = np.random.default_rng([self.seed, step])
         out = np.empty((self.batch_size, 10, self.crop, self.crop), np.float32)
         for b in range(self.batch_size):
-            v = self.videos[rng.choice(len(self.videos), p=self.weights)]
             g = int(rng.integers(2, self.max_gap + 1))
             k = int(rng.integers(1, g))
-            i = int(rng.integers(0, v.shape[0] - g))
-            y = int(rng.integers(0, v.shape[1] - self.crop + 1))
-            x = int(rng.integers(0, v.shape[2] - self.crop + 1))
-            tri = v[[i, i + k, i + g], y : y + self.crop, x : x + self.crop].astype(np.float32) / 255
+            if self.synthetic > 0 and rng.random() < self.synthetic:
+                im = self.photos[int(rng.integers(len(self.photos)))]
+                ux, uy = (int(u) for u in rng.integers(-self.motion, self.motion + 1, 2))
+                span = g * self.motion
+                y0 = int(rng.integers(span, im.shape[0] - self.crop - span + 1))
+                x0 = int(rng.integers(span, im.shape[1] - self.crop - span + 1))
+                tri = np.stack([im[y0 + j * uy : y0 + j * uy + self.crop, x0 + j * ux : x0 + j * ux + self.crop]
+                                for j in (0, k, g)]).astype(np.float32) / 255
+            else:
+                v = self.videos[rng.choice(len(self.videos), p=self.weights)]
+                i = int(rng.integers(0, v.shape[0] - g))
+                y = int(rng.integers(0, v.shape[1] - self.crop + 1))
+                x = int(rng.integers(0, v.shape[2] - self.crop + 1))
+                tri = v[[i, i + k, i + g], y : y + self.crop, x : x + self.crop].astype(np.float32) / 255
             t = k / g
             if rng.random() < 0.5:
                 tri = tri[:, :, ::-1]
@@ -138,7 +156,26 @@ class InterpolatorTask(TrainTask):
         videos = load_videos(o["videos"] or default_video_dir(), int(o["downscale"]), int(o["max_frames"]))
         frac = cfg.val_fraction if cfg.val_fraction > 0 else 0.1
         train = [(n, v[: int(v.shape[0] * (1 - frac))]) for n, v in videos]
-        return TripletSampler(train, cfg.crop, cfg.batch, cfg.seed, int(o["max_gap"])), validation_triplets(videos, cfg.crop, frac)
+        photos = []
+        if float(o["synthetic"]) > 0:
+            from semlink.train.data import load_training_images
+
+            photos = [im.data for im in load_training_images(o["synthetic_data"])]
+        sampler = TripletSampler(train, cfg.crop, cfg.batch, cfg.seed, int(o["max_gap"]), photos, float(o["synthetic"]),
+                                 int(o["synthetic_motion"]))
+        return sampler, validation_triplets(videos, cfg.crop, frac)
+
+    def init_from(self, net, path: str) -> dict:
+        import torch
+
+        p = Path(path)
+        if p.is_dir():
+            p = p / "train_state.pt"
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+        if "model" not in obj:
+            raise ValueError(f"--init {p}: not a vqdeepvsc-ifnet run")
+        net.load_state_dict(obj["model"])
+        return {"init": str(path), "init_step": obj["step"]}
 
     def build(self, cfg):
         from .interp import Interpolator
