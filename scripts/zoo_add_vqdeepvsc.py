@@ -71,8 +71,10 @@ def _msvq_test(path: Path) -> dict:
                             "perplexity": round(perplexity(idx[:, :k], m.L), 1),
                             "codes_used": int(torch.unique(idx[:, :k]).numel())}
             print("msvq", k, out[f"c{k}"])
+    k = 3 if "c3" in out else m.levels[0]
     return {"test_set": f"clips (bikes, bigbuckbunny, carphone; 16 frames at 240x320, every third: {len(frames)} frames)",
-            "test_key_frames": out}
+            "test_key_frames": out, "test_point": f"c{k} (the channel count BCR 0.023 gives at 16 key frames of 16)",
+            "test_bpp": out[f"c{k}"]["bpp"], "test_psnr_db": out[f"c{k}"]["psnr_db"], "test_ms_ssim": out[f"c{k}"]["ms_ssim"]}
 
 
 def _interp_test(path: Path) -> dict:
@@ -91,13 +93,14 @@ def _interp_test(path: Path) -> dict:
     out = {k: round(float(np.mean(v)), 3) for k, v in res.items()}
     print("interp", out)
     return {"test_set": "clips (16 frames at 240x320): middle frame of every (i, i+2) pair",
-            "test_psnr_db_t0.5": out}
+            "test_psnr_db_t0.5": out, "test_psnr_db": out["learned"]}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--msvq", type=Path, required=True)
-    ap.add_argument("--interp", type=Path, required=True)
+    ap.add_argument("--interp", type=Path, required=True, help="the interpolator run whose export is shipped")
+    ap.add_argument("--interp-init", type=Path, default=None, help="the run it was initialised from (--init), if any")
     ap.add_argument("--zoo", type=Path, default=Path(__file__).resolve().parents[1] / "semlink" / "zoo")
     args = ap.parse_args()
 
@@ -106,8 +109,10 @@ def main() -> int:
     man_path = args.zoo / "manifest.json"
     man = json.loads(man_path.read_text())
     new = []
+    interp_recipe = ("semlink/semantic/vqdeepvsc/recipes/ifnet-synth-cpu.toml" if args.interp_init
+                     else "semlink/semantic/vqdeepvsc/recipes/ifnet-cpu.toml")
     for run, fname, role, recipe in ((args.msvq, "vqdeepvsc-msvq.pt", "msvq", "semlink/semantic/vqdeepvsc/recipes/msvq-cpu.toml"),
-                                     (args.interp, "vqdeepvsc-ifnet.pt", "interpolator", "semlink/semantic/vqdeepvsc/recipes/ifnet-cpu.toml")):
+                                     (args.interp, "vqdeepvsc-ifnet.pt", "interpolator", interp_recipe)):
         src = run / fname
         if src.stat().st_size > MAX_FILE:
             sys.exit(f"{src}: over the 10 MB limit")
@@ -121,9 +126,15 @@ def main() -> int:
                              "+ mu2 * log-loss GAN (eq. 14, patch discriminator, from gan_start)",
                      **_corpus_facts(facts["training_data"]), **_msvq_test(dst)}
         else:
+            if args.interp_init:
+                first = _run_facts(args.interp_init, "semlink/semantic/vqdeepvsc/recipes/ifnet-cpu.toml")
+                facts = {**facts, "phases": {"videos": first, "synthetic_motion": dict(facts)},
+                         "steps": first["steps"] + facts["steps"],
+                         "train_seconds": round(first["train_seconds"] + facts["train_seconds"], 1)}
             extra = {"loss": "Charbonnier(F~, F) + w_warp * Charbonnier(warped neighbours, F)",
                      "training_videos": "opencv-clips corpus source: vtest.avi, tree.avi (Debian opencv-doc, Apache-2.0), "
-                                        "downscaled x2, last 10 % of frames held out", **_interp_test(dst)}
+                                        "downscaled x2, last 10 % of frames held out; phase 2 adds synthetic constant-velocity "
+                                        "triples from the photo pack", **_interp_test(dst)}
         new.append(manifest_entry(dst, name=fname[:-3], codec="vqdeepvsc", quality=0, role=role, arch=ck["arch"],
                                   config=ck["config"], **facts, **extra))
     names = {e["name"] for e in new}
