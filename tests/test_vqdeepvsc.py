@@ -203,7 +203,7 @@ def test_pack_uint_and_header():
     bad[3] ^= 0xFF  # first copy damaged: the second is used
     assert bs.Header.parse(bytes(bad)) == h
     for k in range(bs.HEADER_COPIES):  # every copy damaged at a different byte: the majority repairs it
-        bad[k * bs.Header.block_size(16) + 3 + k] ^= 0x10
+        bad[k * bs.Header.block_size(16) + 3 + k % 10] ^= 0x10
     assert bs.Header.parse(bytes(bad)) == h
     # soft combining: every copy has 25 % of its bits flipped (weak LLRs), the LLR sum recovers it
     rng = np.random.default_rng(0)
