@@ -205,11 +205,11 @@ def test_pack_uint_and_header():
     for k in range(bs.HEADER_COPIES):  # every copy damaged at a different byte: the majority repairs it
         bad[k * bs.Header.block_size(16) + 3 + k % 10] ^= 0x10
     assert bs.Header.parse(bytes(bad)) == h
-    # soft combining: every copy has 25 % of its bits flipped (weak LLRs), the LLR sum recovers it
+    # soft combining: every copy has 40 % of its bits flipped (weak LLRs), the LLR sum recovers it
     rng = np.random.default_rng(0)
     bits = np.unpackbits(np.frombuffer(raw, np.uint8)).astype(float)
-    flip = rng.random(bits.size) < 0.25
-    llr = np.where(bits == 1, 1.0, -1.0) * np.where(flip, -0.3, 1.0)
+    flip = rng.random(bits.size) < 0.4
+    llr = np.where(bits == 1, 1.0, -1.0) * np.where(flip, -0.2, 1.0)
     noisy = np.packbits(((llr > 0) != 0).astype(np.uint8)).tobytes()
     with pytest.raises(ValueError):
         bs.Header.parse(noisy)  # hard copies and their majority are not enough here ...
