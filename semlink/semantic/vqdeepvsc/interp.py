@@ -202,10 +202,12 @@ def dis_interpolate(f0: np.ndarray, f1: np.ndarray, ts: list[float]) -> list[np.
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     out = []
     for t in ts:
+        t = float(t)  # (numpy float64 times would make float64 maps, which remap rejects)
         # flow from the middle frame to f0 ~ t * f10, to f1 ~ (1 - t) * f01 (linear motion)
-        m0 = cv2.remap(f0, xs + t * f10[..., 0], ys + t * f10[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        m1 = cv2.remap(f1, xs + (1 - t) * f01[..., 0], ys + (1 - t) * f01[..., 1], cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
+        m0x, m0y = (xs + t * f10[..., 0]).astype(np.float32), (ys + t * f10[..., 1]).astype(np.float32)
+        m1x, m1y = (xs + (1 - t) * f01[..., 0]).astype(np.float32), (ys + (1 - t) * f01[..., 1]).astype(np.float32)
+        m0 = cv2.remap(np.ascontiguousarray(f0), m0x, m0y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        m1 = cv2.remap(np.ascontiguousarray(f1), m1x, m1y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         y = (1 - t) * m0.astype(np.float32) + t * m1.astype(np.float32)
         out.append(np.clip(y + 0.5, 0, 255).astype(np.uint8))
     return out
