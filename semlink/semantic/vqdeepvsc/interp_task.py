@@ -166,16 +166,9 @@ class InterpolatorTask(TrainTask):
         return sampler, validation_triplets(videos, cfg.crop, frac)
 
     def init_from(self, net, path: str) -> dict:
-        import torch
+        from .train_task import init_from_run
 
-        p = Path(path)
-        if p.is_dir():
-            p = p / "train_state.pt"
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-        if "model" not in obj:
-            raise ValueError(f"--init {p}: not a vqdeepvsc-ifnet run")
-        net.load_state_dict(obj["model"])
-        return {"init": str(path), "init_step": obj["step"]}
+        return init_from_run(net, path, self.name)
 
     def build(self, cfg):
         from .interp import Interpolator

@@ -44,6 +44,21 @@ def _options(cfg, defaults: dict, task: str) -> dict:
     return {**defaults, **cfg.options}
 
 
+def init_from_run(net, path: str, task: str) -> dict:
+    """``--init``: load the whole training network of another run of ``task`` (its directory or
+    ``train_state.pt``); returns the facts for the run's metadata."""
+    import torch
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "train_state.pt"
+    obj = torch.load(p, map_location="cpu", weights_only=True)
+    if "model" not in obj or obj.get("config", {}).get("model", task) != task:
+        raise ValueError(f"--init {p}: not a {task} run")
+    net.load_state_dict(obj["model"])
+    return {"init": str(path), "init_step": obj["step"]}
+
+
 def _train_net(msvq, disc):
     import torch
 
@@ -87,16 +102,7 @@ class MSVQTask(TrainTask):
         return _train_net(msvq, PatchDiscriminator(3, ch=o["d_channels"], layers=3))
 
     def init_from(self, net, path: str) -> dict:
-        import torch
-
-        p = Path(path)
-        if p.is_dir():
-            p = p / "train_state.pt"
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-        if "model" not in obj:
-            raise ValueError(f"--init {p}: not a vqdeepvsc-msvq run")
-        net.load_state_dict(obj["model"])
-        return {"init": str(path), "init_step": obj["step"]}
+        return init_from_run(net, path, self.name)
 
     def optimizers(self, net, cfg) -> list:
         import torch
