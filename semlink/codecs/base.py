@@ -46,7 +46,7 @@ import numpy as np
 from .received import Received, ReceivedPart, as_received
 
 Kind = Literal["image", "video"]
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_ADDRESS = re.compile(r"(?: at| @) 0x[0-9a-fA-F]+")  # "<BytesIO at 0x..>", FFmpeg's "[hevc @ 0x..]"
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,8 @@ class FfmpegVideoCodec(Codec):
         return ffmpeg.compile(stream, cmd=ffmpeg_exe(), overwrite_output=True)
 
     def _decode_args(self, w: int, h: int, n: int) -> list[str]:
-        stream = ffmpeg.input("pipe:", format=self.stream_format, err_detect="ignore_err")
+        # one decoder thread: FFmpeg's frame-threaded concealment of damaged streams varies from run to run
+        stream = ffmpeg.input("pipe:", format=self.stream_format, err_detect="ignore_err", threads=1)
         stream = ffmpeg.output(
             stream, "pipe:", format="rawvideo", pix_fmt="rgb24", vf=f"scale={w}:{h}", fps_mode="passthrough",
             **{"frames:v": n},
