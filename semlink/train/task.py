@@ -79,6 +79,26 @@ class TrainTask(abc.ABC):
         """Write the codec checkpoint (what the codec loads) to ``path``."""
 
 
+def task_options(cfg, defaults: dict, task: str) -> dict:
+    """``cfg.options`` over the task's ``defaults``; ValueError naming unknown options."""
+    unknown = sorted(set(cfg.options) - set(defaults))
+    if unknown:
+        raise ValueError(f"{task}: unknown option(s) {unknown}; allowed: {', '.join(sorted(defaults))}")
+    return {**defaults, **cfg.options}
+
+
+def train_modules(**modules):
+    """One ``torch.nn.Module`` holding the named modules of a training run (e.g. ``base=...,
+    disc=...``: the exported network and the training-only discriminator) as attributes, so that
+    the trainer saves, moves and averages them together."""
+    import torch
+
+    net = torch.nn.Module()
+    for name, m in modules.items():
+        net.add_module(name, m)
+    return net
+
+
 def register_task(name: str) -> Callable[[type[TrainTask]], type[TrainTask]]:
     """Class decorator: ``semlink train NAME`` trains this task."""
 

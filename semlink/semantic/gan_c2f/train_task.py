@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from semlink.train.task import TrainTask, register_task
+from semlink.train.task import TrainTask, register_task, train_modules
+from semlink.train.task import task_options as _options
 
 BASE_EXPORT = "gan-c2f-base.pt"
 ENH_EXPORT = "gan-c2f-enh.pt"
@@ -41,13 +42,6 @@ BASE_OPTIONS = {"phase": "rd", "k": 8, "c_latent": 8, "n": 96, "widths": [128, 9
 ENH_OPTIONS = {"base": None, "n": 64, "m": 128, "w_perc": 0.0}
 
 
-def _options(cfg, defaults: dict, task: str) -> dict:
-    unknown = sorted(set(cfg.options) - set(defaults))
-    if unknown:
-        raise ValueError(f"{task}: unknown option(s) {unknown}; allowed: {', '.join(sorted(defaults))}")
-    return {**defaults, **cfg.options}
-
-
 def crop_labels(x, centres: np.ndarray, block: int):
     """int64 [B, H/block, W/block] semantic classes of float crops [B, 3, H, W] in [0, 1]."""
     import torch
@@ -56,19 +50,6 @@ def crop_labels(x, centres: np.ndarray, block: int):
 
     imgs = (x.detach().float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     return torch.from_numpy(np.stack([label_map(im, centres, block) for im in imgs]).astype(np.int64))
-
-
-def _train_net(base, disc):
-    import torch
-
-    class BaseTrainNet(torch.nn.Module):
-        """The trained modules of gan-c2f-base: ``base`` (exported) and ``disc`` (training only)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.base, self.disc = base, disc
-
-    return BaseTrainNet()
 
 
 @register_task("gan-c2f-base")
@@ -108,7 +89,7 @@ class GanC2FBaseTask(TrainTask):
         with torch.no_grad():
             base.centres.copy_(torch.from_numpy(fit_centres(images, o["k"], o["block"], seed=cfg.seed)))
         disc = MultiScaleDiscriminator(o["k"], scales=2, ch=o["d_channels"])
-        return _train_net(base, disc)
+        return train_modules(base=base, disc=disc)
 
     def init_from(self, net, path: str) -> dict:
         """Weights of another gan-c2f-base run (directory, train_state.pt or gan-c2f-base.pt)."""

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from semlink.train.task import TrainTask, register_task
+from semlink.train.task import TrainTask, register_task, task_options
 
 IF_EXPORT = "vqdeepvsc-ifnet.pt"
 IF_ARCH = "VQDeepVSC-Interpolator"
@@ -37,10 +37,7 @@ VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".y4m")
 
 
 def _options(cfg) -> dict:
-    unknown = sorted(set(cfg.options) - set(IF_OPTIONS))
-    if unknown:
-        raise ValueError(f"vqdeepvsc-ifnet: unknown option(s) {unknown}; allowed: {', '.join(sorted(IF_OPTIONS))}")
-    return {**IF_OPTIONS, **cfg.options}
+    return task_options(cfg, IF_OPTIONS, "vqdeepvsc-ifnet")
 
 
 def default_video_dir() -> Path:

@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from semlink.train.task import TrainTask, register_task
+from semlink.train.task import TrainTask, register_task, train_modules
+from semlink.train.task import task_options as _options
 
 MSVQ_EXPORT = "vqdeepvsc-msvq.pt"
 MSVQ_ARCH = "VQDeepVSC-MSVQ"
@@ -35,13 +36,6 @@ MSVQ_ARCH = "VQDeepVSC-MSVQ"
 MSVQ_OPTIONS = {"widths": [32, 64, 96], "c": 8, "d": 8, "L": 1024, "levels": [2, 3, 4, 6, 8], "mu1": 0.25,
                 "decay": 0.99, "mu2": 0.1, "gan_start": 1500, "d_lr": 1e-4, "d_channels": 64, "w_mse": 1.0,
                 "val_keep": 3}
-
-
-def _options(cfg, defaults: dict, task: str) -> dict:
-    unknown = sorted(set(cfg.options) - set(defaults))
-    if unknown:
-        raise ValueError(f"{task}: unknown option(s) {unknown}; allowed: {', '.join(sorted(defaults))}")
-    return {**defaults, **cfg.options}
 
 
 def init_from_run(net, path: str, task: str) -> dict:
@@ -57,19 +51,6 @@ def init_from_run(net, path: str, task: str) -> dict:
         raise ValueError(f"--init {p}: not a {task} run")
     net.load_state_dict(obj["model"])
     return {"init": str(path), "init_step": obj["step"]}
-
-
-def _train_net(msvq, disc):
-    import torch
-
-    class MSVQTrainNet(torch.nn.Module):
-        """``msvq`` (exported) and ``disc`` (training only)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.msvq, self.disc = msvq, disc
-
-    return MSVQTrainNet()
 
 
 @register_task("vqdeepvsc-msvq")
@@ -99,7 +80,7 @@ class MSVQTask(TrainTask):
 
         o = _options(cfg, MSVQ_OPTIONS, self.name)
         msvq = MSVQ(tuple(o["widths"]), o["c"], o["d"], o["L"], tuple(o["levels"]), o["mu1"], o["decay"])
-        return _train_net(msvq, PatchDiscriminator(3, ch=o["d_channels"], layers=3))
+        return train_modules(msvq=msvq, disc=PatchDiscriminator(3, ch=o["d_channels"], layers=3))
 
     def init_from(self, net, path: str) -> dict:
         return init_from_run(net, path, self.name)
