@@ -19,7 +19,7 @@ from .registry import (
 )
 from .transforms import Geometry
 
-from . import photos, clips, vc2, folder  # noqa: E402,F401  (registers the datasets)  isort:skip
+from . import photos, clips, vc2, folder, mixed  # noqa: E402,F401  (registers the datasets)  isort:skip
 
 __all__ = [
     "Dataset",

@@ -146,7 +146,7 @@ def simulate(
     fits = True
     budget: dict = {}
     if links.mode == "phy" and links.cbr is not None:
-        coded, enc_s, rate_label, budget = _fit_budget(items, codec, links, state, encode, n_src)
+        coded, enc_s, rate_label, budget = _fit_budget(items, codec, links, state, encode, n_src, rate.candidates)
         fits = budget["fits"]
     elif links.mode == "ideal":
         key, values = rate.candidates
@@ -246,10 +246,11 @@ def simulate(
     return rows
 
 
-def _fit_budget(items, codec, links: LinkPlan, state, encode: EncodeFn, n_src: list[int]):
+def _fit_budget(items, codec, links: LinkPlan, state, encode: EncodeFn, n_src: list[int], candidates=None):
     """Encode at the largest rate whose parts fit ``floor(cbr x source symbols)`` data REs.
 
-    The first target is the budget's payload bits (one part, CRC and padding removed) as
+    With ``candidates`` (``(key, values)``: a codec's rate points, e.g. a set codec), the largest
+    point whose parts fit is sent (else the smallest, as an outage). Otherwise the first target is the budget's payload bits (one part, CRC and padding removed) as
     ``bpp`` (images: bits / (H W)) or ``bcr`` (clips: bits / (3 H W 8 T)); while the parts
     (each packetized on its own, at its protection settings) need more REs than the budget,
     the target shrinks in proportion (at most 12 tries). Returns (coded, seconds, rate label,
@@ -258,6 +259,17 @@ def _fit_budget(items, codec, links: LinkPlan, state, encode: EncodeFn, n_src: l
 
     symbols = math.floor(links.cbr * sum(n_src))
     bits = 8 * max_payload_bytes(links.default.config, symbols)
+    if candidates:
+        key, values = candidates
+        spent, tried = 0.0, []
+        for v in values:
+            coded, s = encode({key: v}, state)
+            spent += s
+            tried.append((links.data_symbols(coded), v, coded))
+        fitting = [t for t in tried if t[0] <= symbols]
+        need, v, coded = max(fitting, key=lambda t: t[0]) if fitting else min(tried, key=lambda t: t[0])
+        label = f"{key}={v:g}" if fitting else f"{key}>budget"
+        return coded, spent, label, {"bits_budget": bits, "symbols": symbols, "fits": bool(fitting)}
     x = items[0][1]
     key = "bcr" if codec.kind == "video" else "bpp"
     per_unit = (3 * x.shape[1] * x.shape[2] * 8 * x.shape[0]) if key == "bcr" else sum(int(np.prod(v.shape[:2])) for _, v in items)

@@ -255,8 +255,12 @@ def run_task(task: RowTask) -> list[dict]:
         links = dataclasses.replace(links, unavailable=f"outage: no MCS meets BLER <= {task.link.adapt_bler:g} "
                                                       f"at {task.snr_db:g} dB")
     warmup_s = time.perf_counter() - t1
-    rate = (RateChoice(candidates=task.codec.candidates) if task.link.mode == "ideal"
-            else RateChoice(fixed=task.codec.rate_kwargs() or None))
+    if task.link.mode == "ideal":
+        rate = RateChoice(candidates=task.codec.candidates)
+    elif task.codec.candidates and task.codec.candidates[0] == "cbr" and task.codec.candidates[1]:
+        rate = RateChoice(candidates=task.codec.candidates[1])  # rate points fitted to link.cbr
+    else:
+        rate = RateChoice(fixed=task.codec.rate_kwargs() or None)
     rows = simulate(items, codec, links, task.snr_db, np.random.default_rng(task.seed), rate=rate,
                     encode=_encoder(task, codec, items), metrics=task.metrics, perceptual=perceptual)
     out = []

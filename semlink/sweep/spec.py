@@ -367,12 +367,15 @@ def _parse_codecs(entries, ideal: bool, dataset_kind: str, dataset_name: str, wi
                 raise ValueError(f"{where}: link.cbr fixes the channel uses, and so the rate: remove {keys[0]} "
                                  f"(the codec is coded at the largest rate that fits)")
             fit = "bcr" if codec.kind == "video" else "bpp"
-            if fit not in accepted:
-                raise ValueError(f"{where}: link.cbr needs a codec with a {fit} rate target; {name!r} accepts "
-                                 f"{', '.join(accepted) or 'no declared rate'}")
-            if codec.codes_sets:
-                raise ValueError(f"{where}: link.cbr with a set codec is not supported yet (use mode = 'ideal', cbr)")
-            out.append(CodecPoint(name, label, frozen, None, None, ("cbr", ())))
+            if fit in accepted and not codec.codes_sets:
+                out.append(CodecPoint(name, label, frozen, None, None, ("cbr", ())))
+                continue
+            # no continuous rate target (or a set codec): the largest of its rate points that fits
+            points = list(codec.rate_points())
+            if not points:
+                raise ValueError(f"{where}: link.cbr needs a codec with a {fit} rate target or rate points; {name!r} "
+                                 f"accepts {', '.join(accepted) or 'no declared rate'} and lists no rate points")
+            out.append(CodecPoint(name, label, frozen, None, None, ("cbr", (codec.native_rate_key, tuple(points)))))
             continue
         if not keys:
             points = list(codec.rate_points())

@@ -302,7 +302,7 @@ def train(cfg: TrainConfig) -> dict:
                 checkpoint(step)  # a clean stop: the next run resumes here
                 break
             for g in opts[0].param_groups:
-                g["lr"] = _lr(cfg, step)
+                g["lr"] = _lr(cfg, step) * g.get("lr_scale", 1.0)  # a task may scale a group (e.g. entropy models)
             torch.manual_seed(cfg.seed * 1_000_003 + step)  # noise draws reproducible on resume
             x = torch.from_numpy(crops.batch(step)).to(cfg.device, non_blocking=True)
             figures = task.train_step(net, x, opts, cfg)

@@ -114,7 +114,8 @@ def register_task(name: str) -> Callable[[type[TrainTask]], type[TrainTask]]:
 
 #: modules that register the built-in tasks (imported on first lookup)
 BUILTIN_TASK_MODULES = ("semlink.train.hyperprior_task", "semlink.semantic.gan_c2f.train_task",
-                        "semlink.semantic.vqdeepvsc.train_task", "semlink.semantic.vqdeepvsc.interp_task")
+                        "semlink.semantic.vqdeepvsc.train_task", "semlink.semantic.vqdeepvsc.interp_task",
+                        "semlink.semantic.seb.train_task")
 
 
 def _import_builtins() -> None:

@@ -1,0 +1,343 @@
+"""Seb (seed 000): patches, Sebs, usage bits, gradient copy, set splitting, the codecs and the training task."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from semlink.codecs import EncodedSet, ReceivedSet, get_codec
+from semlink.codecs.received import Received, ReceivedPart
+from semlink.semantic.seb.bitstream import SetHeader, pack_usage, unpack_usage, usage_num_bits
+from semlink.semantic.seb.model import (LAMBDAS, SebModel, concat, copy_gradient, divide, num_sebs,
+                                        seb_clusters, usage_bits)
+from semlink.semantic.seb.splitting import choose_j, split
+
+TINY_INTER = {"n": 8, "m_motion": 8, "m_residual": 8, "mc_ch": 4}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A randomly initialised, tiny Seb checkpoint (weights are not the point here: the bits are)."""
+    from semlink.semantic.seb.train_task import export_seb
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("seb") / "seb.pt"
+    export_seb(SebModel(8, 4, inter=TINY_INTER), path, {"note": "test"})
+    return str(path)
+
+
+def _set(n=3, h=64, w=96, seed=0):
+    """Correlated images: shifted crops of one smooth random picture."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (h // 8 + 4, w // 8 + 4, 3)).astype(np.float32)
+    from PIL import Image
+
+    big = np.asarray(Image.fromarray(base.astype(np.uint8)).resize(((w // 8 + 4) * 8, (h // 8 + 4) * 8), Image.BICUBIC))
+    return [np.ascontiguousarray(big[2 * i: 2 * i + h, 3 * i: 3 * i + w]) for i in range(n)]
+
+
+# ----------------------------------------------------------------------------- patches, K, R(A)
+def test_divide_concat_round_trip():
+    x = torch.rand(3, 3, 64, 96)
+    p = divide(x)
+    assert p.shape == (3 * 2 * 3, 3, 32, 32)
+    assert torch.equal(p[4], x[0, :, 32:64, 32:64])  # image 0, row 1, column 1 (row-major)
+    assert torch.equal(concat(p, 3, 64, 96), x)
+    with pytest.raises(ValueError, match="multiple of the patch size"):
+        divide(torch.rand(1, 3, 48, 64))
+
+
+def test_k_and_usage_bits_by_hand():
+    # 3 images of 256x256: n_p = 64 patches each, 192 patches -> K = floor(192 / 25) = 7
+    assert num_sebs(3 * 64) == 7 and num_sebs(24) == 1 and num_sebs(50) == 2
+    assert usage_bits(192, 7) == pytest.approx(192 * math.log2(7))  # eq. 7: n x n_p x log2 K = 539.01 bits
+    radices = np.full(192, 7)
+    assert usage_num_bits(radices) == 540  # the integer 7^192 - 1 needs ceil(539.01) bits
+    rng = np.random.default_rng(0)
+    digits = rng.integers(0, 7, 192)
+    packed = pack_usage(digits, radices)
+    assert len(packed) == 68  # ceil(540 / 8): eq. 7 plus < 1 bit, plus < 8 bits of byte padding
+    back, problem = unpack_usage(packed, radices)
+    assert problem == "" and np.array_equal(back, digits)
+    # mixed radices (two subsets), K = 1 costs nothing
+    r2 = np.array([3] * 10 + [1] * 5 + [5] * 7)
+    d2 = np.array([rng.integers(0, k) for k in r2])
+    assert usage_num_bits(r2) == math.ceil(10 * math.log2(3) + 7 * math.log2(5))
+    assert np.array_equal(unpack_usage(pack_usage(d2, r2), r2)[0], d2)
+    # damaged or wrong-length usage still gives digits in range, with a problem
+    bad, problem = unpack_usage(b"\xff" * 70, radices)
+    assert problem and bad.min() >= 0 and bad.max() < 7
+    with pytest.raises(ValueError, match="outside"):
+        pack_usage(np.array([3]), np.array([3]))
+
+
+def test_set_header_round_trip_and_crc():
+    h = SetHeader(4, (7, 2), ((256, 256), (240, 320), (64, 96)), (0, 1, 0))
+    raw = h.pack()
+    assert SetHeader.parse(raw) == h
+    for i in range(len(raw)):
+        bad = bytearray(raw)
+        bad[i] ^= 0x10
+        with pytest.raises(ValueError):
+            SetHeader.parse(bytes(bad))
+    with pytest.raises(ValueError, match="subset index"):
+        SetHeader(0, (3,), ((32, 32),), (1,))
+
+
+def test_kmeans_sebs_and_usage():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 10, (4, 16))
+    f = np.concatenate([c + rng.normal(0, 0.1, (25, 16)) for c in centres])
+    s, a = seb_clusters(f, 4, seed=0)
+    assert s.shape == (4, 16) and a.shape == (100,)
+    for k in range(4):  # each true cluster maps to one Seb
+        assert len(set(a[25 * k: 25 * (k + 1)])) == 1
+    assert np.abs(s[a] - f).max() < 1.0
+
+
+# ----------------------------------------------------------------------------- gradient copy (Sec. III-B)
+def test_copy_gradient_forward_value_and_backward_copy():
+    members = torch.randn(5, 3, requires_grad=True)
+    usage = torch.tensor([0, 1, 0, 2, 1])
+    values = torch.randn(3, 3)
+    out = copy_gradient(values, members, usage, mean=False)
+    assert torch.allclose(out, values)
+    g = torch.randn(3, 3)
+    (out * g).sum().backward()
+    assert torch.allclose(members.grad, g[usage])  # d/dF_i = d/dS_{A_i}: copied, not shared
+    members.grad = None
+    (copy_gradient(values, members, usage, mean=True) * g).sum().backward()
+    counts = torch.bincount(usage).float()
+    assert torch.allclose(members.grad, g[usage] / counts[usage][:, None])
+
+
+def test_gradient_reaches_the_seb_generator():
+    torch.manual_seed(0)
+    m = SebModel(8, 4, inter=TINY_INTER).train()
+    x = torch.rand(4, 3, 64, 64)
+    out = m(x, level=2)
+    assert out["k"] == num_sebs(16) and out["reference"].shape == x.shape
+    assert out["usage"] == pytest.approx(usage_bits(16, out["k"]))
+    loss = LAMBDAS[2] * (out["x_hat"] - x).pow(2).mean() + out["seb"] / x[:, 0].numel() + out["reg"]
+    loss.backward()
+    g = [p.grad for p in m.seb_gen.parameters()]
+    assert all(t is not None for t in g) and sum(float(t.abs().sum()) for t in g) > 0
+    assert all(p.grad is not None for p in m.ref_gen.parameters())
+
+
+# ----------------------------------------------------------------------------- set splitting (eq. 1)
+def test_set_splitting_j_rule():
+    rng = np.random.default_rng(0)
+    blobs = np.concatenate([c + rng.normal(0, 0.05, (6, 8)) for c in np.eye(8)[:3] * 3])
+    j, labels, inertias = choose_j(blobs)
+    assert j == 3 and inertias[0] > inertias[1] > inertias[2]
+    assert all(len(set(labels[6 * k: 6 * (k + 1)])) == 1 for k in range(3))
+    assert labels[0] == 0  # first image's subset is 0
+    assert choose_j(np.ones((5, 8)))[0] == 1
+    assert split(blobs, "none").max() == 0 and split(blobs, 2).max() == 1
+    with pytest.raises(ValueError, match="split"):
+        split(blobs, "auto")
+
+
+# ----------------------------------------------------------------------------- the set codec
+def test_seb_codec_round_trip_and_shared_parts(tiny):
+    codec = get_codec("seb", checkpoint=tiny)
+    items = _set(3)
+    es = codec.encode_set(items, quality=3)
+    assert set(es.shared) == {"header", "sebs", "usage"}
+    assert all(set(e.parts) == {"motion_z", "motion_y", "residual"} for e in es.items)
+    assert es.num_bits == es.shared_bits + sum(e.num_bits for e in es.items)  # shared parts counted once
+    hdr = SetHeader.parse(es.shared["header"])
+    n_p = 2 * 3
+    assert hdr.sizes == ((64, 96),) * 3 and sum(hdr.ks) >= 1
+    radices = np.concatenate([np.full(n_p, hdr.ks[j]) for j in hdr.subsets])
+    assert len(es.shared["usage"]) == (usage_num_bits(radices) + 7) // 8
+    recs = codec.decode_set(es)
+    assert [r.data.shape for r in recs] == [x.shape for x in items] and all(r.decoded_ok for r in recs)
+    again = codec.decode_set(es)
+    assert all(np.array_equal(a.data, b.data) for a, b in zip(recs, again))
+    refs = codec.reference_images(items, quality=3)  # Fig. 6(f): the Seb-only representation
+    assert [r.shape for r in refs] == [x.shape for x in items] and refs[0].dtype == np.uint8
+    # a single image is a set of one (shared parts merged into its parts)
+    one = codec.encode(items[0], quality=1)
+    assert {"header", "sebs", "usage", "residual"} <= set(one.parts)
+    assert codec.decode(one).image.shape == items[0].shape
+
+
+def test_seb_encoder_and_decoder_agree(tiny):
+    from semlink.semantic.seb.codec import _pad
+
+    m = get_codec("seb", checkpoint=tiny).model()
+    ref, x = torch.rand(1, 3, 64, 64), _pad(_set(1, 64, 64)[0])
+    strings, enc_hat = m.inter.compress(ref, x, 1)
+    dec_hat, problems = m.inter.decompress(ref, strings, 1)
+    assert problems == [] and torch.allclose(enc_hat, dec_hat, atol=1e-5)
+
+
+def _damage(es: EncodedSet, rng) -> ReceivedSet:
+    def hurt(data: bytes) -> ReceivedPart:
+        b = bytearray(data)
+        kind = rng.integers(4)
+        if kind == 0 and b:  # bit flips
+            for _ in range(1 + int(rng.integers(8))):
+                i = int(rng.integers(len(b)))
+                b[i] ^= 1 << int(rng.integers(8))
+        elif kind == 1:  # truncation
+            b = b[: int(rng.integers(len(b) + 1))]
+        elif kind == 2:  # garbage of another length
+            b = bytearray(rng.integers(0, 256, int(rng.integers(1, 2 * len(b) + 2)), dtype=np.uint8).tobytes())
+        else:  # lost packet: zeros, CRC failed
+            return ReceivedPart.lost(len(b))
+        return ReceivedPart.intact(bytes(b))
+
+    shared = {k: (hurt(v) if rng.random() < 0.5 else ReceivedPart.intact(v)) for k, v in es.shared.items()}
+    items = tuple(Received(e.codec, e.kind, e.shape, {k: (hurt(v) if rng.random() < 0.5 else ReceivedPart.intact(v))
+                                                      for k, v in e.parts.items()}) for e in es.items)
+    return ReceivedSet(es.codec, shared, items)
+
+
+def _fuzz(codec, count: int, seed: int):
+    items = _set(3)
+    es = codec.encode_set(items, quality=2)
+    rng = np.random.default_rng(seed)
+    bad = 0
+    for _ in range(count):
+        recs = codec.decode_set(_damage(es, rng))
+        assert [r.data.shape for r in recs] == [x.shape for x in items]
+        assert all(r.data.dtype == np.uint8 for r in recs)
+        bad += sum(not r.decoded_ok for r in recs)
+        assert all(r.reason for r in recs if not r.decoded_ok)
+    assert bad > 0
+    return es
+
+
+@pytest.mark.parametrize("name", ["seb", "dvc-pair"])
+def test_corrupted_sets_never_crash(tiny, name):
+    codec = get_codec(name, checkpoint=tiny)
+    es = _fuzz(codec, 40, 0)
+    lost = ReceivedSet(es.codec, {k: ReceivedPart.lost(len(v)) for k, v in es.shared.items()},
+                       tuple(Received(e.codec, e.kind, e.shape, {k: ReceivedPart.lost(len(v)) for k, v in e.parts.items()})
+                             for e in es.items))
+    recs = codec.decode_set(lost)
+    assert all(not r.decoded_ok and "header" in r.reason for r in recs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["seb", "dvc-pair"])
+def test_two_thousand_corrupted_sets(tiny, name):
+    _fuzz(get_codec(name, checkpoint=tiny), 2000, 1)
+
+
+def test_dvc_pair_codec_chain(tiny):
+    codec = get_codec("dvc-pair", checkpoint=tiny)
+    items = _set(3)
+    es = codec.encode_set(items, quality=1)
+    assert set(es.items[0].parts) == {"intra_header", "intra_z", "intra_y"}
+    assert all(set(e.parts) == {"motion_z", "motion_y", "residual"} for e in es.items[1:])
+    recs = codec.decode_set(es)
+    assert all(r.decoded_ok for r in recs)
+    # the intra image is exactly the hyperprior's decode
+    hp = get_codec("hyperprior")
+    assert np.array_equal(recs[0].data, hp.decode(hp.encode(items[0], quality=1)).data)
+    # damage image 1: image 2 (predicted from it) is flagged too
+    rx = es.received()
+    i1 = rx.items[1]
+    hurt = Received(i1.codec, i1.kind, i1.shape, {**i1.packets, "residual": ReceivedPart.lost(len(es.items[1].parts["residual"]))})
+    recs = codec.decode_set(ReceivedSet(rx.codec, rx.shared, (rx.items[0], hurt, rx.items[2])))
+    assert recs[0].decoded_ok and not recs[1].decoded_ok and "chain damaged at image 1" in recs[2].reason
+
+
+def test_options_are_validated(tiny):
+    for bad in ({"split": "auto"}, {"split": 0}, {"kdiv": 0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            get_codec("seb", **bad)
+    with pytest.raises(ValueError, match="reference"):
+        get_codec("dvc-pair", reference="last")
+    codec = get_codec("seb", checkpoint=tiny)
+    with pytest.raises(ValueError, match="quality"):
+        codec.encode_set(_set(2), quality=9)
+    with pytest.raises(ValueError, match="quality"):
+        codec.encode_set(_set(2), quality=1.5)
+
+
+# ----------------------------------------------------------------------------- the data and the link
+def test_mixed_dataset():
+    from semlink.data import get_dataset
+
+    for subset, n in (("mixed", 31), ("strong", 24), ("weak", 7)):
+        ds = get_dataset("mixed", subset=subset, frames=8)
+        assert len(ds) == n
+    ds = get_dataset("mixed", subset="strong", frames=2, frame_step=3, side=64)
+    assert [it.name for it in ds][:2] == ["bikes/f000", "bikes/f003"] and ds[0].group == "bikes"
+    assert ds[0].data.shape == (64, 64, 3)
+    with pytest.raises(ValueError, match="subset"):
+        get_dataset("mixed", subset="uvg")
+    with pytest.raises(ValueError, match="side"):
+        get_dataset("mixed", side=100)
+
+
+def test_set_codec_over_phy_link_with_cbr(tmp_path):
+    """link.cbr with a set codec: the largest rate point whose parts fit the RE budget is sent."""
+    from semlink.sweep.runner import run_sweep
+    from semlink.sweep.spec import load_spec
+
+    toy = str((__import__("pathlib").Path(__file__).parent / "toy_codecs.py").resolve())
+    spec = tmp_path / "s.toml"
+    spec.write_text(f"""
+name = "t"
+out = "{tmp_path / 'out'}"
+plugins = ["{toy}"]
+snr_db = [20]
+[dataset]
+name = "photos"
+items = ["astronaut", "chelsea"]
+options = {{ size = 64, crop = 64 }}
+set_size = 2
+[[codec]]
+name = "toy-set"
+[link]
+mode = "phy"
+modulation = "qpsk"
+code = "80211n-648-1/2"
+cbr = 0.5
+""")
+    s = load_spec(str(spec))
+    rows = run_sweep(s, progress=False)
+    assert len(rows) == 2 and all(r["rate"] == "quality=1" and r["fits_capacity"] for r in rows)
+    assert all(r["cbr"] <= 0.5 + 1e-9 for r in rows)
+
+
+# ----------------------------------------------------------------------------- training task
+def test_training_task_runs_and_exports(tmp_path):
+    from PIL import Image
+
+    from semlink.semantic.seb.train_task import load_seb
+    from semlink.train.loop import TrainConfig, train
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i in range(4):
+        Image.fromarray(_set(1, 128, 128, seed=i)[0]).save(imgs / f"{i}.png")
+    opts = {"n": 8, "c": 4, "inter_n": 8, "m_motion": 8, "m_residual": 8, "set_size": 4, "pairs": 2,
+            "val_set_size": 2}
+    cfg = TrainConfig(lmbda=1.0, steps=2, out=str(tmp_path / "seb"), model="seb", batch=4, crop=64, data=str(imgs),
+                      val_fraction=0.25, val_every=2, progress=False, threads=1, options=opts)
+    train(cfg)
+    m = load_seb(tmp_path / "seb" / "seb.pt")
+    assert m.config()["c"] == 4 and m.inter.config()["m_residual"] == 8
+    head = (tmp_path / "seb" / "log.csv").read_text().splitlines()[0].split(",")
+    assert head[:4] == ["step", "loss", "bpp", "psnr"] and "seb_bpp" in head and "dvc_bpp" in head
+    assert (tmp_path / "seb" / "val.csv").exists()
+    # the exported checkpoint codes a set
+    recs = get_codec("seb", checkpoint=str(tmp_path / "seb" / "seb.pt")).decode_set(
+        get_codec("seb", checkpoint=str(tmp_path / "seb" / "seb.pt")).encode_set(_set(2, 64, 64), quality=6))
+    assert all(r.decoded_ok for r in recs)
+    with pytest.raises(ValueError, match="unknown option"):
+        train(TrainConfig(lmbda=1.0, steps=1, out=str(tmp_path / "x"), model="seb", crop=64, data=str(imgs),
+                          progress=False, options={"k": 3}))
+    with pytest.raises(ValueError, match="residual_init"):
+        train(TrainConfig(lmbda=1.0, steps=1, out=str(tmp_path / "y"), model="seb", crop=64, data=str(imgs),
+                          progress=False, options={**opts, "residual_init": "hyperprior-q1"}))
