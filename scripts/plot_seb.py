@@ -5,6 +5,7 @@
     python scripts/plot_seb.py fig5 [results/seb-fig5]        # codes the subsets itself (no link needed)
     python scripts/plot_seb.py fig6 [results/seb-fig6]        # needs results/seb-fig4 (the rates chosen at 5 dB)
     python scripts/plot_seb.py split [results/seb-fig5]       # set-splitting ablation (no link)
+    python scripts/plot_seb.py rd [results/seb-fig4]          # RD + BD-rates on the mixed set (no link)
 
 fig4: ``summary.csv`` (per codec and SNR: mean PSNR / MS-SSIM over the images with 95 % t intervals,
 mean bpp, the rate points sent, outage fraction) and ``fig4.png`` (PSNR and MS-SSIM vs SNR).
@@ -34,7 +35,7 @@ from scipy import stats  # noqa: E402
 
 ORDER = ["seb", "dvc-pair", "hyperprior", "jpeg2000"]
 LABEL = {"seb": "Seb (proposed)", "dvc-pair": "DL w/ corr. (DVC pair)", "hyperprior": "DL w/o corr. (hyperprior)",
-         "jpeg2000": "JPEG2000"}
+         "jpeg2000": "JPEG2000", "seb-grey-ref": "Seb ablation: grey reference (no Sebs)"}
 
 
 def _ci(x: pd.Series) -> float:
@@ -51,17 +52,17 @@ def fig4(d: Path) -> None:
     df = _rows(d)
     g = df.groupby(["codec", "snr_db"])
     s = pd.DataFrame({
-        "psnr_db": g.psnr_db.mean(), "psnr_ci95": g.psnr_db.apply(_ci),
+        "psnr": g.psnr.mean(), "psnr_ci95": g.psnr.apply(_ci),
         "ms_ssim": g.ms_ssim.mean(), "ms_ssim_ci95": g.ms_ssim.apply(_ci),
         "bpp": g.bpp.mean(), "outage_or_failed": g.decoded_ok.apply(lambda v: float(1 - v.mean())),
         "rates": g.rate.apply(lambda v: " ".join(f"{k}x{n}" for k, n in v.value_counts().sort_index().items())),
-        "n": g.psnr_db.count()}).reset_index()
+        "n": g.psnr.count()}).reset_index()
     s.to_csv(d / "summary.csv", index=False, float_format="%.4f")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     codecs = [c for c in ORDER if c in set(s.codec)] + sorted(set(s.codec) - set(ORDER))
     for k, c in enumerate(codecs):
         t = s[s.codec == c].sort_values("snr_db")
-        for ax, m in zip(axes, ("psnr_db", "ms_ssim")):
+        for ax, m in zip(axes, ("psnr", "ms_ssim")):
             ax.errorbar(t.snr_db, t[m], yerr=t[m + "_ci95"], marker="os^dv"[k % 5], capsize=2, label=LABEL.get(c, c))
     link = df["link"].iloc[0]
     for ax, lab in zip(axes, ("PSNR [dB]", "MS-SSIM")):
@@ -151,7 +152,7 @@ def fig6(d: Path, fig4_dir: Path = Path("results/seb-fig4")) -> None:
                 i = names.index(n)
                 row = r[r["item"] == n].iloc[0]
                 recon[n][c] = (recs[i].data if not lost else np.full_like(items[i], 128),
-                               f"{rate}, {row.bpp:.3f} bpp, {row.psnr_db:.2f} dB")
+                               f"{rate}, {row.bpp:.3f} bpp, {row.psnr:.2f} dB")
         else:
             for n in show:
                 i = names.index(n)
@@ -159,7 +160,7 @@ def fig6(d: Path, fig4_dir: Path = Path("results/seb-fig4")) -> None:
                 key, val = row.rate.split("=")
                 rec = codec.decode(codec.encode(items[i], **{key: float(val)}))
                 recon[n][c] = (rec.data if row.decoded_ok else np.full_like(items[i], 128),
-                               f"{row.rate}, {row.bpp:.3f} bpp, {row.psnr_db:.2f} dB")
+                               f"{row.rate}, {row.bpp:.3f} bpp, {row.psnr:.2f} dB")
     seb = get_codec("seb")
     r = rows[rows.codec == "seb"]
     q = int(r.rate.iloc[0].split("=")[1])
@@ -181,6 +182,77 @@ def fig6(d: Path, fig4_dir: Path = Path("results/seb-fig4")) -> None:
     plt.close(fig)
 
 
+def rd(d: Path) -> None:
+    """Rate-distortion on the mixed set without a channel (every bit counted): seb, dvc-pair and seb
+    with a grey reference instead of the Sebs' (what the Sebs add) per rate level (the whole set of 31), hyperprior per quality and JPEG2000 per bpp target (mean over
+    the images), and BD-rates (PSNR, MS-SSIM in dB) of each codec against the hyperprior and JPEG2000."""
+    import bjontegaard as bd
+
+    from semlink.codecs import get_codec
+    from semlink.data import get_dataset
+    from semlink.semantic.seb.model import LAMBDAS
+    from semlink.simulator import metrics
+
+    d.mkdir(parents=True, exist_ok=True)
+    items = [it.data for it in get_dataset("mixed")]
+    pix = sum(x.shape[0] * x.shape[1] for x in items)
+    rows = []
+
+    def add(codec, rate, bits, recs):
+        rows.append({"codec": codec, "rate": rate, "bpp": bits / pix,
+                     "psnr": float(np.mean([metrics.psnr(a, b) for a, b in zip(items, recs)])),
+                     "ms_ssim": float(np.mean([metrics.ms_ssim(a, b) for a, b in zip(items, recs)]))})
+        print(rows[-1], flush=True)
+
+    for name, opts in (("seb", {}), ("dvc-pair", {}), ("seb-grey-ref", {"reference": "grey"})):
+        c = get_codec(name.replace("-grey-ref", ""), **opts)
+        for q in range(1, len(LAMBDAS) + 1):
+            es = c.encode_set(items, quality=q)
+            add(name, f"quality={q}", es.num_bits, [r.data for r in c.decode_set(es)])
+    for name, key, values in (("hyperprior", "quality", [1, 2, 3, 4]),
+                              ("jpeg2000", "bpp", [0.1, 0.14, 0.2, 0.28, 0.4, 0.56, 0.8, 1.1])):
+        c = get_codec(name)
+        for v in values:
+            encs = [c.encode(x, **{key: v}) for x in items]
+            add(name, f"{key}={v}", sum(e.num_bits for e in encs), [c.decode(e).data for e in encs])
+    df = pd.DataFrame(rows)
+    df.to_csv(d / "rd_mixed.csv", index=False, float_format="%.5f")
+    out = []
+    for anchor in ("hyperprior", "jpeg2000"):
+        a = df[df.codec == anchor].sort_values("bpp")
+        for name in ("seb", "dvc-pair", "seb-grey-ref", "hyperprior", "jpeg2000"):
+            if name == anchor:
+                continue
+            t = df[df.codec == name].sort_values("bpp")
+            for metric in ("psnr", "ms_ssim"):
+                fa = a[metric] if metric == "psnr" else -10 * np.log10(1 - a[metric])
+                ft = t[metric] if metric == "psnr" else -10 * np.log10(1 - t[metric])
+                try:
+                    v = bd.bd_rate(a.bpp.to_numpy(), fa.to_numpy(), t.bpp.to_numpy(), ft.to_numpy(), method="pchip",
+                                   require_matching_points=False)
+                except Exception as exc:  # noqa: BLE001 - no overlap of the curves
+                    v = float("nan")
+                    print(name, anchor, metric, "no BD-rate:", exc)
+                out.append({"codec": name, "anchor": anchor, "metric": metric if metric == "psnr" else "ms_ssim_db",
+                            "bd_rate_pct": v})
+    pd.DataFrame(out).to_csv(d / "bd_rate_mixed.csv", index=False, float_format="%.2f")
+    print(pd.DataFrame(out).to_string())
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for k, name in enumerate(ORDER + ["seb-grey-ref"]):
+        t = df[df.codec == name].sort_values("bpp")
+        axes[0].plot(t.bpp, t.psnr, marker="os^dv"[k], label=LABEL[name])
+        axes[1].plot(t.bpp, t.ms_ssim, marker="os^dv"[k], label=LABEL[name])
+    for ax, lab in zip(axes, ("PSNR [dB]", "MS-SSIM")):
+        ax.set_xlabel("bpp (every bit; set codecs: shared parts included)")
+        ax.set_ylabel(lab)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Mixed-like set (31 images, 256x256), no channel", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(d / "rd_mixed.png", dpi=130)
+    plt.close(fig)
+
+
 def split_ablation(d: Path) -> None:
     """RD of seb on the mixed set (one set of 31, no channel) with set splitting by the inertia rule,
     without splitting, and with J = 4 (the number of sources: 3 clips + photos)."""
@@ -196,7 +268,7 @@ def split_ablation(d: Path) -> None:
     out = []
     for split in ("inertia", "none", 4):
         codec = get_codec("seb", split=split)
-        for q in range(1, len(LAMBDAS) + 1):
+        for q in (1, 3, 5):
             es = codec.encode_set(items, quality=q)
             recs = codec.decode_set(es)
             hdr_subsets = [e.info["subset"] for e in es.items]
@@ -230,10 +302,12 @@ def main(args: list[str]) -> None:
         fig5(Path(args[1] if len(args) > 1 else "results/seb-fig5"))
     elif what == "fig6":
         fig6(Path(args[1] if len(args) > 1 else "results/seb-fig6"))
+    elif what == "rd":
+        rd(Path(args[1] if len(args) > 1 else "results/seb-fig4"))
     elif what == "split":
         split_ablation(Path(args[1] if len(args) > 1 else "results/seb-fig5"))
     else:
-        raise SystemExit(f"unknown figure {what!r}: fig4 | fig5 | fig6 | split")
+        raise SystemExit(f"unknown figure {what!r}: fig4 | fig5 | fig6 | split | rd")
 
 
 if __name__ == "__main__":

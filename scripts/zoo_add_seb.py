@@ -1,6 +1,6 @@
 """Add a trained Seb system to the shipped zoo (maintainer tool).
 
-    python scripts/zoo_add_seb.py --run runs/seb/seb-cpu
+    python scripts/zoo_add_seb.py --run runs/seb/seb-cpu2 --phase1 runs/seb/seb-cpu
 
 Copies ``RUN/seb.pt`` -> ``ZOO/seb.pt`` and writes two manifest entries (replacing those of the same
 names): ``seb`` (codec ``seb``: the whole SebModel) and ``dvc-pair`` (codec ``dvc-pair``: the inter
@@ -50,12 +50,17 @@ def _test(path: Path) -> dict:
                 r["subsets"], r["ks"] = es.info["subsets"], es.info["ks"]
             out.setdefault(name, {})[f"q{q} (lambda {LAMBDAS[q - 1]})"] = r
             print(name, q, r, flush=True)
-    return {"test_set": "mixed (24 clip frames + 7 photos, 256x256, one set of 31; no channel)", "test_rate_points": out}
+    rep = out["seb"]["q3 (lambda 256)"]
+    return {"test_set": "mixed (24 clip frames + 7 photos, 256x256, one set of 31; no channel)", "test_rate_points": out,
+            "test_point": "q3 (lambda 256, the paper's lowest)", "test_bpp": rep["bpp"], "test_psnr_db": rep["psnr_db"],
+            "test_ms_ssim": rep["ms_ssim"]}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--run", type=Path, required=True, help="the run whose export is shipped")
+    ap.add_argument("--phase1", type=Path, default=None, help="the run it was initialised from (--init), if any")
+    ap.add_argument("--no-test", action="store_true", help="write the entries without test figures")
     ap.add_argument("--zoo", type=Path, default=Path(__file__).resolve().parents[1] / "semlink" / "zoo")
     args = ap.parse_args()
 
@@ -66,23 +71,39 @@ def main() -> int:
         sys.exit(f"{src}: over the 10 MB limit")
     ck = read_checkpoint(src)
     dst = args.zoo / "seb.pt"
-    shutil.copyfile(src, dst)
+    from semlink.zoo.checkpoints import sha256_file
+
+    if not dst.exists() or sha256_file(dst) != sha256_file(src):  # never rewrite a file a sweep may be reading
+        shutil.copyfile(src, dst)
     facts = _run_facts(args.run, "semlink/semantic/seb/recipes/seb-cpu.toml")
-    test = _test(dst)
+    if args.phase1:
+        first = _run_facts(args.phase1, "semlink/semantic/seb/recipes/seb-cpu.toml")
+        facts = {**facts, "phases": {"phase1 (gains initialised equal)": first,
+                                     "phase2 (--init phase1 --set respread_init=true --seed 2)": dict(facts)},
+                 "steps": first["steps"] + facts["steps"],
+                 "train_seconds": round(first["train_seconds"] + facts["train_seconds"], 1)}
     loss = ("eq. 5 + beta * eq. 9 (beta = 1): lambda * MSE (images in [0, 1]) + (R(S) + R(A) + R(Z^m) + R(Z^r)) / pixels "
             "+ L_Reg; gradient copied through k-means (Sec. III-B); + w_dvc * (lambda * MSE + bpp) of the pair codec on "
             "crop pairs; + w_warp * lambda * MSE(warp(ref, flow), x) and w_ref * lambda * MSE(I_ref, x) (warm-up aids); "
             "lambda drawn per step from 64..2048 (gain units)")
-    common = dict(arch=ck["arch"], config=ck["config"], **facts, loss=loss, **_corpus_facts(facts["training_data"]), **test)
-    new = [manifest_entry(dst, name="seb", codec="seb", quality=0, role="seb system", **common),
-           manifest_entry(dst, name="dvc-pair", codec="dvc-pair", quality=0,
-                          role="inter coder of seb.pt (keys inter.*), the DL w/ corr. baseline", **common)]
-    man_path = args.zoo / "manifest.json"
-    man = json.loads(man_path.read_text())
-    names = {e["name"] for e in new}
-    man["models"] = [e for e in man["models"] if e["name"] not in names] + new
-    man_path.write_text(json.dumps(man, indent=1) + "\n")
-    print("zoo:", ", ".join(sorted(names)))
+    facts["lambda"] = "64-2048"  # one network, six rate levels (the recipe's lambda is not used by this task)
+    common = dict(arch=ck["arch"], config=ck["config"], export_meta=ck.get("meta", {}), **facts, loss=loss,
+                  **_corpus_facts(facts["training_data"]))
+
+    def write(extra: dict) -> None:
+        new = [manifest_entry(dst, name="seb", codec="seb", quality=0, role="seb system", **common, **extra),
+               manifest_entry(dst, name="dvc-pair", codec="dvc-pair", quality=0,
+                              role="inter coder of seb.pt (keys inter.*), the DL w/ corr. baseline", **common, **extra)]
+        man_path = args.zoo / "manifest.json"
+        man = json.loads(man_path.read_text())
+        names = {e["name"] for e in new}
+        man["models"] = [e for e in man["models"] if e["name"] not in names] + new
+        man_path.write_text(json.dumps(man, indent=1) + "\n")
+        print("zoo:", ", ".join(sorted(names)), flush=True)
+
+    write({"test_set": "pending (scripts/zoo_add_seb.py is computing it)"})  # usable at once; figures follow
+    if not args.no_test:
+        write(_test(dst))
     return 0
 
 

@@ -341,3 +341,38 @@ def test_training_task_runs_and_exports(tmp_path):
     with pytest.raises(ValueError, match="residual_init"):
         train(TrainConfig(lmbda=1.0, steps=1, out=str(tmp_path / "y"), model="seb", crop=64, data=str(imgs),
                           progress=False, options={**opts, "residual_init": "hyperprior-q1"}))
+
+
+def test_gain_levels_start_spread():
+    """Rate levels start apart: gains sqrt(lambda / geometric mean), inverse gains their reciprocals."""
+    from semlink.semantic.seb.model import gain_spread
+
+    f = gain_spread()
+    assert f.shape == (len(LAMBDAS), 1)
+    assert float(f[-1] / f[0]) == pytest.approx(math.sqrt(LAMBDAS[-1] / LAMBDAS[0]))
+    assert float(torch.log(f).mean()) == pytest.approx(0.0, abs=1e-6)
+    m = SebModel(8, 4, inter=TINY_INTER)
+    for unit in (m.seb_gain, m.inter.motion.gain, m.inter.residual.gain):
+        assert torch.allclose(unit.gain, f.expand_as(unit.gain)) and torch.allclose(unit.gain * unit.inv, torch.ones_like(unit.inv))
+
+
+def test_shipped_seb_reproduces_its_manifest_figure():
+    """The zoo's seb (sha256-verified) codes the mixed set at the manifest's test point with the
+    manifest's bpp and PSNR (every bit counted), and dvc-pair's entry loads the same file's inter coder."""
+    from semlink.codecs.dvc_pair import load_inter
+    from semlink.data import get_dataset
+    from semlink.simulator import metrics
+    from semlink.zoo.checkpoints import load_checkpoint
+
+    ck = load_checkpoint("seb")
+    entry = ck["entry"]
+    point = entry["test_rate_points"]["seb"]["q3 (lambda 256)"]
+    items = [it.data for it in get_dataset("mixed")]
+    codec = get_codec("seb")
+    es = codec.encode_set(items, quality=3)
+    recs = codec.decode_set(es)
+    assert all(r.decoded_ok for r in recs)
+    assert es.num_bits / sum(x.shape[0] * x.shape[1] for x in items) == pytest.approx(point["bpp"], abs=2e-4)
+    assert np.mean([metrics.psnr(a, r.data) for a, r in zip(items, recs)]) == pytest.approx(point["psnr_db"], abs=0.01)
+    assert load_checkpoint("dvc-pair")["entry"]["file"] == entry["file"]
+    assert load_inter() is not None

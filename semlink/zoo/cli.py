@@ -23,6 +23,10 @@ def _list(args: argparse.Namespace) -> int:
     from semlink.zoo.checkpoints import verify_file, zoo_dir
 
     models = manifest()
+
+    def _lam(v) -> str:  # a number, or a range such as '64-2048' (one network, several rate levels)
+        return f"{v:.4g}" if isinstance(v, (int, float)) else str(v)[:7]
+
     if args.verify:
         for m in models:
             verify_file(zoo_dir() / m["file"], m["sha256"])
@@ -33,7 +37,7 @@ def _list(args: argparse.Namespace) -> int:
           f"{'test bpp':>8s} {'PSNR':>6s} {'MS-SSIM':>7s}  data")
     for m in models:
         hours = m.get("train_seconds", 0) / 3600
-        print(f"{m['name']:16s} {m['codec']:11s} {m['quality']:2d} {m.get('arch', ''):22s} {m.get('lambda', 0):7.4g} "
+        print(f"{m['name']:16s} {m['codec']:11s} {m['quality']:2d} {m.get('arch', ''):22s} {_lam(m.get('lambda', 0)):>7s} "
               f"{m.get('steps', 0):6d} {m.get('device', ''):6s} {hours:5.2f} {m.get('test_bpp', float('nan')):8.4f} "
               f"{m.get('test_psnr_db', float('nan')):6.2f} {m.get('test_ms_ssim', float('nan')):7.4f}  "
               f"{m.get('training_data', '')}")

@@ -50,7 +50,7 @@ def _pad(img: np.ndarray):
 
     h, w, _ = img.shape
     hp, wp = -(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE
-    x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().div(255.0)
+    x = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1)[None].float().div(255.0)
     if (hp, wp) != (h, w):
         x = F.pad(x, (0, wp - w, 0, hp - h), mode="replicate")
     return x
@@ -88,6 +88,8 @@ class SebCodec(SetCodec):
             subset), or an int J.
         kdiv: K = floor(n_j n_p / kdiv) (the paper: 25).
         seed: k-means seed.
+        reference: ``"sebs"`` (the system) or ``"grey"`` (ablation: no Sebs, no usage; every image's
+            reference is mid-grey, so the inter coder codes it alone; both ends must agree).
     """
 
     kind = "image"
@@ -96,14 +98,17 @@ class SebCodec(SetCodec):
     shared_part_names = SHARED
 
     def __init__(self, checkpoint: str | None = None, manifest: str | None = None, split: str | int = "inertia",
-                 kdiv: int = 25, seed: int = 0) -> None:
+                 kdiv: int = 25, seed: int = 0, reference: str = "sebs") -> None:
         if checkpoint is not None and manifest is not None:
             raise ValueError(f"{CODEC}: give checkpoint= or manifest=, not both")
         if not (split in ("inertia", "none") or (isinstance(split, int) and not isinstance(split, bool) and split >= 1)):
             raise ValueError(f"{CODEC}: split must be 'inertia', 'none' or a positive int J, got {split!r}")
         if not isinstance(kdiv, int) or isinstance(kdiv, bool) or kdiv < 1:
             raise ValueError(f"{CODEC}: kdiv must be a positive int, got {kdiv!r}")
+        if reference not in ("sebs", "grey"):
+            raise ValueError(f"{CODEC}: reference must be 'sebs' or 'grey', got {reference!r}")
         self.checkpoint, self.manifest, self.split, self.kdiv, self.seed = checkpoint, manifest, split, kdiv, int(seed)
+        self.reference = reference
 
     def rate_points(self) -> list[Any]:
         return list(range(1, len(LAMBDAS) + 1))
@@ -164,13 +169,16 @@ class SebCodec(SetCodec):
             header = SetHeader(level, tuple(ks), tuple((im.shape[0], im.shape[1]) for im in imgs), tuple(labels.tolist()))
             shared = {"header": header.pack(), "sebs": eb_encode(m.seb_entropy, torch.cat(sebs_hat)),
                       "usage": pack_usage(np.concatenate(usage_digits), np.concatenate(radices))}
+            if self.reference == "grey":  # ablation: nothing of the Sebs is sent or used
+                shared["sebs"], shared["usage"] = b"", b""
+                refs = [torch.full_like(x, 0.5) for x in xs]
             encs = []
             for i, (im, x) in enumerate(zip(imgs, xs)):
                 strings, _ = m.inter.compress(refs[i], x, level)
                 encs.append(Encoded(CODEC, "image", im.shape, {k2: strings[k2] for k2 in OWN},
                                     {"subset": int(labels[i]), "k": int(ks[labels[i]])}))
         info = {"quality": q, "lambda": LAMBDAS[level], "subsets": int(labels.max()) + 1, "ks": list(ks),
-                "split": str(self.split), "n": len(imgs)}
+                "split": str(self.split), "n": len(imgs), "reference": self.reference}
         return EncodedSet(CODEC, shared, tuple(encs), info)
 
     # ------------------------------------------------------------------ receiver
@@ -201,13 +209,13 @@ class SebCodec(SetCodec):
         shared_problems = []
         c = m.seb_entropy.channels
         s_hat, p = eb_decode(m.seb_entropy, sp.get("sebs", b""), (sum(hdr.ks), c, PATCH // 16, PATCH // 16))
-        if p:
+        if p and self.reference == "sebs":
             shared_problems.append(f"sebs: {p}")
         padded = [(-(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE) for h, w in hdr.sizes]
         n_p = [(hp // PATCH) * (wp // PATCH) for hp, wp in padded]
         radices = np.concatenate([np.full(npi, hdr.ks[j], dtype=np.int64) for npi, j in zip(n_p, hdr.subsets)])
         digits, p = unpack_usage(sp.get("usage", b""), radices)
-        if p:
+        if p and self.reference == "sebs":
             shared_problems.append(p)
         offsets = np.concatenate([[0], np.cumsum(hdr.ks)])
         out = []
@@ -220,7 +228,7 @@ class SebCodec(SetCodec):
             for i, ((h, w), (hp, wp), j) in enumerate(zip(hdr.sizes, padded, hdr.subsets)):
                 u = torch.from_numpy(digits[start: start + n_p[i]])
                 start += n_p[i]
-                ref = concat(patches[j][u], 1, hp, wp)
+                ref = concat(patches[j][u], 1, hp, wp) if self.reference == "sebs" else torch.full((1, 3, hp, wp), 0.5)
                 strings = {k2: bytes(received.items[i].parts.get(k2, b"")) for k2 in OWN}
                 x_hat, problems = m.inter.decompress(ref, strings, hdr.level)
                 problems = shared_problems + problems

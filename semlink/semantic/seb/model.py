@@ -33,6 +33,25 @@ LAMBDAS = (64, 128, 256, 512, 1024, 2048)
 PAPER_LEVELS = (2, 3, 4, 5)
 
 
+def gain_spread(lambdas=LAMBDAS) -> torch.Tensor:
+    """[levels, 1] initial gains sqrt(lambda / geometric mean of lambdas): high-rate theory's
+    quantiser step ~ lambda^(-1/2), so the rate levels start apart instead of equal."""
+    logs = torch.tensor([math.log(v) for v in lambdas], dtype=torch.float64)
+    return torch.exp(0.5 * (logs - logs.mean())).float()[:, None]
+
+
+def spread_gains(module: nn.Module, lambdas=LAMBDAS) -> None:
+    """Multiply every GainUnit's gains by :func:`gain_spread` (and divide its inverse gains)."""
+    from semlink.nn.dvc import GainUnit
+
+    f = gain_spread(lambdas)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, GainUnit):
+                m.gain.copy_(m.gain.abs() * f)
+                m.inv.copy_(m.inv.abs() / f)
+
+
 def divide(x: torch.Tensor, patch: int = PATCH) -> torch.Tensor:
     """f_divide: [n, C, H, W] -> [n * n_p, C, patch, patch], patches row-major per image."""
     n, c, h, w = x.shape
@@ -127,6 +146,8 @@ class SebModel(nn.Module):
         self.seb_gain = GainUnit(levels, c)
         self.seb_entropy = EntropyBottleneck(c)
         self.inter = InterCoder(levels=levels, **(inter or {}))
+        if levels == len(LAMBDAS):
+            spread_gains(self)
 
     def config(self) -> dict:
         return {**self.cfg, "inter": self.inter.config()}

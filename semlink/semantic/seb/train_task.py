@@ -35,7 +35,7 @@ from .model import LAMBDAS
 
 ARCH = "SebModel"
 EXPORT = "seb.pt"
-OPTIONS = {"n": 64, "c": 32, "inter_n": 64, "m_motion": 64, "m_residual": 128, "residual_init": None, "entropy_lr_scale": 5.0, "set_size": 16, "scale": [0.3, 0.8], "beta": 1.0, "w_dvc": 0.5, "pairs": 4,
+OPTIONS = {"n": 64, "c": 32, "inter_n": 64, "m_motion": 64, "m_residual": 128, "residual_init": None, "entropy_lr_scale": 5.0, "respread_init": False, "set_size": 16, "scale": [0.3, 0.8], "beta": 1.0, "w_dvc": 0.5, "pairs": 4,
            "w_warp": 0.1, "w_ref": 0.1, "val_set_size": 8, "val_level": 4}
 
 
@@ -96,6 +96,8 @@ class SebTask(TrainTask):
             raise ValueError(f"--crop must be a multiple of 64, got {cfg.crop}")
         if int(o["set_size"]) < 2 * int(o["pairs"]):
             raise ValueError(f"seb: option set_size ({o['set_size']}) must be >= 2 x pairs ({o['pairs']})")
+        if int(o["val_set_size"]) < 2:
+            raise ValueError(f"seb: option val_set_size must be >= 2 (a set and a pair), got {o['val_set_size']}")
         lo, hi = o["scale"]
         if not 0 < lo <= hi <= 1:
             raise ValueError(f"seb: option scale must be [lo, hi] with 0 < lo <= hi <= 1, got {o['scale']}")
@@ -124,6 +126,7 @@ class SebTask(TrainTask):
         from .model import SebModel
 
         o = _options(cfg)
+        self._respread = bool(o["respread_init"])
         net = SebModel(int(o["n"]), int(o["c"]), inter={"n": int(o["inter_n"]), "m_motion": int(o["m_motion"]),
                                                        "m_residual": int(o["m_residual"])})
         if o["residual_init"]:
@@ -143,7 +146,11 @@ class SebTask(TrainTask):
         from semlink.nn.dvc import load_state_with_tables
 
         load_state_with_tables(net, sd)
-        return {"init": str(path), "init_step": obj.get("step")}
+        if self._respread:
+            from .model import spread_gains
+
+            spread_gains(net)  # a run started with equal gains: spread its levels (see model.gain_spread)
+        return {"init": str(path), "init_step": obj.get("step"), "respread_init": bool(self._respread)}
 
     def optimizers(self, net, cfg) -> list:
         import torch
@@ -167,7 +174,7 @@ class SebTask(TrainTask):
         n, _, h, w = img.shape
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
             out = net(img, level, seed=step_seed)
-            k = int(o["pairs"])
+            k = max(1, min(int(o["pairs"]), n // 2))  # a validation set may hold fewer images
             ref, tgt = img[0: 2 * k: 2], img[1: 2 * k: 2]
             pair = net.inter(ref, tgt, torch.full((k,), level, device=x.device, dtype=torch.long))
         pix = n * h * w
@@ -239,8 +246,33 @@ def init_residual_from_hyperprior(residual, source: str) -> None:
     residual.load_state_dict({**own, **take})
 
 
+def settle_quantiles(net, schedule=((1000, 0.05), (1000, 0.005))) -> tuple[float, float]:
+    """Fit the entropy bottlenecks' quantiles (CompressAI's aux loss) to their densities, which it
+    depends on alone (no data): the coding tables then span the densities' support. Returns the
+    aux loss (before, after)."""
+    import torch
+
+    q = [p for n, p in net.named_parameters() if n.endswith(".quantiles")]
+    other = [p for n, p in net.named_parameters() if not n.endswith(".quantiles")]
+    req = [p.requires_grad for p in other]
+    for p in other:
+        p.requires_grad_(False)
+    before = float(net.aux_loss().detach())
+    for steps, lr in schedule:
+        opt = torch.optim.Adam(q, lr=lr)
+        for _ in range(int(steps)):
+            opt.zero_grad(set_to_none=True)
+            loss = net.aux_loss()
+            loss.backward()
+            opt.step()
+    for p, r in zip(other, req):
+        p.requires_grad_(r)
+    return before, float(net.aux_loss().detach())
+
+
 def export_seb(net, path, meta: dict | None = None) -> str:
-    """Write a Seb checkpoint: float16 weights (entropy models' parameters rounded first) + CDF tables."""
+    """Write a Seb checkpoint: float16 weights (entropy models' parameters rounded first), the
+    quantiles settled (:func:`settle_quantiles`), then the CDF tables."""
     import copy
 
     import torch
@@ -252,8 +284,11 @@ def export_seb(net, path, meta: dict | None = None) -> str:
         for name, t in list(cpu.named_parameters()) + list(cpu.named_buffers()):
             if t.is_floating_point() and not name.endswith(KEEP_FP32):
                 t.copy_(t.half().float())
+    before, after = settle_quantiles(cpu)
+    with torch.no_grad():
         cpu.update()
-    return save_checkpoint(path, cpu.state_dict(), arch=ARCH, config=cpu.config(), meta=dict(meta or {}), half=True)
+    meta = {**(meta or {}), "aux_loss_at_export": [round(before, 3), round(after, 3)]}
+    return save_checkpoint(path, cpu.state_dict(), arch=ARCH, config=cpu.config(), meta=meta, half=True)
 
 
 def load_seb(path_or_ckpt):
