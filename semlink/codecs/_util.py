@@ -130,3 +130,26 @@ def read_varint(buf: bytes, pos: int, max_bytes: int = 5) -> tuple[int, int]:
         if not b & 0x80:
             return n, pos + i + 1
     raise ValueError("header varint too long")
+
+
+def padded_tensor(image: np.ndarray, multiple: int):
+    """uint8 [H, W, 3] -> float32 tensor [1, 3, Hp, Wp] in [0, 1], edge-replicated up to multiples of
+    ``multiple`` (the input of a learned codec whose latents are ``multiple`` times smaller)."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w, _ = image.shape
+    hp, wp = -(-h // multiple) * multiple, -(-w // multiple) * multiple
+    x = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True)).permute(2, 0, 1)[None].float().div_(255.0)
+    if (hp, wp) != (h, w):
+        x = F.pad(x, (0, wp - w, 0, hp - h), mode="replicate")
+    return x
+
+
+def tensor_image(x, h: int, w: int) -> np.ndarray:
+    """float tensor [1, 3, >=h, >=w] (raw decoder output) -> uint8 [h, w, 3]: NaN/inf cleaned, clipped
+    to [0, 1], rounded; the padding cropped off."""
+    import torch
+
+    x = torch.nan_to_num(x.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0, 1)
+    return np.ascontiguousarray((x[0, :, :h, :w].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8))

@@ -29,9 +29,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from semlink.codecs._util import fit_to_shape, grey, one_rate, read_varint, validate_image, write_varint
+from semlink.codecs._util import (fit_to_shape, grey, one_rate, padded_tensor, read_varint, tensor_image,
+                                  validate_image, write_varint)
 from semlink.codecs.base import Encoded, EncodedSet, Reconstruction, ReceivedSet, SetCodec
-from semlink.codecs.received import Received, ReceivedPart
+from semlink.codecs.received import Received
 from semlink.codecs.registry import register_codec
 
 CODEC = "dvc-pair"
@@ -93,20 +94,11 @@ def _parse_header(data: bytes) -> tuple[int, list[tuple[int, int]]]:
 
 
 def _tensor(img: np.ndarray):
-    import torch
-    import torch.nn.functional as F
-
-    h, w, _ = img.shape
-    hp, wp = -(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE
-    x = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1)[None].float().div(255.0)
-    return F.pad(x, (0, wp - w, 0, hp - h), mode="replicate") if (hp, wp) != (h, w) else x
+    return padded_tensor(img, MULTIPLE)
 
 
 def _uint8(x, h, w) -> np.ndarray:
-    import torch
-
-    x = torch.nan_to_num(x.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0, 1)
-    return np.ascontiguousarray((x[0, :, :h, :w].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8))
+    return tensor_image(x, h, w)
 
 
 @register_codec(CODEC)

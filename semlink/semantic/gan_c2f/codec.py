@@ -209,15 +209,9 @@ class GanC2FCodec(Codec):
         return Encoded(codec=CODEC, kind="image", shape=image.shape, parts=parts, info=info)
 
     def _padded(self, image: np.ndarray):
-        import torch
-        import torch.nn.functional as F
+        from semlink.codecs._util import padded_tensor
 
-        h, w, _ = image.shape
-        hp, wp = -(-h // PAD) * PAD, -(-w // PAD) * PAD
-        x = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True)).permute(2, 0, 1)[None].float().div_(255.0)
-        if (hp, wp) != (h, w):
-            x = F.pad(x, (0, wp - w, 0, hp - h), mode="replicate")
-        return x
+        return padded_tensor(image, PAD)
 
     def _generate(self, m: _Models, sym: np.ndarray, keep: int, labels: np.ndarray, hp: int, wp: int):
         """Base image float [1, 3, hp, wp] from the kept channels' symbols and the map (CPU fp32)."""

@@ -29,10 +29,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from semlink.codecs import Encoded, EncodedSet, Reconstruction, ReceivedSet, SetCodec, register_codec
-from semlink.codecs._util import grey, one_rate, validate_image
+from semlink.codecs._util import grey, one_rate, padded_tensor, tensor_image, validate_image
 
 from .bitstream import SetHeader, pack_usage, unpack_usage
-from .model import LAMBDAS, PATCH, divide, num_sebs, seb_clusters
+from .model import LAMBDAS, PATCH, seb_clusters
 
 CODEC = "seb"
 SHARED = ("header", "sebs", "usage")
@@ -45,22 +45,11 @@ _LOCK = threading.Lock()
 
 def _pad(img: np.ndarray):
     """uint8 [H, W, 3] -> float tensor [1, 3, Hp, Wp] (edge-replicated to multiples of 64)."""
-    import torch
-    import torch.nn.functional as F
-
-    h, w, _ = img.shape
-    hp, wp = -(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE
-    x = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1)[None].float().div(255.0)
-    if (hp, wp) != (h, w):
-        x = F.pad(x, (0, wp - w, 0, hp - h), mode="replicate")
-    return x
+    return padded_tensor(img, MULTIPLE)
 
 
 def _to_uint8(x, h: int, w: int) -> np.ndarray:
-    import torch
-
-    x = torch.nan_to_num(x.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0, 1)
-    return np.ascontiguousarray((x[0, :, :h, :w].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8))
+    return tensor_image(x, h, w)
 
 
 def load_model(checkpoint: str | None = None, manifest: str | None = None, name: str = "seb"):
