@@ -37,6 +37,10 @@ More keys:
   on the same sets (one table).
 * ``[link.protect]`` (phy mode): other link settings for named parts (unequal error
   protection), e.g. ``header = { code = "80211n-648-1/2", modulation = "qpsk" }``.
+* ``[link] cbr = X`` (phy mode): a fixed budget of data REs per source symbol. A codec with a
+  ``bpp`` (images) or ``bcr`` (clips) target is coded at the largest target that fits; a set codec,
+  or a codec with rate points only, sends the largest of its rate points whose parts fit (else the
+  smallest, not sent: an outage).
 
 Everything is validated before anything runs: codec kind vs dataset kind, rate keys the codec
 accepts, codec options, part names.
