@@ -178,7 +178,7 @@ def fig6(d: Path, fig4_dir: Path = Path("results/seb-fig4")) -> None:
             axes[a][b].axis("off")
     fig.suptitle("Ideal link, CBR 1/30, SNR 5 dB (the rate each codec sends there)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(d / "fig6.png", dpi=120)
+    fig.savefig(d / "fig6.png", dpi=80)
     plt.close(fig)
 
 
