@@ -181,10 +181,6 @@ class SebCodec(SetCodec):
     def _decode_set(self, received: ReceivedSet, shapes) -> list[Reconstruction]:
         import torch
 
-        from semlink.nn.entropy_coding import eb_decode
-
-        from .model import concat
-
         sp = received.shared_parts
         try:
             hdr = SetHeader.parse(sp.get("header", b""))
@@ -194,30 +190,14 @@ class SebCodec(SetCodec):
             return [Reconstruction(grey(s), False, f"set header announces {hdr.n} images at level {hdr.level}, "
                                    f"received {len(shapes)}; set concealed") for s in shapes]
         m = self.model()
-        lv = torch.tensor([hdr.level])
-        shared_problems = []
-        c = m.seb_entropy.channels
-        s_hat, p = eb_decode(m.seb_entropy, sp.get("sebs", b""), (sum(hdr.ks), c, PATCH // 16, PATCH // 16))
-        if p and self.reference == "sebs":
-            shared_problems.append(f"sebs: {p}")
-        padded = [(-(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE) for h, w in hdr.sizes]
-        n_p = [(hp // PATCH) * (wp // PATCH) for hp, wp in padded]
-        radices = np.concatenate([np.full(npi, hdr.ks[j], dtype=np.int64) for npi, j in zip(n_p, hdr.subsets)])
-        digits, p = unpack_usage(sp.get("usage", b""), radices)
-        if p and self.reference == "sebs":
-            shared_problems.append(p)
-        offsets = np.concatenate([[0], np.cumsum(hdr.ks)])
+        refs, shared_problems = self._references(m, hdr, sp.get("sebs", b""), sp.get("usage", b""))
+        if self.reference != "sebs":
+            shared_problems = []
         out = []
-        start = 0
         with torch.inference_mode():
-            patches = {}
-            for j, k in enumerate(hdr.ks):
-                s = s_hat[offsets[j]: offsets[j + 1]]
-                patches[j] = m.ref_gen(m.seb_gain.unscale(s, lv.expand(k))).float()
-            for i, ((h, w), (hp, wp), j) in enumerate(zip(hdr.sizes, padded, hdr.subsets)):
-                u = torch.from_numpy(digits[start: start + n_p[i]])
-                start += n_p[i]
-                ref = concat(patches[j][u], 1, hp, wp) if self.reference == "sebs" else torch.full((1, 3, hp, wp), 0.5)
+            for i, ((h, w), ref) in enumerate(zip(hdr.sizes, refs)):
+                if self.reference != "sebs":
+                    ref = torch.full_like(ref, 0.5)
                 strings = {k2: bytes(received.items[i].parts.get(k2, b"")) for k2 in OWN}
                 x_hat, problems = m.inter.decompress(ref, strings, hdr.level)
                 problems = shared_problems + problems
@@ -230,30 +210,41 @@ class SebCodec(SetCodec):
                 out.append(Reconstruction(img, not problems, "; ".join(problems)))
         return out
 
-    def reference_images(self, items: Sequence[np.ndarray], quality: int = 3) -> list[np.ndarray]:
-        """The Seb-only representation (Fig. 6(f)): each image's reference I^ref as the receiver builds it."""
+    @staticmethod
+    def _references(m, hdr: SetHeader, sebs: bytes, usage: bytes):
+        """Eq. 4 at the receiver: ([1, 3, Hp, Wp] reference per image, problems) from the received
+        Sebs and usage parts (damaged parts decode to wrong values and a problem entry)."""
         import torch
+
+        from semlink.nn.entropy_coding import eb_decode
 
         from .model import concat
 
-        es = self.encode_set(items, quality=quality)
-        hdr = SetHeader.parse(es.shared["header"])
-        m = self.model()
-        from semlink.nn.entropy_coding import eb_decode
-
-        s_hat, _ = eb_decode(m.seb_entropy, es.shared["sebs"], (sum(hdr.ks), m.seb_entropy.channels, 2, 2))
-        lv = torch.tensor([hdr.level])
+        problems = []
+        s_hat, p = eb_decode(m.seb_entropy, sebs, (sum(hdr.ks), m.seb_entropy.channels, PATCH // 16, PATCH // 16))
+        if p:
+            problems.append(f"sebs: {p}")
         padded = [(-(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE) for h, w in hdr.sizes]
         n_p = [(hp // PATCH) * (wp // PATCH) for hp, wp in padded]
         radices = np.concatenate([np.full(npi, hdr.ks[j], dtype=np.int64) for npi, j in zip(n_p, hdr.subsets)])
-        digits, _ = unpack_usage(es.shared["usage"], radices)
+        digits, p = unpack_usage(usage, radices)
+        if p:
+            problems.append(p)
         offsets = np.concatenate([[0], np.cumsum(hdr.ks)])
-        out, start = [], 0
+        lv = torch.tensor([hdr.level])
+        refs, start = [], 0
         with torch.inference_mode():
-            for i, ((h, w), (hp, wp), j) in enumerate(zip(hdr.sizes, padded, hdr.subsets)):
-                s = s_hat[offsets[j]: offsets[j + 1]]
-                pt = m.ref_gen(m.seb_gain.unscale(s, lv.expand(len(s)))).float()
+            patches = {j: m.ref_gen(m.seb_gain.unscale(s_hat[offsets[j]: offsets[j + 1]], lv.expand(k))).float()
+                       for j, k in enumerate(hdr.ks)}
+            for i, ((hp, wp), j) in enumerate(zip(padded, hdr.subsets)):
                 u = torch.from_numpy(digits[start: start + n_p[i]])
                 start += n_p[i]
-                out.append(_to_uint8(concat(pt[u], 1, hp, wp), h, w))
-        return out
+                refs.append(concat(patches[j][u], 1, hp, wp))
+        return refs, problems
+
+    def reference_images(self, items: Sequence[np.ndarray], quality: int = 3) -> list[np.ndarray]:
+        """The Seb-only representation (Fig. 6(f)): each image's reference I^ref as the receiver builds it."""
+        es = self.encode_set(items, quality=quality)
+        hdr = SetHeader.parse(es.shared["header"])
+        refs, _ = self._references(self.model(), hdr, es.shared["sebs"], es.shared["usage"])
+        return [_to_uint8(r, h, w) for r, (h, w) in zip(refs, hdr.sizes)]
