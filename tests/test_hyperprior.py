@@ -10,7 +10,15 @@ import pytest
 import torch
 
 from semlink.codecs import get_codec, list_codecs
-from semlink.codecs.hyperprior import build_model, export_checkpoint, pack_header, rans_decode, unpack_header
+from semlink.codecs.hyperprior import (
+    build_model,
+    export_checkpoint,
+    model_from_checkpoint,
+    pack_header,
+    rans_decode,
+    tables_digest,
+    unpack_header,
+)
 from semlink.zoo.checkpoints import CheckpointError, load_checkpoint, manifest_entry, read_checkpoint
 
 
@@ -150,9 +158,14 @@ def test_checkpoint_errors(zoo, tmp_path):
     assert ok["config"] == {"N": 16, "M": 24}
     sd = ok["state_dict"]
     assert sd["g_a.0.weight"].dtype == torch.float32
-    assert sd["entropy_bottleneck._quantized_cdf"].dtype == torch.int32
+    # the entropy-coder tables are not stored: the loader computes them and checks their digest
+    assert not any(k.endswith("_quantized_cdf") for k in sd) and len(ok["meta"]["tables_sha256"]) == 16
+    assert tables_digest(model_from_checkpoint(ok)) == ok["meta"]["tables_sha256"]
     raw = torch.load(zoo / "q1.pt", weights_only=True)["state_dict"]
     assert raw["g_a.0.weight"].dtype == torch.float16  # stored half precision
+    other = dict(ok, meta={**ok["meta"], "tables_sha256": "0" * 16})
+    with pytest.raises(CheckpointError, match="entropy-coder tables computed on this machine"):
+        model_from_checkpoint(other)
     # corrupt copy: sha256 mismatch names file and expected digest
     bad = tmp_path / "bad"
     shutil.copytree(zoo, bad)
@@ -213,6 +226,7 @@ def test_mean_scale_checkpoint_is_bit_exact_with_compressai(tmp_path):
     model = build_model(16, 24, "MeanScaleHyperprior")
     with torch.no_grad():  # non-zero means, so the mean path matters
         model.h_s[-1].bias.normal_(0, 2.0)
+        model.h_a[-1].weight.mul_(1000.0)  # a hyper-latent with many non-zero symbols: h_a(y), not h_a(|y|)
     export_checkpoint(model, tmp_path / "ms.pt", quality=4)
     c = get_codec("hyperprior", checkpoint=str(tmp_path / "ms.pt"))
     img = _image(64, 128, seed=7)
@@ -226,6 +240,8 @@ def test_mean_scale_checkpoint_is_bit_exact_with_compressai(tmp_path):
         out = lm.cpu.compress(x)
         ref = lm.cpu.decompress(out["strings"], out["shape"])["x_hat"]
     assert out["strings"][1][0] == enc.parts["z"] and out["strings"][0][0] == enc.parts["y"]
+    z = model.eval().h_a(model.g_a(x))
+    assert (torch.round(z - model.entropy_bottleneck._get_medians()) != 0).float().mean() > 0.3
     ref8 = (ref[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     assert np.array_equal(ref8, rec.image)
     with pytest.raises(ValueError, match="arch must be one of"):

@@ -214,10 +214,14 @@ def rans_decode(data: bytes, indexes: np.ndarray, cdfs: np.ndarray, cdf_sizes: n
 
 
 # --------------------------------------------------------------------------- model helpers
-#: Architectures a checkpoint may name (CompressAI class names). ``MeanScaleHyperprior``
-#: (Minnen et al. 2018 without the context model) predicts a mean as well as a scale for each
-#: latent from the hyper-latent; the bitstream layout is the same.
-ARCHS = ("ScaleHyperprior", "MeanScaleHyperprior")
+#: Architectures a checkpoint may name. ``MeanScaleHyperprior`` (Minnen et al. 2018 without the
+#: context model) predicts a mean as well as a scale for each latent from the hyper-latent;
+#: ``GainedMeanScaleHyperprior`` (:mod:`semlink.nn.gained_hyperprior`) is that with gain units:
+#: one file holds every rate level (quality ids 1..L). The bitstream layout is the same.
+ARCHS = ("ScaleHyperprior", "MeanScaleHyperprior", "GainedMeanScaleHyperprior")
+GAINED = "GainedMeanScaleHyperprior"
+#: entropy-coder tables: recomputed at load (``update()``), not stored in new checkpoints
+TABLE_BUFFERS = ("_quantized_cdf", "_cdf_length", "_offset")
 
 
 def import_compressai():
@@ -229,10 +233,15 @@ def import_compressai():
     return ScaleHyperprior
 
 
-def build_model(n: int, m: int, arch: str = ARCH):
-    """A fresh CompressAI ``arch(N=n, M=m)`` (float32, CPU); ``arch`` is one of :data:`ARCHS`."""
+def build_model(n: int, m: int, arch: str = ARCH, lambdas=None):
+    """A fresh model ``arch(N=n, M=m)`` (float32, CPU); ``arch`` is one of :data:`ARCHS`;
+    ``lambdas`` (the rate levels) only for :data:`GAINED`."""
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+    if arch == GAINED:
+        from semlink.nn.gained_hyperprior import DEFAULT_LAMBDAS, gained_mean_scale_hyperprior
+
+        return gained_mean_scale_hyperprior(n, m, DEFAULT_LAMBDAS if lambdas is None else lambdas)
     import_compressai()
     import compressai.models as cm
 
@@ -240,11 +249,19 @@ def build_model(n: int, m: int, arch: str = ARCH):
 
 
 def arch_of(model) -> str:
-    """Architecture name (one of :data:`ARCHS`) of a CompressAI model instance."""
+    """Architecture name (one of :data:`ARCHS`) of a model instance."""
     name = type(model).__name__
     if name not in ARCHS:
         raise ValueError(f"unsupported model class {name}; expected one of {', '.join(ARCHS)}")
     return name
+
+
+def model_config(model) -> dict:
+    """The ``config`` of a checkpoint of ``model``: N, M (and the lambdas of the gained model)."""
+    cfg = {"N": int(model.N), "M": int(model.M)}
+    if arch_of(model) == GAINED:
+        cfg["lambdas"] = [float(v) for v in model.lambdas]
+    return cfg
 
 
 def _entropy_tables(module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -254,12 +271,27 @@ def _entropy_tables(module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.ascontiguousarray(cdf), np.ascontiguousarray(sizes), np.ascontiguousarray(offsets)
 
 
-def export_checkpoint(model, path: str | Path, *, quality: int = 1, meta: dict | None = None, half: bool = True) -> str:
-    """Write a codec checkpoint of ``model``: float16 weights + CPU-computed CDF tables.
+def tables_digest(model) -> str:
+    """sha256 (16 hex digits) of the model's entropy-coder tables (after ``update()``)."""
+    import hashlib
 
-    The weights are first rounded to what the file will hold, then the entropy models'
-    quantized CDF tables are computed by ``update()`` on the CPU in float32, so the tables in the
-    file are exactly the ones the loaded model would compute. Returns the file's sha256.
+    h = hashlib.sha256()
+    for mod in (model.entropy_bottleneck, model.gaussian_conditional):
+        for arr in _entropy_tables(mod):
+            h.update(arr.tobytes())
+    return h.hexdigest()[:16]
+
+
+def export_checkpoint(model, path: str | Path, *, quality: int = 1, meta: dict | None = None, half: bool = True,
+                      tables: bool = False) -> str:
+    """Write a codec checkpoint of ``model``: float16 weights (+ the entropy-coder tables only
+    with ``tables=True``). Returns the file's sha256.
+
+    The weights are first rounded to what the file will hold, then the entropy models' quantized
+    CDF tables are computed by ``update()`` on the CPU in float32 — exactly what the loader
+    recomputes from the same weights; the file records their digest (``meta.tables_sha256``)
+    and :func:`model_from_checkpoint` checks it, so an encoder and a decoder on machines that
+    computed other tables are told instead of silently mis-decoding.
     """
     from semlink.zoo.checkpoints import KEEP_FP32, save_checkpoint
     import torch
@@ -272,12 +304,17 @@ def export_checkpoint(model, path: str | Path, *, quality: int = 1, meta: dict |
                     t.copy_(t.half().float())
     with torch.no_grad():
         cpu.update(force=True)
-    info = {"quality": int(quality), **(meta or {})}
-    return save_checkpoint(path, cpu.state_dict(), arch=arch_of(cpu), config={"N": cpu.N, "M": cpu.M}, meta=info, half=half)
+    info = {"quality": int(quality), **(meta or {}), "tables_sha256": tables_digest(cpu)}
+    sd = cpu.state_dict()
+    if not tables:
+        sd = {k: v for k, v in sd.items() if not k.endswith(TABLE_BUFFERS)}
+    return save_checkpoint(path, sd, arch=arch_of(cpu), config=model_config(cpu), meta=info, half=half)
 
 
 def model_from_checkpoint(ckpt: dict):
-    """Model of the checkpoint's ``arch`` (CPU, eval) from a :mod:`semlink.zoo.checkpoints` dict."""
+    """Model of the checkpoint's ``arch`` (CPU, eval) from a :mod:`semlink.zoo.checkpoints` dict;
+    entropy-coder tables that the file does not hold are computed (and checked against the
+    digest the file records)."""
     import torch
     from semlink.zoo.checkpoints import CheckpointError
 
@@ -285,26 +322,66 @@ def model_from_checkpoint(ckpt: dict):
     if arch not in ARCHS:
         raise CheckpointError(f"{ckpt.get('path')}: architecture {arch!r}, expected one of {', '.join(ARCHS)}")
     cfg = ckpt.get("config", {})
-    model = build_model(cfg["N"], cfg["M"], arch)
+    model = build_model(cfg["N"], cfg["M"], arch, cfg.get("lambdas"))
+    return load_weights(model, ckpt).eval()
+
+
+def load_weights(model, ckpt: dict):
+    """Load a checkpoint dict's weights into a CompressAI model of the right shape; entropy-coder
+    tables that the file does not hold are computed by ``update()`` and checked against the digest
+    the file records (``meta.tables_sha256``). Returns ``model``. CheckpointError if they do not fit."""
+    import torch
+    from semlink.zoo.checkpoints import CheckpointError
+
+    sd = dict(ckpt["state_dict"])
+    cfg = ckpt.get("config", {})
+    has_tables = any(k.endswith("_quantized_cdf") for k in sd)
     try:
-        model.load_state_dict(ckpt["state_dict"])
+        if has_tables:
+            model.load_state_dict(sd)
+        else:
+            # torch's own loader (CompressAI's override needs the tables in the state dict); the
+            # buffers that update() sizes (e.g. the scale table) take the stored shapes first
+            bufs = dict(model.named_buffers())
+            for k, v in sd.items():
+                if k in bufs and bufs[k].shape != v.shape:
+                    owner, _, attr = k.rpartition(".")
+                    model.get_submodule(owner).register_buffer(attr, torch.empty_like(v))
+            missing, unexpected = torch.nn.Module.load_state_dict(model, sd, strict=False)
+            missing = [k for k in missing if not k.endswith(TABLE_BUFFERS)]
+            if missing or unexpected:
+                raise RuntimeError(f"missing {missing[:4]}, unexpected {unexpected[:4]}")
     except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"{ckpt.get('path')}: weights do not fit {arch}(N={cfg['N']}, M={cfg['M']}): {exc}") from None
-    if model.entropy_bottleneck._quantized_cdf.numel() == 0:
+        raise CheckpointError(f"{ckpt.get('path')}: weights do not fit {type(model).__name__}"
+                              f"(N={cfg.get('N')}, M={cfg.get('M')}): {exc}") from None
+    if not has_tables or model.entropy_bottleneck._quantized_cdf.numel() == 0:
         with torch.no_grad():
             model.update(force=True)
-    return model.eval()
+        want = ckpt.get("meta", {}).get("tables_sha256")
+        if want and tables_digest(model) != want:
+            raise CheckpointError(
+                f"{ckpt.get('path')}: the entropy-coder tables computed on this machine (digest {tables_digest(model)}) "
+                f"differ from the exporter's ({want}); streams would not decode across the two machines"
+            )
+    return model
+
+
+def levels_of(model) -> int:
+    """Rate levels one model holds (1 for the single-rate architectures)."""
+    return int(getattr(model, "levels", 1))
 
 
 class _Loaded:
-    """One rate point: CPU model (hyper path, tables) + the model on the compute device."""
+    """One model (CPU copy for the hyper path and tables + a copy on the compute device) at one
+    rate level (``level``: 0-based, only for the gained architecture)."""
 
-    def __init__(self, model, device: str):
+    def __init__(self, model, device: str, level: int = 0):
         import torch
 
         self.cpu = model
         self.dev = model if device == "cpu" else copy.deepcopy(model).to(device)
         self.device = device
+        self.level = int(level)
         self.eb_tables = _entropy_tables(model.entropy_bottleneck)
         self.gc_tables = _entropy_tables(model.gaussian_conditional)
         self.medians = model.entropy_bottleneck._get_medians().detach().to(torch.float32).reshape(1, -1, 1, 1)
@@ -312,14 +389,40 @@ class _Loaded:
         self.m = model.M
         self.arch = arch_of(model)
 
+    def at_level(self, level: int) -> "_Loaded":
+        """The same model at another rate level (shares the networks and tables)."""
+        other = copy.copy(self)
+        other.level = int(level)
+        return other
+
+    def analysis(self, x):
+        """(y, z) float32 on the CPU of x on the compute device: as in training (CompressAI's
+        ScaleHyperprior feeds |y| to h_a, MeanScaleHyperprior y itself)."""
+        import torch
+
+        if self.arch == GAINED:
+            y, z = self.dev.analysis(x, self.level)
+        else:
+            y = self.dev.g_a(x)
+            z = self.dev.h_a(torch.abs(y) if self.arch == "ScaleHyperprior" else y)
+        return y.float().cpu(), z.float().cpu()
+
     def gaussian_params(self, z_hat):
         """(scales, means) of the latent's Gaussian conditional from ``z_hat`` (CPU, float32);
         means are 0 for ScaleHyperprior."""
+        if self.arch == GAINED:
+            return self.cpu.hyper_synthesis(z_hat, self.level)
         params = self.cpu.h_s(z_hat)
         if self.arch == "MeanScaleHyperprior":
             scales, means = params.chunk(2, 1)
             return scales, means
         return params, 0.0
+
+    def synthesis(self, y_hat):
+        """Raw synthesis output (float32, CPU) of the dequantised latent (CPU)."""
+        y_hat = y_hat.to(self.device)
+        out = self.dev.synthesis(y_hat, self.level) if self.arch == GAINED else self.dev.g_s(y_hat)
+        return out.float().cpu()
 
 
 def latent_encode(lm: _Loaded, x) -> tuple[bytes, bytes]:
@@ -332,10 +435,7 @@ def latent_encode(lm: _Loaded, x) -> tuple[bytes, bytes]:
     from compressai import ans
 
     with torch.inference_mode():
-        x = x.to(lm.device)
-        y = lm.dev.g_a(x)
-        z = lm.dev.h_a(torch.abs(y))
-        y, z = y.float().cpu(), z.float().cpu()
+        y, z = lm.analysis(x.to(lm.device))
         z_sym = torch.round(z - lm.medians).to(torch.int32)
         z_hat = z_sym.float() + lm.medians
         scales, means = lm.gaussian_params(z_hat)
@@ -377,7 +477,7 @@ def latent_decode(lm: _Loaded, z_str: bytes, y_str: bytes, hp: int, wp: int):
         problems.append(f"y string: {py}")
     with torch.inference_mode():
         y_hat = torch.from_numpy(np.clip(y_sym, -(1 << 24), 1 << 24).astype(np.float32)).reshape(1, *ys) + means
-        x_hat = lm.dev.g_s(y_hat.to(lm.device)).float().cpu()
+        x_hat = lm.synthesis(y_hat)
     return x_hat, problems
 
 
@@ -405,31 +505,43 @@ class HyperpriorCodec(Codec):
 
     # --- rate points ---------------------------------------------------------------
     def _rate_table(self) -> dict[int, dict]:
-        """quality -> how to load it (manifest entry or file)."""
+        """quality -> how to load it: ``{"file": path}`` or ``{"name": manifest name}``, plus
+        ``"level"`` (0-based) for a rate level of a variable-rate file."""
         if self._points is None:
             if self.checkpoint is not None:
-                self._points = {self._checkpoint_quality(): {"file": self.checkpoint}}
+                self._points = self._checkpoint_points()
             else:
                 from semlink.zoo.checkpoints import read_manifest
 
                 models, _ = read_manifest(self.manifest)
-                pts = {}
+                pts: dict[int, dict] = {}
                 for e in models:
-                    if e.get("codec") == CODEC:
-                        q = int(e["quality"])
+                    if e.get("codec") != CODEC:
+                        continue
+                    if "qualities" in e:  # one variable-rate file: quality id q is level q - 1
+                        found = {int(q): {"name": e["name"], "level": int(q) - 1} for q in e["qualities"]}
+                    else:
+                        found = {int(e["quality"]): {"name": e["name"]}}
+                    for q, where in found.items():
                         if q in pts:
                             raise ValueError(f"{CODEC}: quality {q} listed twice in the manifest")
-                        pts[q] = {"name": e["name"]}
+                        pts[q] = where
                 self._points = dict(sorted(pts.items()))
         return self._points
 
-    def _checkpoint_quality(self) -> int:
+    def _checkpoint_points(self) -> dict[int, dict]:
         from semlink.zoo.checkpoints import read_checkpoint
 
-        q = int(read_checkpoint(self.checkpoint).get("meta", {}).get("quality", 1))
+        ckpt = read_checkpoint(self.checkpoint)
+        lambdas = ckpt.get("config", {}).get("lambdas")
+        if ckpt.get("arch") == GAINED and lambdas:
+            if len(lambdas) > MAX_QUALITY:
+                raise ValueError(f"{CODEC}: checkpoint {self.checkpoint} has {len(lambdas)} levels, at most {MAX_QUALITY}")
+            return {lv + 1: {"file": self.checkpoint, "level": lv} for lv in range(len(lambdas))}
+        q = int(ckpt.get("meta", {}).get("quality", 1))
         if not 1 <= q <= MAX_QUALITY:
             raise ValueError(f"{CODEC}: checkpoint {self.checkpoint} has quality {q}, outside [1, {MAX_QUALITY}]")
-        return q
+        return {q: {"file": self.checkpoint}}
 
     def qualities(self) -> list[int]:
         """Rate points (quality ids, low to high rate) available to this codec."""
@@ -445,7 +557,7 @@ class HyperpriorCodec(Codec):
         from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint
 
         where = self._rate_table()[quality]
-        key = (self.checkpoint, self.manifest, quality, self.device)
+        key = (self.checkpoint, self.manifest, where.get("name", where.get("file")), self.device)
         with _CACHE_LOCK:
             if key not in _CACHE:
                 if "file" in where:
@@ -453,7 +565,8 @@ class HyperpriorCodec(Codec):
                 else:
                     ckpt = load_checkpoint(where["name"], self.manifest)
                 _CACHE[key] = _Loaded(model_from_checkpoint(ckpt), self.device)
-            return _CACHE[key]
+            loaded = _CACHE[key]
+        return loaded.at_level(where["level"]) if "level" in where else loaded
 
     def _no_points_error(self) -> ValueError:
         return ValueError(

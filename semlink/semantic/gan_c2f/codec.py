@@ -81,7 +81,7 @@ class _Models:
     """The loaded base layer and enhancement layers (CPU, eval) with their entropy tables."""
 
     def __init__(self, base_ckpt: dict, enh_ckpts: list[dict]) -> None:
-        from semlink.codecs.hyperprior import _entropy_tables, _Loaded, build_model
+        from semlink.codecs.hyperprior import _entropy_tables, _Loaded, build_model, load_weights
 
         from .train_task import ENH_ARCH, load_base
 
@@ -102,8 +102,7 @@ class _Models:
                                       f"not {base_ckpt['path']} ({base_sha[:12]}..)")
             c = ck["config"]
             m = build_model(c["N"], c["M"], c.get("inner_arch", "MeanScaleHyperprior"))
-            m.load_state_dict(ck["state_dict"])
-            self.enh.append(_Loaded(m.eval(), "cpu"))
+            self.enh.append(_Loaded(load_weights(m, ck).eval(), "cpu"))
 
 
 _CACHE: dict[tuple, _Models] = {}

@@ -295,7 +295,10 @@ class GanC2FEnhTask(TrainTask):
 
         obj = torch.load(p if not p.is_dir() else p / "train_state.pt", map_location="cpu", weights_only=True)
         if obj.get("arch") == ENH_ARCH:
-            net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()})
+            from semlink.codecs.hyperprior import load_weights
+
+            sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
+            load_weights(net, {"state_dict": sd, "path": str(p)})
             return {"init": str(path)}
         if "model" in obj and obj.get("config", {}).get("model") == self.name:
             net.load_state_dict(obj["model"])
