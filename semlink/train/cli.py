@@ -36,22 +36,46 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     for name in list_tasks():
         if name != "hyperprior":
             _add_task_parser(sub, name)
+    st = sub.add_parser("status", help="list training runs: step, hours, speed, ETA, last validation",
+                        description="Training runs under the user cache's runs/ folder (or --runs DIR).")
+    st.add_argument("--runs", default=None, help="folder to search for runs (default: the user cache's runs/)")
+    st.set_defaults(func=_status)
     return p
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .runs import format_status, list_runs, run_status, runs_dir
+
+    root = args.runs or runs_dir()
+    runs = list_runs(root)
+    if not runs:
+        print(f"no training runs under {root}")
+        return 0
+    for r in runs:
+        print(format_status(run_status(r)))
+    return 0
 
 
 def _add_shared_options(p: argparse.ArgumentParser, recipe_help: str) -> None:
     """The options of every training task (fields of :class:`~semlink.train.loop.TrainConfig`)."""
     p.add_argument("--recipe", default=None, help=recipe_help)
-    p.add_argument("--lambda", dest="lmbda", type=float, default=None, help="rate-distortion trade-off (required)")
+    p.add_argument("--lambda", dest="lmbda", type=float, default=None,
+                   help="rate-distortion trade-off (required, except for tasks with several rate levels)")
     p.add_argument("--steps", type=int, default=None, help="total training steps (a resumed run continues up to it; required)")
-    p.add_argument("--out", default=None, help="output directory (required)")
+    p.add_argument("--out", default=None,
+                   help="run directory (default: the user cache's runs/RECIPE-NAME, or runs/TASK without a recipe; "
+                        "`semlink train status` lists them)")
     p.add_argument("--resume", action="store_true", default=None, help="continue the run in --out (starts fresh if it holds none)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop cleanly after this many minutes with a checkpoint; --resume continues (a chain of short "
                         "runs gives the same result as one long run)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default cpu)")
-    p.add_argument("--amp", default=None, choices=("none", "bf16"),
-                   help="bf16 autocast where the task allows it (entropy models stay float32); default none")
+    p.add_argument("--amp", default=None, choices=("auto", "none", "bf16"),
+                   help="bf16 autocast where the task allows it (entropy models stay float32); default auto: bf16 "
+                        "where the device has it natively (CPU flags avx512_bf16/amx_bf16, CUDA bf16), else float32")
+    p.add_argument("--compile", default=None, choices=("auto", "on", "off"),
+                   help="torch.compile the task's transforms; default auto: on for runs of >= 1000 steps where a "
+                        "C++ compiler exists (eager if compiling fails); off = eager")
     p.add_argument("--init", default=None,
                    help="start from the weights of another run (its directory, train_state.pt or exported checkpoint), "
                         "e.g. to fine-tune a trained model to another --lambda; optimizers start fresh")
@@ -109,7 +133,8 @@ def _generic(args: argparse.Namespace) -> int:
         except tomllib.TOMLDecodeError:
             options[key.strip()] = value  # a bare string
     s = _train_and_report(TrainConfig(**opts, model=args.task_name, options=options, progress=not args.no_progress))
-    print(f"checkpoint: {s['checkpoint']}")
+    if not s.get("rank", 0):
+        print(f"checkpoint: {s['checkpoint']}")
     return 0
 
 
@@ -122,6 +147,8 @@ def _train_and_report(cfg) -> dict:
         s = train(cfg)
     except TrainingDataError as exc:
         raise ValueError(str(exc)) from None
+    if s.get("rank", 0):
+        return s  # data-parallel run: rank 0 reports
     extra = "".join(f" {k}={s[k]:.4g}" for k in ("loss", "bpp", "psnr") if k in s)
     stop = " (stopped at --max-minutes; continue with --resume)" if s.get("stopped_at_time_limit") else ""
     print(f"step {s['step']} ({s['steps_run']} run, {s['it_per_s']:.2f} it/s){extra}{stop}")
@@ -130,7 +157,7 @@ def _train_and_report(cfg) -> dict:
 
 #: TrainConfig fields settable from a recipe or the command line (recipe key -> field)
 _RECIPE_KEYS = {"lambda": "lmbda", "steps": "steps", "out": "out", "resume": "resume_flag", "max_minutes": "max_minutes",
-                "device": "device", "amp": "amp", "n": "n", "m": "m", "arch": "arch", "init": "init", "batch": "batch",
+                "device": "device", "amp": "amp", "compile": "compile", "n": "n", "m": "m", "arch": "arch", "init": "init", "batch": "batch",
                 "crop": "crop", "lr": "lr", "lr_drop": "lr_drop", "data": "data", "vc2_scale": "vc2_scale",
                 "quality": "quality", "save_every": "save_every", "log_every": "log_every", "seed": "seed",
                 "threads": "threads", "val_fraction": "val_fraction", "val_every": "val_every", "ema": "ema"}
@@ -150,7 +177,7 @@ def _merged_options(args: argparse.Namespace, model: str = "hyperprior") -> dict
             raw = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as e:
             raise ValueError(f"--recipe {path}: not valid TOML: {e}") from None
-        extra = {"description", "model"} | ({"options"} if model != "hyperprior" else set())
+        extra = {"description", "model", "options"}
         unknown = sorted(set(raw) - set(_RECIPE_KEYS) - extra)
         if unknown:
             raise ValueError(f"--recipe {path}: unknown key(s) {unknown}; allowed: {', '.join(sorted(set(_RECIPE_KEYS) | extra))}")
@@ -167,7 +194,11 @@ def _merged_options(args: argparse.Namespace, model: str = "hyperprior") -> dict
         v = getattr(args, attr, None)
         if v is not None:
             opts[arg_field.get(attr, field)] = v
-    for need, flag in (("lmbda", "--lambda"), ("steps", "--steps"), ("out", "--out")):
+    if opts.get("out") is None:  # runs live in the user cache unless told otherwise
+        from .runs import default_out
+
+        opts["out"] = str(default_out(Path(args.recipe).stem if args.recipe else model))
+    for need, flag in (("steps", "--steps"),):
         if opts.get(need) is None:
             raise ValueError(f"{flag} is required (on the command line or in the --recipe)")
     return opts
@@ -177,5 +208,6 @@ def _hyperprior(args: argparse.Namespace) -> int:
     from .loop import TrainConfig
 
     s = _train_and_report(TrainConfig(**_merged_options(args), progress=not args.no_progress))
-    print(f"checkpoint: {s['checkpoint']}  (get_codec('hyperprior', checkpoint='{s['checkpoint']}'))")
+    if not s.get("rank", 0):
+        print(f"checkpoint: {s['checkpoint']}  (get_codec('hyperprior', checkpoint='{s['checkpoint']}'))")
     return 0

@@ -9,6 +9,13 @@ CPU-computed CDF tables (``get_codec("hyperprior", checkpoint=...)``).
 
 Settings (fields of :class:`~semlink.train.loop.TrainConfig`): ``lmbda``, ``n``, ``m``,
 ``arch``, ``quality`` (rate-point id of the export), ``aux_lr``.
+
+``arch = "GainedMeanScaleHyperprior"`` (:mod:`semlink.nn.gained_hyperprior`) trains one
+network for several rate levels: ``[options] lambdas = [...]`` (increasing; default
+:data:`~semlink.nn.gained_hyperprior.DEFAULT_LAMBDAS`; ``--lambda`` is not used), each sample
+of a batch drawn at a uniformly random level and weighted by its level's lambda, mixed
+quantisation (noise for the likelihoods, straight-through rounding into the synthesis). Its
+export holds every level (quality ids 1..L); validation reports bpp and PSNR per level.
 """
 
 from __future__ import annotations
@@ -24,15 +31,39 @@ EXPORT = "hyperprior.pt"
 
 @register_task("hyperprior")
 class HyperpriorTask(TrainTask):
-    fixed = ("n", "m", "lmbda", "arch")
+    fixed = ("n", "m", "lmbda", "arch", "options")
     log_columns = ("loss", "bpp", "mse", "psnr", "aux_loss")
     export_name = EXPORT
 
     def __init__(self) -> None:
         self._crit = None
 
+    @staticmethod
+    def gained(cfg) -> bool:
+        from semlink.nn.gained_hyperprior import ARCH as GAINED
+
+        return cfg.arch == GAINED
+
+    def lambdas(self, cfg) -> tuple[float, ...]:
+        from semlink.nn.gained_hyperprior import DEFAULT_LAMBDAS
+
+        return tuple(float(v) for v in cfg.options.get("lambdas", DEFAULT_LAMBDAS))
+
+    def lambda_required(self, cfg) -> bool:
+        return not self.gained(cfg)
+
     def check(self, cfg) -> None:
-        if not cfg.lmbda > 0:
+        unknown = sorted(set(cfg.options) - ({"lambdas"} if self.gained(cfg) else set()))
+        if unknown:
+            raise ValueError(f"hyperprior ({cfg.arch}): unknown option(s) {unknown}"
+                             + ("; allowed: lambdas" if self.gained(cfg) else "; this architecture takes none"))
+        if self.gained(cfg):
+            lam = cfg.options.get("lambdas")
+            if lam is not None and (not isinstance(lam, (list, tuple)) or not lam
+                                    or any(not isinstance(v, (int, float)) or not v > 0 for v in lam)
+                                    or list(lam) != sorted(lam) or len(lam) > 31):
+                raise ValueError(f"[options] lambdas must be 1..31 positive increasing numbers, got {lam!r}")
+        elif not cfg.lmbda > 0:
             raise ValueError(f"--lambda must be > 0, got {cfg.lmbda}")
         for k in ("n", "m"):
             if getattr(cfg, k) < 1:
@@ -57,7 +88,14 @@ class HyperpriorTask(TrainTask):
     def build(self, cfg):
         from semlink.codecs.hyperprior import build_model
 
+        if self.gained(cfg):
+            from semlink.nn.gained_hyperprior import gained_mean_scale_hyperprior
+
+            return gained_mean_scale_hyperprior(cfg.n, cfg.m, self.lambdas(cfg))
         return build_model(cfg.n, cfg.m, cfg.arch)
+
+    def compile_targets(self, net) -> list:
+        return [net.g_a, net.g_s, net.h_a, net.h_s]
 
     def init_from(self, net, path: str) -> dict:
         """Weights of another run (its directory, ``train_state.pt`` or exported ``hyperprior.pt``)."""
@@ -76,9 +114,16 @@ class HyperpriorTask(TrainTask):
             lmbda, step = obj.get("meta", {}).get("lambda"), obj.get("meta", {}).get("step")
         else:
             raise ValueError(f"--init {p}: neither a train_state.pt nor an exported hyperprior checkpoint")
-        if (arch, n, m) != (type(net).__name__, net.N, net.M):
+        if (arch, n, m) != (type(net).__name__, net.N, net.M) or (
+                getattr(net, "lambdas", None) is not None and "lambdas" in obj.get("config", {})
+                and tuple(obj["config"]["lambdas"]) != tuple(net.lambdas)):
             raise ValueError(f"--init {p}: holds {arch}(N={n}, M={m}), this run is {type(net).__name__}(N={net.N}, M={net.M})")
-        net.load_state_dict(sd)  # the CDF tables are recomputed at every export
+        if "model" in obj:
+            net.load_state_dict(sd)  # the CDF tables are recomputed at every export
+        else:  # an exported file holds no tables: torch's loader (via the codec's)
+            from semlink.codecs.hyperprior import load_weights
+
+            load_weights(net, {"state_dict": sd, "path": str(p)})
         return {"init": str(path), "init_lambda": lmbda, "init_step": step}
 
     def optimizers(self, net, cfg) -> list:
@@ -92,13 +137,31 @@ class HyperpriorTask(TrainTask):
         if cfg.amp == "bf16":
             autocast_transforms(net, cfg.device)
 
+    def _loss(self, net, x, cfg, level=None) -> dict:
+        """The rate-distortion loss of ``x``; the gained architecture draws one level per sample
+        (from torch's generator, which the trainer seeds per step) unless ``level`` is given."""
+        import torch
+
+        if not self.gained(cfg):
+            return self._criterion(cfg)(net(x), x)
+        from semlink.nn.gained_hyperprior import rd_loss
+
+        if level is None:
+            level = torch.randint(0, net.levels, (x.shape[0],))
+        else:
+            level = torch.full((x.shape[0],), int(level), dtype=torch.long)
+        level = level.to(x.device)
+        lam = torch.tensor(net.lambdas, dtype=torch.float32, device=x.device)[level]
+        r = rd_loss(net(x, level), x, lam)
+        return {"loss": r["loss"], "bpp_loss": r["bpp"], "mse_loss": r["mse"]}
+
     def train_step(self, net, x, optimizers, cfg) -> dict[str, float]:
         import torch
 
         opt, aux_opt = optimizers
         opt.zero_grad(set_to_none=True)
         aux_opt.zero_grad(set_to_none=True)
-        loss = self._criterion(cfg)(net(x), x)
+        loss = self._loss(net, x, cfg)
         loss["loss"].backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
@@ -110,15 +173,27 @@ class HyperpriorTask(TrainTask):
                 "psnr": 10 * math.log10(1 / max(mse, 1e-10)), "aux_loss": float(aux.detach())}
 
     def evaluate(self, net, x, cfg) -> dict[str, float]:
-        r = self._criterion(cfg)(net(x), x)
-        mse = float(r["mse_loss"])
-        return {"loss": float(r["loss"]), "bpp": float(r["bpp_loss"]), "mse": mse,
-                "psnr": 10 * math.log10(1 / max(mse, 1e-10))}
+        if not self.gained(cfg):
+            r = self._criterion(cfg)(net(x), x)
+            mse = float(r["mse_loss"])
+            return {"loss": float(r["loss"]), "bpp": float(r["bpp_loss"]), "mse": mse,
+                    "psnr": 10 * math.log10(1 / max(mse, 1e-10))}
+        out: dict[str, float] = {"loss": 0.0}
+        for lv in range(net.levels):  # every level; "loss" is their mean
+            r = self._loss(net, x, cfg, level=lv)
+            mse = float(r["mse_loss"])
+            out["loss"] += float(r["loss"]) / net.levels
+            out[f"bpp_q{lv + 1}"] = float(r["bpp_loss"])
+            out[f"psnr_q{lv + 1}"] = 10 * math.log10(1 / max(mse, 1e-10))
+        return out
 
     def export(self, net, path, cfg, meta) -> None:
         from semlink.codecs.hyperprior import export_checkpoint
 
-        export_checkpoint(net, path, quality=cfg.quality, meta={"lambda": cfg.lmbda, **meta})
+        if self.gained(cfg):
+            export_checkpoint(net, path, meta={"lambdas": list(net.lambdas), **meta})
+        else:
+            export_checkpoint(net, path, quality=cfg.quality, meta={"lambda": cfg.lmbda, **meta})
 
 
 def autocast_transforms(net, device: str) -> None:

@@ -31,15 +31,18 @@ import numpy as np
 
 STATE = "train_state.pt"
 LOG = "log.csv"
+#: ``compile = "auto"`` compiles only runs with at least this many steps left (compiling costs ~1 min)
+COMPILE_MIN_STEPS = 1000
 
 
 @dataclass
 class TrainConfig:
     """A training run. Shared fields first; ``lmbda`` .. ``aux_lr`` are the hyperprior task's."""
 
-    lmbda: float
     steps: int
     out: str
+    #: rate-distortion trade-off; None for tasks that bring their own (e.g. several rate levels)
+    lmbda: float | None = None
     #: the registered training task (:func:`semlink.train.task.get_task`)
     model: str = "hyperprior"
     n: int = 128
@@ -59,9 +62,12 @@ class TrainConfig:
     seed: int = 0
     quality: int = 1
     threads: int | None = None
-    #: "none" (float32) or "bf16": analysis/synthesis transforms under bf16 autocast; the
-    #: entropy models (likelihoods, CDFs) always in float32
-    amp: str = "none"
+    #: "auto" (bf16 where the device has it natively, see :mod:`semlink.precision`), "none"
+    #: (float32) or "bf16": the task's transforms under bf16 autocast; entropy models in float32
+    amp: str = "auto"
+    #: "auto" (torch.compile the task's compile targets for runs of >= COMPILE_MIN_STEPS steps,
+    #: where a C++ compiler exists; eager if compiling fails), "on" or "off" (eager)
+    compile: str = "auto"
     #: stop cleanly (checkpoint + export) after this many minutes of training; None = no limit
     max_minutes: float | None = None
     #: every n-th training image (n = round(1 / val_fraction)) is held out for validation; 0 = none
@@ -86,8 +92,10 @@ class TrainConfig:
             raise ValueError(f"--crop must be a positive multiple of 64, got {self.crop}")
         if self.init is not None and not Path(self.init).exists():
             raise ValueError(f"--init {self.init}: no such file or directory")
-        if self.amp not in ("none", "bf16"):
-            raise ValueError(f"--amp must be 'none' or 'bf16', got {self.amp!r}")
+        if self.amp not in ("auto", "none", "bf16"):
+            raise ValueError(f"--amp must be 'auto', 'none' or 'bf16', got {self.amp!r}")
+        if self.compile not in ("auto", "on", "off"):
+            raise ValueError(f"--compile must be 'auto', 'on' or 'off', got {self.compile!r}")
         if not 0.0 <= self.val_fraction < 0.5:
             raise ValueError(f"--val-fraction must be in [0, 0.5), got {self.val_fraction}")
         if not 0.0 <= self.ema < 1.0:
@@ -190,6 +198,26 @@ def _save(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def _compile(task, net, cfg: TrainConfig, remaining: int) -> tuple[list, str]:
+    """``torch.compile`` the task's compile targets in place (``nn.Module.compile``: the state
+    dict keeps its names) as ``cfg.compile`` says; returns (compiled modules, a note to print)."""
+    import shutil
+
+    targets = list(task.compile_targets(net))
+    if not targets:
+        return [], "eager (the task names nothing to compile)"
+    if cfg.compile == "off":
+        return [], "eager (--compile off)"
+    if cfg.compile == "auto":
+        if remaining < COMPILE_MIN_STEPS:
+            return [], f"eager (--compile auto: {remaining} steps to run < {COMPILE_MIN_STEPS})"
+        if not cfg.device.startswith("cuda") and not (shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")):
+            return [], "eager (--compile auto: no C++ compiler for torch.compile's CPU code)"
+    for m in targets:
+        m.compile()
+    return targets, f"torch.compile of {len(targets)} module(s) (--compile {cfg.compile})"
+
+
 def train(cfg: TrainConfig) -> dict:
     """Run (or resume) a training; returns a summary dict (step, last figures, paths, it/s)."""
     import torch
@@ -198,14 +226,24 @@ def train(cfg: TrainConfig) -> dict:
     from .data import RandomCrops, load_training_images
     from .task import get_task
 
+    from semlink.precision import resolve_amp
+
+    from .distributed import AveragingOptimizer, agree, broadcast_module, check_equal, init_from_env, local_device
+
     task = get_task(cfg.model)
     cfg.check()
-    task.check(cfg)
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda asked for, but torch sees no CUDA device")
+    dist = init_from_env(cfg.device)  # torchrun: one rank of a data-parallel run (semlink.train.distributed)
+    cfg = dataclasses.replace(cfg, device=local_device(dist, cfg.device))
+    if cfg.lmbda is None and task.lambda_required(cfg):
+        raise ValueError(f"{cfg.model}: --lambda is required (on the command line or in the --recipe)")
+    precision = resolve_amp(cfg.amp, cfg.device)
+    cfg = dataclasses.replace(cfg, amp=precision.amp)  # the tasks see the resolved precision
+    task.check(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
+    out = Path(cfg.out).expanduser()
     state_path = out / STATE
     resume_state = None
     if state_path.exists():
@@ -219,9 +257,16 @@ def train(cfg: TrainConfig) -> dict:
                if old.get(k, default.get(k)) != getattr(cfg, k)]
         if bad:
             raise ValueError(f"cannot resume {out}: configuration differs ({'; '.join(bad)})")
-    out.mkdir(parents=True, exist_ok=True)
+    main = dist.main  # rank 0 writes logs, validation, checkpoints and exports
+    running = None
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        from .runs import mark_running
 
-    own = task.data(cfg)  # a task with its own samples (e.g. frame triplets of clips)
+        running = mark_running(out)
+    # every rank draws its own samples (rank 0 of a data-parallel run, and a plain run, keep cfg.seed)
+    data_seed = cfg.seed + 100_003 * dist.rank
+    own = task.data(dataclasses.replace(cfg, seed=data_seed))  # a task with its own samples (e.g. frame triplets)
     if own is not None:
         crops, val_batch = own
     else:
@@ -231,7 +276,7 @@ def train(cfg: TrainConfig) -> dict:
             stride = max(2, round(1 / cfg.val_fraction))
             val_images = images[::stride]
             images = [im for i, im in enumerate(images) if i % stride]
-        crops = RandomCrops(images, cfg.crop, cfg.batch, cfg.seed)
+        crops = RandomCrops(images, cfg.crop, cfg.batch, data_seed)
         val_batch = _validation_batch(val_images, cfg.crop) if val_images else None
     torch.manual_seed(cfg.seed)
     net = task.build(cfg)
@@ -245,22 +290,34 @@ def train(cfg: TrainConfig) -> dict:
         for o, sd in zip(opts, saved):
             o.load_state_dict(sd)
         step = int(resume_state["step"])
+    broadcast_module(dist, net)
+    if dist.active:
+        opts = [AveragingOptimizer(o, dist) for o in opts]
     if cfg.device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True
     task.prepare(net, cfg)
+    compiled, compile_note = _compile(task, net, cfg, cfg.steps - step)
+    if cfg.progress and main:
+        import sys
+
+        print(f"[train] precision: {'bf16 autocast' if precision.bf16 else 'float32'} ({precision.reason}); "
+              f"{compile_note}", file=sys.stderr)
     ema = _EMA(net, cfg.ema, resume_state.get("ema") if resume_state is not None else None) if cfg.ema > 0 else None
     config_dict = {k: v for k, v in dataclasses.asdict(cfg).items()
                    if k not in ("progress", "resume_flag", "max_minutes", "threads")}
     if resume_state is not None:
         init_meta = resume_state.get("init_meta", {})
     meta = {"model": cfg.model, "data": cfg.data, "crop": cfg.crop, "batch": cfg.batch, "seed": cfg.seed,
-            "lr": cfg.lr, "amp": cfg.amp, "device": cfg.device, **init_meta}
+            "lr": cfg.lr, "amp": cfg.amp, "device": cfg.device, **({"world_size": dist.world} if dist.active else {}),
+            **init_meta}
     seconds_before = float(resume_state.get("seconds", 0.0)) if resume_state is not None else 0.0
     best = dict(resume_state.get("best", {})) if resume_state is not None else {}
     cols = tuple(task.log_columns)
     val_log = out / "val.csv"
     log_path = out / LOG
-    if not log_path.exists():
+    if not main:
+        pass
+    elif not log_path.exists():
         log_path.write_text("step," + ",".join(cols) + ",seconds\n")
     elif resume_state is not None:
         # drop lines logged after the saved state (an interrupted run logs past its last save)
@@ -276,6 +333,9 @@ def train(cfg: TrainConfig) -> dict:
         return ema.swapped(net) if ema is not None else contextlib.nullcontext(net)
 
     def checkpoint(step: int) -> None:
+        check_equal(dist, net)  # every rank (collective); a plain run: nothing
+        if not main:
+            return
         seconds = seconds_before + time.perf_counter() - t_start
         _save(state_path, {"config": config_dict, "step": step, "init_meta": init_meta, "model": net.state_dict(),
                            "optimizers": [o.state_dict() for o in opts], "seconds": seconds, "best": best,
@@ -290,22 +350,34 @@ def train(cfg: TrainConfig) -> dict:
     t_log = t_start
     start_step = step
     last: dict[str, float] = {}
-    tb = _tensorboard(out)
-    bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, desc=f"{cfg.model} {out.name}",
+    tb = _tensorboard(out) if main else None
+    bar = tqdm(total=cfg.steps, initial=step, disable=not (cfg.progress and main), desc=f"{cfg.model} {out.name}",
                dynamic_ncols=True, mininterval=1.0)
     deadline = t_start + 60 * cfg.max_minutes if cfg.max_minutes else None
     stopped_early = False
     try:
         while step < cfg.steps:
-            if deadline is not None and time.perf_counter() >= deadline:
+            if deadline is not None and agree(dist, time.perf_counter() >= deadline):
                 stopped_early = True
                 checkpoint(step)  # a clean stop: the next run resumes here
                 break
             for g in opts[0].param_groups:
                 g["lr"] = _lr(cfg, step) * g.get("lr_scale", 1.0)  # a task may scale a group (e.g. entropy models)
-            torch.manual_seed(cfg.seed * 1_000_003 + step)  # noise draws reproducible on resume
+            seed_step = cfg.seed * 1_000_003 + step
+            torch.manual_seed(seed_step * 64 + dist.rank if dist.active else seed_step)  # noise draws reproducible on resume
             x = torch.from_numpy(crops.batch(step)).to(cfg.device, non_blocking=True)
-            figures = task.train_step(net, x, opts, cfg)
+            try:
+                figures = task.train_step(net, x, opts, cfg)
+            except Exception as exc:  # noqa: BLE001 - a compile failure on the first step: run eagerly
+                if not compiled or cfg.compile != "auto" or step != start_step:
+                    raise
+                for m in compiled:
+                    m._compiled_call_impl = None
+                compiled, compile_note = [], f"eager (torch.compile failed: {type(exc).__name__})"
+                import sys
+
+                print(f"[train] {compile_note}: {str(exc).splitlines()[0][:200]}", file=sys.stderr)
+                figures = task.train_step(net, x, opts, cfg)
             if ema is not None:
                 ema.update(net)
             step += 1
@@ -313,7 +385,7 @@ def train(cfg: TrainConfig) -> dict:
                 acc[k] = acc.get(k, 0.0) + float(figures.get(k, math.nan))
             n_acc += 1
             bar.update(1)
-            if step % cfg.log_every == 0 or step == cfg.steps:
+            if main and (step % cfg.log_every == 0 or step == cfg.steps):
                 now = time.perf_counter()
                 last = {k: acc[k] / n_acc for k in cols}
                 with log_path.open("a") as f:
@@ -324,7 +396,7 @@ def train(cfg: TrainConfig) -> dict:
                         if math.isfinite(last[k]):
                             tb.add_scalar(f"train/{k}", last[k], step)
                 acc, n_acc, t_log = {}, 0, now
-            if val_batch is not None and (step % cfg.val_every == 0 or step == cfg.steps):
+            if main and val_batch is not None and (step % cfg.val_every == 0 or step == cfg.steps):
                 with averaged():
                     v = _validate(task, net, val_batch, cfg)
                 vcols = sorted(v, key=lambda k: (k != "loss", k))
@@ -343,10 +415,18 @@ def train(cfg: TrainConfig) -> dict:
                 checkpoint(step)
     finally:
         bar.close()
+        if running is not None:
+            running.unlink(missing_ok=True)
         if tb is not None:
             tb.close()
+        if dist.active:
+            import torch.distributed as tdist
+
+            tdist.destroy_process_group()
     elapsed = time.perf_counter() - t_start
     done = step - start_step
     return {"step": step, "steps_run": done, "it_per_s": done / elapsed if elapsed > 0 else float("nan"),
+            "precision": precision.amp, "precision_reason": precision.reason, "compile": compile_note,
+            "rank": dist.rank, "world_size": dist.world,
             "stopped_at_time_limit": stopped_early, "best_validation": best,
             "state": str(state_path), "checkpoint": str(out / task.export_name), "log": str(log_path), **last}

@@ -40,6 +40,10 @@ class TrainTask(abc.ABC):
     def check(self, cfg) -> None:
         """Validate the task's settings of ``cfg`` (ValueError naming the option)."""
 
+    def lambda_required(self, cfg) -> bool:
+        """Whether the run needs ``--lambda`` (False for a task with its own rate levels)."""
+        return True
+
     def data(self, cfg):
         """None (default): the trainer's random crops of ``cfg.data``'s images. A task with
         other samples returns ``(sampler, validation)``: ``sampler.batch(step)`` -> float32
@@ -63,6 +67,11 @@ class TrainTask(abc.ABC):
 
     def prepare(self, net, cfg) -> None:
         """Last set-up after the weights are loaded (e.g. bf16 autocast of parts of the network)."""
+
+    def compile_targets(self, net) -> list:
+        """Submodules of ``net`` that ``--compile`` may ``torch.compile`` in place (default: none).
+        Name the heavy, shape-stable transforms; leave out entropy models and Python control flow."""
+        return []
 
     @abc.abstractmethod
     def train_step(self, net, x, optimizers: list, cfg) -> dict[str, float]:
