@@ -38,30 +38,59 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     pp = sub.add_parser("pack", help="write a compact training corpus (JPEG q95 images <= --max-side px + manifest)",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     pp.add_argument("--out", required=True, help="output folder")
-    pp.add_argument("--sources", default="bundled,mate-nature,plasma-photos,opencv-photos",
-                    help="comma-separated corpus sources (fetched first with `semlink data fetch NAME`)")
+    pp.add_argument("--sources", default="all",
+                    help="comma-separated corpus sources (fetched first with `semlink data fetch NAME`); 'all': every "
+                         "image source (corpus v2); 'v1': the 55-image pack of the v2 zoo")
     pp.add_argument("--max-side", type=int, default=1024, help="longer side of every packed image at most this")
     pp.add_argument("--quality", type=int, default=95, help="JPEG quality")
     pp.set_defaults(func=_pack)
+    vp = sub.add_parser("video-pack", help="write the training video corpus: the offline clips + synthetic camera "
+                                           "motion over a pack's photographs (labelled synthetic)",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    vp.add_argument("--out", required=True, help="output folder")
+    vp.add_argument("--photos", required=True, help="a training pack (`semlink data pack`) for the synthetic clips")
+    vp.add_argument("--clips", type=int, default=120, help="synthetic clips")
+    vp.add_argument("--frames", type=int, default=32, help="frames per clip (real clips are cut to it)")
+    vp.add_argument("--size", default="320x240", help="WxH of the synthetic clips")
+    vp.add_argument("--max-side", type=int, default=640, help="longer side of the real clips at most this")
+    vp.add_argument("--seed", type=int, default=0)
+    vp.set_defaults(func=_video_pack)
     return p
+
+
+def _video_pack(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .video_pack import video_pack
+
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must be WxH, e.g. 320x240, got {args.size!r}") from None
+    m = video_pack(Path(args.out).expanduser(), Path(args.photos).expanduser(), clips=args.clips, frames=args.frames,
+                   size=(w, h), max_side=args.max_side, seed=args.seed)
+    print(f"{m['real']} real and {m['synthetic']} synthetic clips of {args.frames} frames in {args.out} "
+          f"(manifest hash {m['hash']})")
+    return 0
 
 
 def _sources(args: argparse.Namespace) -> int:
     from .corpus import SOURCES, source_dir
 
     for name, src in SOURCES.items():
-        done = name == "bundled" or (source_dir(name) / "source.json").is_file()
+        done = name in ("bundled", "sklearn-photos") or (source_dir(name) / "source.json").is_file()
         state = "fetched" if done else f"semlink data fetch {name}"
-        print(f"{name:14s} {src.kind:6s} {state:34s} {src.description}; licence {src.licence}")
+        print(f"{name:20s} {src.kind:6s} {state:42s} {src.description}; licence {src.licence}")
     return 0
 
 
 def _pack(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .corpus import SOURCES, pack
+    from .corpus import DEFAULT_PACK_SOURCES, PACK_V1_SOURCES, pack
 
-    names = [s for s in args.sources.split(",") if s]
+    names = {"all": list(DEFAULT_PACK_SOURCES), "v1": list(PACK_V1_SOURCES)}.get(args.sources) or \
+        [s for s in args.sources.split(",") if s]
     m = pack(Path(args.out), names, max_side=args.max_side, quality=args.quality)
     per = {}
     for e in m["images"]:

