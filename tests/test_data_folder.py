@@ -202,6 +202,24 @@ def test_folder_errors(tmp_path):
         get_dataset("folder")
 
 
+def test_symlinked_subfolders_are_followed_once_without_looping(tmp_path):
+    """Cluster layouts link data folders in: followed; a link loop or a second link to the same
+    folder does not walk forever or list the images twice."""
+    data = tmp_path / "store" / "shots"
+    data.mkdir(parents=True)
+    Image.fromarray(_rgb(1)).save(data / "p.png")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "linked").symlink_to(data, target_is_directory=True)
+    (root / "again").symlink_to(data, target_is_directory=True)
+    (data / "loop").symlink_to(root, target_is_directory=True)
+    Image.fromarray(_rgb(2)).save(root / "own.png")
+    ds = get_dataset("folder", path=root)
+    names = [it.name for it in ds]
+    assert sorted(names) in (["again/p", "own"], ["linked/p", "own"])
+    assert np.array_equal(ds[[it.name for it in ds].index("own")].data, _rgb(2))
+
+
 def test_corrupt_files_named_on_load(tmp_path):
     d = tmp_path / "bad"
     d.mkdir()

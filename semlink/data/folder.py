@@ -113,8 +113,17 @@ def scan_folder(path: str | os.PathLike, recursive: bool = True) -> tuple[Path, 
     videos: list[PurePosixPath] = []
     if recursive:
         candidates = []
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        seen = {os.path.realpath(root)}
+        # subfolders that are symbolic links (common on clusters) are followed; a link back to a
+        # folder already walked (a loop, or the same data twice) is skipped
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            keep = []
+            for d in dirnames:
+                real = os.path.realpath(os.path.join(dirpath, d))
+                if not d.startswith(".") and real not in seen:
+                    seen.add(real)
+                    keep.append(d)
+            dirnames[:] = keep
             rel_dir = Path(dirpath).relative_to(root)
             candidates += [rel_dir / f for f in filenames]
     else:
