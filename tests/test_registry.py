@@ -1,0 +1,59 @@
+"""The one registry style (semlink.registry) and the error classes (semlink.errors)."""
+
+import sys
+import types
+
+import pytest
+
+from semlink.errors import ConfigError, UnknownNameError
+from semlink.registry import Registry
+
+
+def test_register_get_duplicates_and_unknown_names():
+    r = Registry("widget")
+
+    @r.register("a")
+    class A:
+        pass
+
+    assert r.get("a") is A and "a" in r and r.names() == ["a"]
+    r.register("a", A)  # the same object again: harmless
+    with pytest.raises(ConfigError, match="already registered"):
+        r.register("a", object())
+    r.register("a", 3, replace=True)
+    assert r.get("a") == 3
+    with pytest.raises(UnknownNameError, match=r"unknown widget 'b'; known: a"):
+        r.get("b")
+    with pytest.raises(ValueError):  # a ConfigError is a ValueError
+        r.get("b")
+
+
+def test_builtins_are_imported_lazily(monkeypatch):
+    r = Registry("widget", builtins={"lazy": "semlink_test_lazy_widget"})
+    mod = types.ModuleType("semlink_test_lazy_widget")
+    imported = []
+
+    def fake_import(name):
+        imported.append(name)
+        r.register("lazy", "the lazy one")
+        return mod
+
+    monkeypatch.setattr("semlink.registry.importlib.import_module", fake_import)
+    assert r.names() == ["lazy"] and imported == []  # listed without importing
+    assert r.get("lazy") == "the lazy one" and imported == ["semlink_test_lazy_widget"]
+    assert r.get("lazy") == "the lazy one" and len(imported) == 1
+
+
+def test_entry_point_plugins(monkeypatch):
+    class EP:
+        name = "ext"
+
+        def load(self):
+            return "from a package"
+
+    monkeypatch.setattr("semlink.registry.metadata.entry_points", lambda group: [EP()] if group == "g" else [])
+    r = Registry("widget", group="g")
+    assert "ext" in r and r.names() == ["ext"]
+    assert r.get("ext") == "from a package"
+    assert "ext" not in Registry("widget", group="other")
+    assert sys.modules  # (no module was imported for the entry point besides its own load())
