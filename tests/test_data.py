@@ -16,7 +16,7 @@ from semlink.data.vc2 import read_vc2_raw
 
 def test_registry() -> None:
     assert {"photos", "clips", "vc2"} <= set(list_datasets())
-    with pytest.raises(ValueError, match="registered datasets: .*photos"):
+    with pytest.raises(ValueError, match="unknown dataset .*; known: .*photos"):
         get_dataset("kodak")
 
 

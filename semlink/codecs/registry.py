@@ -6,15 +6,20 @@ Usage::
     class JpegCodec(Codec): ...
 
     codec = get_codec("jpeg", subsampling="4:4:4")   # options go to the constructor
+
+:data:`CODECS` is a :class:`semlink.registry.Registry`: the semantic systems are lazy built-ins
+(imported on first use, so ``import semlink.codecs`` stays light), and installed packages add
+codecs through the entry-point group ``semlink.codecs``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from .base import Codec
+from semlink.errors import ConfigError
+from semlink.registry import Registry
 
-_REGISTRY: dict[str, Callable[..., Codec]] = {}
+from .base import Codec
 
 #: codecs of the semantic systems, registered when their module is first imported (by name, so
 #: that ``semlink.codecs`` never imports a system and stays light to import)
@@ -22,34 +27,28 @@ LAZY_CODECS = {"gan-c2f": "semlink.semantic.gan_c2f.codec", "vqdeepvsc": "semlin
                "seb": "semlink.semantic.seb.codec"}
 
 
-def _import_lazy(name: str | None = None) -> None:
-    import importlib
 
-    for codec, module in LAZY_CODECS.items():
-        if (name is None or name == codec) and codec not in _REGISTRY:
-            importlib.import_module(module)
+
+def _set_name(name: str, factory: Any) -> None:
+    if isinstance(factory, type):
+        factory.name = name
+
+
+CODECS: Registry[Callable[..., Codec]] = Registry("codec", group="semlink.codecs", builtins=LAZY_CODECS,
+                                                   on_register=_set_name)
 
 
 def register_codec(name: str) -> Callable[[Callable[..., Codec]], Callable[..., Codec]]:
     """Class decorator registering a codec factory under ``name`` (also sets ``cls.name``)."""
-
-    def decorator(factory: Callable[..., Codec]) -> Callable[..., Codec]:
-        if name in _REGISTRY and _REGISTRY[name] is not factory:
-            raise ValueError(f"codec name {name!r} is already registered to {_REGISTRY[name]!r}")
-        if isinstance(factory, type):
-            factory.name = name
-        _REGISTRY[name] = factory
-        return factory
-
-    return decorator
+    return CODECS.register(name)
 
 
 def get_codec(name: str, **options: Any) -> Codec:
     """Build the codec registered as ``name`` with constructor ``options``.
 
     Raises:
-        ValueError: unknown name (the message lists the registered names), or an option the
-            codec does not take (the message names the codec and lists its options).
+        ConfigError (a ValueError): unknown name (the message lists the registered names), or an
+            option the codec does not take (the message names the codec and lists its options).
     """
     factory = codec_class(name)
     accepted = factory.options() if isinstance(factory, type) and issubclass(factory, Codec) else None
@@ -59,26 +58,21 @@ def get_codec(name: str, **options: Any) -> Codec:
         takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(factory.__init__).parameters.values())
         unknown = sorted(set(options) - set(accepted))
         if unknown and not takes_any:
-            raise ValueError(f"codec {name!r} has no option(s) {unknown}; its options: {', '.join(accepted) or 'none'}")
+            raise ConfigError(f"codec {name!r} has no option(s) {unknown}; its options: {', '.join(accepted) or 'none'}")
     try:
         return factory(**options)
     except TypeError as e:
-        raise ValueError(f"codec {name!r}: {e}") from None
+        raise ConfigError(f"codec {name!r}: {e}") from None
 
 
 def codec_class(name: str) -> Callable[..., Codec]:
-    """The class (or factory) registered as ``name``; ValueError listing the names if unknown."""
-    _import_lazy(name)
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown codec {name!r}; registered codecs: {', '.join(list_codecs())}") from None
+    """The class (or factory) registered as ``name``; UnknownNameError listing the names if unknown."""
+    return CODECS.get(name)
 
 
 def list_codecs(kind: str | None = None) -> list[str]:
-    """Sorted registered codec names, optionally only those of ``kind`` ("image" | "video")."""
-    _import_lazy()
-    names = sorted(_REGISTRY)
+    """Sorted codec names (imports nothing), or only those of ``kind`` ("image" | "video"; this
+    imports every codec to read its kind)."""
     if kind is None:
-        return names
-    return [n for n in names if getattr(_REGISTRY[n], "kind", None) == kind]
+        return CODECS.names()
+    return [n for n, f in sorted(CODECS.load_all().items()) if getattr(f, "kind", None) == kind]

@@ -13,6 +13,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from semlink.registry import Registry
+
 from .transforms import Geometry
 
 
@@ -92,32 +94,29 @@ class DatasetSpec:
     package: str | None = None  # pip distribution for optional datasets (None: installed by default)
 
 
-_REGISTRY: dict[str, DatasetSpec] = {}
+#: name -> :class:`DatasetSpec` (plug-in packages: entry-point group ``semlink.datasets``, whose
+#: object is the spec or a module that registers it)
+DATASETS: Registry[DatasetSpec] = Registry("dataset", group="semlink.datasets")
 
 
 def register_dataset(name: str, kind: str, description: str, package: str | None = None):
     """Decorator registering a builder ``f(geometry, max_items, **options) -> Dataset``."""
 
     def decorator(build: Callable[..., Dataset]) -> Callable[..., Dataset]:
-        if name in _REGISTRY:
-            raise ValueError(f"dataset name {name!r} is already registered")
-        _REGISTRY[name] = DatasetSpec(name, kind, description, build, package)
+        DATASETS.register(name, DatasetSpec(name, kind, description, build, package))
         return build
 
     return decorator
 
 
 def dataset_spec(name: str) -> DatasetSpec:
-    """Registry entry of ``name``; ValueError listing the names if unknown."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; registered datasets: {', '.join(list_datasets())}") from None
+    """Registry entry of ``name``; UnknownNameError (a ValueError) listing the names if unknown."""
+    return DATASETS.get(name)
 
 
 def list_datasets() -> list[str]:
-    """Sorted registered dataset names."""
-    return sorted(_REGISTRY)
+    """Sorted dataset names."""
+    return DATASETS.names()
 
 
 def parse_dataset_arg(text: str) -> tuple[str, dict[str, Any]]:

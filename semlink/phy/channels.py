@@ -28,25 +28,24 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
-CHANNELS: dict[str, type["Channel"]] = {}
+from semlink.registry import Registry
+
+def _set_name(name: str, cls: Any) -> None:
+    cls.name = name
+
+
+#: name -> :class:`Channel` subclass (plug-in packages: entry-point group ``semlink.channels``)
+CHANNELS: Registry[type["Channel"]] = Registry("channel", group="semlink.channels", on_register=_set_name)
 
 
 def register_channel(name: str) -> Callable[[type["Channel"]], type["Channel"]]:
     """Class decorator: make a :class:`Channel` subclass available under ``name``."""
-
-    def deco(cls: type["Channel"]) -> type["Channel"]:
-        if name in CHANNELS:
-            raise ValueError(f"channel {name!r} is already registered")
-        cls.name = name
-        CHANNELS[name] = cls
-        return cls
-
-    return deco
+    return CHANNELS.register(name)
 
 
 def list_channels() -> list[str]:
-    """Names of the registered channels."""
-    return sorted(CHANNELS)
+    """Names of the channels."""
+    return CHANNELS.names()
 
 
 def make_channel(name: str, params: dict[str, Any] | None = None) -> "Channel":
@@ -55,9 +54,7 @@ def make_channel(name: str, params: dict[str, Any] | None = None) -> "Channel":
     Raises:
         ValueError: unknown channel name (listing the registered ones) or unknown/invalid parameter.
     """
-    if name not in CHANNELS:
-        raise ValueError(f"channel={name!r} is unknown; registered channels: {', '.join(list_channels())}")
-    return CHANNELS[name](**(params or {}))
+    return CHANNELS.get(name)(**(params or {}))
 
 
 class TimeInvariantModel:

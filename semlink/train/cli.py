@@ -103,11 +103,12 @@ def _add_shared_options(p: argparse.ArgumentParser, recipe_help: str) -> None:
 
 def _add_task_parser(sub, name: str) -> None:
     """``semlink train NAME``: the shared options of every task, plus ``--set KEY=VALUE`` for its own."""
-    from .task import _TASKS
+    from .task import task_class
 
-    doc = (_TASKS[name].__doc__ or "").strip().splitlines()
-    mod = __import__(_TASKS[name].__module__, fromlist=["__doc__"])
-    t = sub.add_parser(name, help=doc[0] if doc else f"train {name} (see {_TASKS[name].__module__})",
+    cls = task_class(name)
+    doc = (cls.__doc__ or "").strip().splitlines()
+    mod = __import__(cls.__module__, fromlist=["__doc__"])
+    t = sub.add_parser(name, help=doc[0] if doc else f"train {name} (see {cls.__module__})",
                        description=(mod.__doc__ or (doc[0] if doc else name)),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_shared_options(t, recipe_help="TOML file: the options below as keys ('lambda' for --lambda), the task's own "

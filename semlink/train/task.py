@@ -23,7 +23,24 @@ from __future__ import annotations
 import abc
 from typing import Any, Callable
 
-_TASKS: dict[str, type["TrainTask"]] = {}
+from semlink.registry import Registry
+
+#: the modules that register the built-in tasks (imported on first lookup of the name)
+BUILTIN_TASKS = {"hyperprior": "semlink.train.hyperprior_task",
+                 "gan-c2f-base": "semlink.semantic.gan_c2f.train_task",
+                 "gan-c2f-enh": "semlink.semantic.gan_c2f.train_task",
+                 "vqdeepvsc-msvq": "semlink.semantic.vqdeepvsc.train_task",
+                 "vqdeepvsc-ifnet": "semlink.semantic.vqdeepvsc.interp_task",
+                 "seb": "semlink.semantic.seb.train_task"}
+
+
+def _set_name(name: str, cls) -> None:
+    cls.name = name
+
+
+#: name -> :class:`TrainTask` subclass (plug-in packages: entry-point group ``semlink.train_tasks``)
+TASKS: "Registry[type[TrainTask]]" = Registry("training task", group="semlink.train_tasks", builtins=BUILTIN_TASKS,
+                                             on_register=_set_name)
 
 
 class TrainTask(abc.ABC):
@@ -110,41 +127,19 @@ def train_modules(**modules):
 
 def register_task(name: str) -> Callable[[type[TrainTask]], type[TrainTask]]:
     """Class decorator: ``semlink train NAME`` trains this task."""
-
-    def deco(cls: type[TrainTask]) -> type[TrainTask]:
-        if name in _TASKS and _TASKS[name] is not cls:
-            raise ValueError(f"training task {name!r} is already registered to {_TASKS[name]!r}")
-        cls.name = name
-        _TASKS[name] = cls
-        return cls
-
-    return deco
-
-
-#: modules that register the built-in tasks (imported on first lookup)
-BUILTIN_TASK_MODULES = ("semlink.train.hyperprior_task", "semlink.semantic.gan_c2f.train_task",
-                        "semlink.semantic.vqdeepvsc.train_task", "semlink.semantic.vqdeepvsc.interp_task",
-                        "semlink.semantic.seb.train_task")
-
-
-def _import_builtins() -> None:
-    import importlib
-
-    for mod in BUILTIN_TASK_MODULES:
-        importlib.import_module(mod)
+    return TASKS.register(name)
 
 
 def get_task(name: str) -> TrainTask:
-    """A new instance of the task registered as ``name``; ValueError listing the names if unknown."""
-    _import_builtins()
+    """A new instance of the task registered as ``name``; UnknownNameError listing the names if unknown."""
+    return TASKS.get(name)()
 
-    try:
-        return _TASKS[name]()
-    except KeyError:
-        raise ValueError(f"unknown training task {name!r}; registered: {', '.join(list_tasks())}") from None
+
+def task_class(name: str) -> type[TrainTask]:
+    """The class registered as ``name`` (imports its module)."""
+    return TASKS.get(name)
 
 
 def list_tasks() -> list[str]:
-    _import_builtins()
-
-    return sorted(_TASKS)
+    """Names of the training tasks (imports nothing)."""
+    return TASKS.names()
