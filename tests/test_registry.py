@@ -57,3 +57,23 @@ def test_entry_point_plugins(monkeypatch):
     assert r.get("ext") == "from a package"
     assert "ext" not in Registry("widget", group="other")
     assert sys.modules  # (no module was imported for the entry point besides its own load())
+
+
+def test_channel_code_strings_are_parsed_in_one_place():
+    from semlink.phy.budget import code_dims
+    from semlink.phy.codes import CODE_FAMILIES, CodeSpec, UncodedCode, available_codes, parse_code
+    from semlink.phy.config import LinkConfig
+
+    c = parse_code("80211n-648-3/4")
+    assert (c.family, c.n, c.k, c.code_rate) == ("80211n", 648, 486, 0.75)
+    assert parse_code("80211n-648-1/2").k == 324 and parse_code("none").k == 648
+    assert set(available_codes()) == {"80211n-648-3/4", "80211n-648-1/2", "none"}
+    for bad in ("80211n-648-5/6", "turbo-648-1/2", "80211n-x-1/2", "648-3/4"):
+        with pytest.raises(ConfigError, match="known: 80211n-648"):
+            parse_code(bad)
+    with pytest.raises(ValueError, match="code="):
+        LinkConfig(code="80211n-1944-1/2")
+    assert code_dims(LinkConfig(code="80211n-648-1/2")) == (324, 648)
+    # a plug-in family: a repetition-like identity code of its own block length
+    CODE_FAMILIES.register("testrep", lambda spec, decoder, num_iter: UncodedCode(spec.n), replace=True)
+    assert isinstance(CodeSpec("testrep-96-1", "testrep", 96, "1").build(), UncodedCode)

@@ -17,17 +17,14 @@ from __future__ import annotations
 import math
 
 from semlink.phy import packets as pk
+from semlink.phy.codes import parse_code
 from semlink.phy.config import MODULATIONS, LinkConfig
 
 
 def code_dims(config: LinkConfig) -> tuple[int, int]:
     """(k, n) information and coded bits per codeword of the config's code."""
-    if config.code == "none":
-        return 648, 648
-    _, n, rate = config.code.split("-")
-    num, den = rate.split("/")
-    n = int(n)
-    return n * int(num) // int(den), n
+    code = parse_code(config.code)
+    return code.k, code.n
 
 
 def payload_data_symbols(config: LinkConfig, num_bytes: int) -> int:

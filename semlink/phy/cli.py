@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--domain", default="freq", choices=DOMAINS, help="frequency-domain or time-domain (CP/ISI) channel")
     p.add_argument("--modulation", default="16qam", choices=list(MODULATIONS), help="Gray QAM")
     p.add_argument("--demapping", default="app", choices=DEMAPPINGS, help="soft demapping")
-    p.add_argument("--code", default="80211n-648-3/4", choices=CODES, help="channel code ('none': uncoded)")
+    p.add_argument("--code", default="80211n-648-3/4", help=f"channel code: {', '.join(CODES)} ('none': uncoded)")
     p.add_argument("--decoder", default="fast", choices=DECODERS, help="LDPC decoder")
     p.add_argument("--num-iter", type=int, default=20, help="max BP iterations")
     p.add_argument("--estimator", default="ls", choices=ESTIMATORS, help="channel estimation")

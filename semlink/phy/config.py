@@ -12,6 +12,7 @@ from typing import Any
 from semlink.phy.channels import list_channels, make_channel
 
 MODULATIONS = {"qpsk": 2, "16qam": 4, "64qam": 6}
+#: the code strings the shipped tables support (semlink.phy.codes parses them; plug-in families too)
 CODES = ("80211n-648-3/4", "80211n-648-1/2", "none")
 DEMAPPINGS = ("app", "maxlog")
 DECODERS = ("fast", "sionna")
@@ -137,7 +138,9 @@ class LinkConfig:
     device: str = "cpu"
 
     def __post_init__(self):
-        _choice("code", self.code, CODES)
+        from semlink.phy.codes import parse_code
+
+        parse_code(self.code)  # ConfigError naming the string and the known codes
         _choice("modulation", self.modulation, tuple(MODULATIONS))
         _choice("demapping", self.demapping, DEMAPPINGS)
         _choice("decoder", self.decoder, DECODERS)

@@ -17,7 +17,7 @@ from importlib import resources
 import numpy as np
 
 __all__ = [
-    "Z_648", "SUPPORTED_RATES", "check_code", "ieee80211n_base_matrix", "ieee80211n_parity_check_matrix",
+    "Z_648", "SUPPORTED_RATES", "SHIPPED", "check_code", "ieee80211n_base_matrix", "ieee80211n_parity_check_matrix",
 ]
 
 Z_648 = 27
@@ -26,6 +26,8 @@ _TABLES = {
     (648, "1/2"): "ieee80211n_n648_r1_2.txt",
 }
 SUPPORTED_RATES = tuple(r for (_, r) in _TABLES)
+#: (n, rate) of every shipped table (semlink.phy.codes names them "80211n-N-RATE")
+SHIPPED = tuple(_TABLES)
 
 
 def check_code(n: int, rate: str) -> None:

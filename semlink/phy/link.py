@@ -31,7 +31,7 @@ import torch
 from semlink.phy import packets as pk
 from semlink.phy.channels import make_channel
 from semlink.phy.config import LinkConfig
-from semlink.phy.ldpc import LDPCCode
+from semlink.phy.codes import UncodedCode, parse_code  # noqa: F401  (UncodedCode: re-exported)
 from semlink.phy.rng import sionna_generators
 from semlink.phy.snr import esno_db_to_no
 
@@ -57,26 +57,9 @@ class StageTimer:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
 
 
-class UncodedCode:
-    """Identity "code" for ``code="none"``: blocks of ``n`` bits, hard decisions on the LLRs."""
-
-    def __init__(self, n: int = 648):
-        self.n = self.k = n
-        self.code_rate = 1.0
-
-    def encode(self, bits: np.ndarray) -> np.ndarray:
-        return np.asarray(bits, dtype=np.uint8)
-
-    def decode(self, llr: np.ndarray) -> np.ndarray:
-        return (np.asarray(llr) > 0).astype(np.uint8)
-
-
 def make_code(config: LinkConfig):
-    """Channel code of a config: ``LDPCCode`` or ``UncodedCode``."""
-    if config.code == "none":
-        return UncodedCode()
-    _, n, rate = config.code.split("-")
-    return LDPCCode(n=int(n), rate=rate, decoder=config.decoder, num_iter=config.num_iter)
+    """Channel code of a config (:func:`semlink.phy.codes.parse_code`): ``LDPCCode`` or ``UncodedCode``."""
+    return parse_code(config.code).build(config.decoder, config.num_iter)
 
 
 class _ErrorRates:

@@ -23,11 +23,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from fractions import Fraction
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from semlink.phy.codes import code_name
 from semlink.phy.config import MODULATIONS, LinkConfig
 
 MCS_LIST: tuple[tuple[str, str], ...] = (
@@ -41,15 +43,15 @@ def mcs_name(modulation: str, rate: str) -> str:
 
 
 def info_bits_per_symbol(name: str) -> float:
+    """Information bits per data RE of MCS ``name`` (``"16qam-3/4"``: 4 x 3/4 = 3)."""
     mod, rate = name.split("-")
-    num, den = rate.split("/")
-    return MODULATIONS[mod] * int(num) / int(den)
+    return MODULATIONS[mod] * float(Fraction(rate))
 
 
 def mcs_config(config: LinkConfig, name: str) -> LinkConfig:
-    """``config`` with the modulation and code of MCS ``name``."""
+    """``config`` with the modulation and code of MCS ``name`` (802.11n LDPC, n = 648)."""
     mod, rate = name.split("-")
-    return dataclasses.replace(config, modulation=mod, code=f"80211n-648-{rate}")
+    return dataclasses.replace(config, modulation=mod, code=code_name("80211n", 648, rate))
 
 
 @dataclass
