@@ -70,10 +70,7 @@ def clip_metrics() -> None:
 
     from semlink.data import get_dataset
     from semlink.simulator.metrics import perceptual_metric
-    try:
-        from semlink.simulator.metrics import quality_metrics
-    except ImportError:  # before the sweep-throughput work
-        from semlink.simulator.transmission import quality_metrics
+    from semlink.simulator.metrics import quality_metrics
 
     torch.set_num_threads(2)
     clip = get_dataset("clips", size=(240, 320), max_frames=32)[0].data

@@ -91,7 +91,7 @@ def test_lmmse_covariances_cached_per_configuration(tmp_path, monkeypatch):
 
 def test_workers_share_encodings_through_the_sweep_cache(tmp_path):
     from semlink.sweep import parse_spec, run_sweep
-    from semlink.sweep import runner
+    from semlink.sweep.context import WorkerContext
 
     spec = parse_spec({"snr_db": [5.0, 30.0], "trials": 2, "metrics": ["psnr"], "out": str(tmp_path / "o"),
                        "dataset": {"name": "photos", "max_items": 1, "options": {"size": 64, "crop": 64}},
@@ -99,7 +99,7 @@ def test_workers_share_encodings_through_the_sweep_cache(tmp_path):
     rows = run_sweep(spec, progress=False)
     files = list((tmp_path / "o" / ".encodings").glob("*.pkl"))
     assert len(files) == 1  # one encoding for all rows of the item
-    runner._ENCODINGS.clear()  # a fresh worker finds it on disk: same bytes, same rows
+    WorkerContext.current().encodings.clear()  # a fresh worker finds it on disk: same bytes, same rows
     again = run_sweep(spec, progress=False, fresh=False, out_dir=tmp_path / "o2")
     assert [r["bits"] for r in again] == [r["bits"] for r in rows]
     from semlink.sweep import ResultStore

@@ -43,6 +43,8 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
+from semlink.phy.state import ChannelState  # noqa: F401  (what an adaptive encoder is told; re-exported)
+
 from .received import Received, ReceivedPart, as_received
 
 Kind = Literal["image", "video"]
@@ -89,45 +91,6 @@ class Encoded:
         """A :class:`Received` holding ``parts`` as if every packet had passed its CRC
         (undetected corruption; what fuzz tests feed a decoder)."""
         return Received(self.codec, self.kind, tuple(self.shape), {k: ReceivedPart.intact(v) for k, v in parts.items()})
-
-
-@dataclass(frozen=True)
-class ChannelState:
-    """What the transmitter knows of the channel when it encodes (channel-adaptive codecs).
-
-    Attributes:
-        snr_db: Es/N0 per resource element [dB] (the link's nominal SNR).
-        mode: ``"phy"`` (explicit digital link) or ``"ideal"`` (capacity-achieving).
-        channel: channel model name (``"tdl-c"``, ``"awgn"``, ``"rayleigh"``, ...).
-        modulation: ``"qpsk"`` / ``"16qam"`` / ``"64qam"`` (None in ideal mode).
-        code_rate: channel code rate (None in ideal mode; 1.0 uncoded).
-        bits_per_symbol: coded bits per channel symbol (None in ideal mode).
-        cbr: channel uses per source symbol when the link fixes a budget, else None.
-        channel_uses: channel uses granted to this item when the link fixes a budget, else None.
-    """
-
-    snr_db: float
-    mode: str = "phy"
-    channel: str = "awgn"
-    modulation: str | None = None
-    code_rate: float | None = None
-    bits_per_symbol: int | None = None
-    cbr: float | None = None
-    channel_uses: int | None = None
-
-    def __post_init__(self):
-        if not isinstance(self.snr_db, (int, float)) or not math.isfinite(self.snr_db):
-            raise ValueError(f"ChannelState.snr_db must be a finite number of dB, got {self.snr_db!r}")
-        if self.mode not in ("phy", "ideal"):
-            raise ValueError(f"ChannelState.mode={self.mode!r}; choose 'phy' or 'ideal'")
-        object.__setattr__(self, "snr_db", float(self.snr_db))
-
-    @property
-    def snr_linear(self) -> float:
-        return 10.0 ** (self.snr_db / 10.0)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)

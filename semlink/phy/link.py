@@ -20,6 +20,7 @@ bounded; chunking does not change the number of slots used or the results' stati
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from contextlib import contextmanager
@@ -155,6 +156,11 @@ class LinkCounters(_ErrorRates):
         self.packets_lost += r.packets_lost
         self.data_symbols += r.data_symbols
         self.total_symbols += r.total_symbols
+
+    def merge(self, other: "LinkCounters") -> None:
+        """Add another counter set field by field (e.g. the parts of one item)."""
+        for f in dataclasses.fields(LinkCounters):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 class Link:

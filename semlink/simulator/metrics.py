@@ -359,25 +359,25 @@ def bcr(num_bits: float, frames_shape: tuple[int, ...]) -> float:
 
 
 # ----------------------------------------------------------------------------- one row's metrics
-_METRIC_CACHE: "dict[tuple, dict]" = {}
-_METRIC_CACHE_SIZE = 256
-
-
-def quality_metrics(ref: np.ndarray, rec: np.ndarray, which: tuple[str, ...], perceptual) -> dict[str, Any]:
+def quality_metrics(ref: np.ndarray, rec: np.ndarray, which: tuple[str, ...], perceptual, memo=None) -> dict[str, Any]:
     """PSNR [dB], MS-SSIM and the perceptual distance (column named after the metric used).
 
-    Results are memoised per (reference, reconstruction) content hash: across an SNR sweep most
-    reconstructions are bit-identical (error-free decodes above the cliff, concealments below),
-    and the perceptual network is by far the slowest step of a row on a CPU.
+    Args:
+        memo: an optional ``get_fresh(key)`` / ``put(key, value)`` store (the sweep worker's
+            :class:`~semlink.sweep.context.LRU`): results are memoised per (reference,
+            reconstruction) content hash. Across an SNR sweep most reconstructions are
+            bit-identical (error-free decodes above the cliff, concealments below), and the
+            perceptual network is by far the slowest step of a row on a CPU.
     """
+    if memo is None:
+        return _compute_metrics(ref, rec, which, perceptual)
     key = (hashlib.sha1(np.ascontiguousarray(ref)).hexdigest(), hashlib.sha1(np.ascontiguousarray(rec)).hexdigest(),
            which, getattr(perceptual, "name", None), getattr(perceptual, "precision", None))
-    if key in _METRIC_CACHE:
-        return dict(_METRIC_CACHE[key])
+    found = memo.get_fresh(key)
+    if found is not None:
+        return dict(found)
     out = _compute_metrics(ref, rec, which, perceptual)
-    if len(_METRIC_CACHE) >= _METRIC_CACHE_SIZE:
-        _METRIC_CACHE.pop(next(iter(_METRIC_CACHE)))
-    _METRIC_CACHE[key] = dict(out)
+    memo.put(key, dict(out))
     return out
 
 

@@ -26,13 +26,14 @@ import hashlib
 import json
 import os
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-from semlink.sweep.spec import CodecPoint, LinkPoint, SweepSpec, _freeze, item_groups
+from semlink.phy.linkspec import LinkSpec
+from semlink.sweep.context import WorkerContext
+from semlink.sweep.spec import CodecPoint, SweepSpec, _freeze, item_groups
 from semlink.sweep.store import ResultStore
 
 
@@ -48,7 +49,7 @@ class RowTask:
     dataset: str
     dataset_options: tuple
     codec: CodecPoint
-    link: LinkPoint
+    link: LinkSpec
     snr_db: float
     trial: int
     metrics: tuple[str, ...]
@@ -59,11 +60,11 @@ class RowTask:
     #: folder of the sweep's shared encoding cache ("" = none)
     encodings_dir: str = ""
     #: link adaptation: the link actually used at this SNR (chosen MCS), its name ("outage": none fits)
-    link_used: LinkPoint | None = None
+    link_used: LinkSpec | None = None
     mcs: str = ""
 
 
-def row_key(item: str, codec: CodecPoint, link: LinkPoint, snr_db: float, trial: int) -> str:
+def row_key(item: str, codec: CodecPoint, link: LinkSpec, snr_db: float, trial: int) -> str:
     return f"{item}|{codec.label}|{json.dumps(codec.options)}|{codec.rate_label}|{link.key}|{snr_db:g}|{trial}"
 
 
@@ -74,7 +75,11 @@ def row_seed(spec_seed: int, key: str) -> int:
 
 
 def plan(spec: SweepSpec) -> list[RowTask]:
-    """All tasks of the sweep, in table order (set/item, codec/rate, link, SNR, trial)."""
+    """All tasks of the sweep, in table order (set/item, codec/rate point, link, SNR, trial).
+
+    Every link serves the codecs it names (all by default); a codec's rate points depend on the
+    link (a fixed point per listed rate, the best point within an ideal link's capacity, a target
+    fitted to a PHY budget), and point j of every link is planned before point j + 1."""
     from semlink.codecs import codec_class
     from semlink.data import get_dataset
 
@@ -84,19 +89,25 @@ def plan(spec: SweepSpec) -> list[RowTask]:
     adapted = {(lp.key, snr): adapt_link(lp, snr) for lp in spec.links if lp.adapt_bler is not None for snr in spec.snr_db}
     tasks = []
     for set_name, members in groups:
-        for codec in spec.codecs:
-            joint = bool(getattr(codec_class(codec.codec), "codes_sets", False))
+        for entry in spec.codec_entries:
+            joint = bool(getattr(codec_class(entry.codec), "codes_sets", False))
             units = [tuple(it.name for it in members)] if joint else [(it.name,) for it in members]
-            for names in units:
-                for link in spec.links:
-                    for snr in spec.snr_db:
-                        for trial in range(spec.trials):
-                            keys = tuple(row_key(n, codec, link, snr, trial) for n in names)
-                            key = f"set:{set_name}|{keys[0].split('|', 1)[1]}" if joint else keys[0]
-                            used, mcs = adapted.get((link.key, snr), (None, ""))
-                            tasks.append(RowTask(key, keys, row_seed(spec.seed, key), set_name, names, spec.dataset,
-                                                 opts, codec, link, float(snr), trial, spec.metrics, spec.perceptual,
-                                                 spec.hash, spec.plugins, joint, "", used, mcs))
+            served = [(lp, entry.points_for(lp)) for lp in spec.links if lp.applies_to(entry.label)]
+            depth = max((len(points) for _, points in served), default=0)
+            for j in range(depth):
+                for names in units:
+                    for link, points in served:
+                        if j >= len(points):
+                            continue
+                        codec = points[j]
+                        for snr in spec.snr_db:
+                            for trial in range(spec.trials):
+                                keys = tuple(row_key(n, codec, link, snr, trial) for n in names)
+                                key = f"set:{set_name}|{keys[0].split('|', 1)[1]}" if joint else keys[0]
+                                used, mcs = adapted.get((link.key, snr), (None, ""))
+                                tasks.append(RowTask(key, keys, row_seed(spec.seed, key), set_name, names,
+                                                     spec.dataset, opts, codec, link, float(snr), trial, spec.metrics,
+                                                     spec.perceptual, spec.hash, spec.plugins, joint, "", used, mcs))
     return tasks
 
 
@@ -104,73 +115,13 @@ def plan(spec: SweepSpec) -> list[RowTask]:
 ADAPT_SNR_GRID = [float(s) for s in range(-2, 33)]
 
 
-def adapt_link(lp: LinkPoint, snr_db: float) -> tuple[LinkPoint, str]:
-    """The link point with the MCS chosen for ``snr_db`` from the cached (else measured) BLER
-    table of ``lp``'s channel and receiver, and the MCS name ("outage" when none meets the target:
-    the lowest MCS is returned, and the row records an outage)."""
-    from semlink.phy.mcs import MCS_LIST, cached_table, mcs_config, mcs_name
-
-    table, _ = cached_table(lp.config, ADAPT_SNR_GRID, lp.adapt_bler)
-    name = table.choose(snr_db)
-    cfg = mcs_config(lp.config, name or mcs_name(*MCS_LIST[0]))
-    return dataclasses.replace(lp, config=cfg, adapt_bler=None), name or "outage"
+def adapt_link(lp: LinkSpec, snr_db: float) -> tuple[LinkSpec, str]:
+    """The link with the MCS chosen for ``snr_db`` and the MCS name ("outage": none meets the
+    target; the lowest MCS is returned and the row records an outage)."""
+    return lp.at_snr(snr_db, ADAPT_SNR_GRID)
 
 
-# ---------------------------------------------------------------------- worker-side caches
-_DATASETS: dict = {}
-_CODECS: dict = {}
-_LINKS: dict = {}
-_ENCODINGS: "OrderedDict[tuple, Any]" = OrderedDict()
-_ENCODING_CACHE_SIZE = 16
-
-
-def _items(task: RowTask) -> list[tuple[str, np.ndarray]]:
-    from semlink.data import get_dataset
-
-    k = (task.dataset, task.dataset_options)
-    if k not in _DATASETS:
-        _DATASETS[k] = {it.name: it for it in get_dataset(task.dataset, **dict(task.dataset_options))}
-    return [(n, _DATASETS[k][n].data) for n in task.items]
-
-
-def _codec(cp: CodecPoint):
-    from semlink.codecs import get_codec
-
-    k = (cp.codec, cp.options)
-    if k not in _CODECS:
-        _CODECS[k] = get_codec(cp.codec, **dict(cp.options))
-    return _CODECS[k]
-
-
-def _link_plan(lp: LinkPoint):
-    """The :class:`LinkPlan` of a link point, built and warmed up once per worker; returns
-    (plan, seconds spent building it now: 0 when it was cached)."""
-    from semlink.phy import IdealLink, Link
-    from semlink.simulator.row import LinkPlan
-
-    if lp.key in _LINKS:
-        return _LINKS[lp.key], 0.0
-    t0 = time.perf_counter()
-    if lp.mode == "ideal":
-        plan_ = LinkPlan("ideal", IdealLink(lp.cbr, lp.fading))
-    else:
-        by_config: dict = {}
-
-        def build(cfg):
-            k = json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str)
-            if k not in by_config:
-                link = Link(cfg)
-                link.transmit(bytes(64), 10.0, np.random.default_rng(0))  # JIT / kernel caches, off the rows' clock
-                by_config[k] = link
-            return by_config[k]
-
-        plan_ = LinkPlan("phy", build(lp.config), {p: build(lp.part_config(p)) for p, _ in lp.protect},
-                         lp.protect_dict(), lp.cbr)
-    _LINKS[lp.key] = plan_
-    return plan_, time.perf_counter() - t0
-
-
-def _encoder(task: RowTask, codec, items: list[tuple[str, np.ndarray]]):
+def _encoder(task: RowTask, codec, items: list[tuple[str, np.ndarray]], ctx: WorkerContext):
     """``encode(rate, state) -> (coded, seconds spent now)`` with the worker's encoding cache and,
     for deterministic codecs, the sweep's on-disk cache shared by all workers (``encodings_dir``);
     a cached encoding costs the row 0 s."""
@@ -178,9 +129,9 @@ def _encoder(task: RowTask, codec, items: list[tuple[str, np.ndarray]]):
     def encode(rate: dict, state):
         k = (task.dataset, task.dataset_options, task.items, task.codec.codec, task.codec.options,
              json.dumps(rate, sort_keys=True), json.dumps(state.as_dict() if state else None, sort_keys=True))
-        if k in _ENCODINGS:
-            _ENCODINGS.move_to_end(k)
-            return _ENCODINGS[k][0], 0.0  # cached: this row spent no time encoding
+        cached = ctx.encodings.get_fresh(k)
+        if cached is not None:
+            return cached[0], 0.0  # cached: this row spent no time encoding
         shared = _shared_encoding_path(task, k) if getattr(codec, "deterministic", True) else None
         found = _read_encoding(shared) if shared is not None else None
         spent = 0.0
@@ -195,9 +146,7 @@ def _encoder(task: RowTask, codec, items: list[tuple[str, np.ndarray]]):
             found = (coded, spent)
             if shared is not None:
                 _write_encoding(shared, found)
-        _ENCODINGS[k] = found
-        while len(_ENCODINGS) > _ENCODING_CACHE_SIZE:
-            _ENCODINGS.popitem(last=False)
+        ctx.encodings.put(k, found)
         return found[0], spent
 
     return encode
@@ -237,32 +186,27 @@ def _write_encoding(path, value) -> None:
         pass  # a cache: going on without it is fine
 
 
-def run_task(task: RowTask) -> list[dict]:
-    """Compute the rows of one task (the function workers run)."""
+def run_task(task: RowTask, ctx: WorkerContext | None = None) -> list[dict]:
+    """Compute the rows of one task (the function workers run) with the worker's context."""
     from semlink.plugins import load_plugins
-    from semlink.simulator import metrics as M
-    from semlink.simulator.row import RateChoice, simulate
+    from semlink.simulator.row import simulate
 
+    ctx = ctx if ctx is not None else WorkerContext.current()
     load_plugins(task.plugins)
     t0 = time.perf_counter()
-    items = _items(task)
+    items = ctx.items(task.dataset, task.dataset_options, task.items)
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    codec = _codec(task.codec)
-    perceptual = M.perceptual_metric(task.perceptual) if "perceptual" in task.metrics else None
-    links, link_warmup = _link_plan(task.link_used or task.link)
+    codec = ctx.codec(task.codec.codec, task.codec.options)
+    perceptual = ctx.perceptual(task.perceptual) if "perceptual" in task.metrics else None
+    transport, link_warmup = ctx.transport(task.link_used or task.link)
     if task.mcs == "outage":
-        links = dataclasses.replace(links, unavailable=f"outage: no MCS meets BLER <= {task.link.adapt_bler:g} "
-                                                      f"at {task.snr_db:g} dB")
+        transport = transport.with_unavailable(f"outage: no MCS meets BLER <= {task.link.adapt_bler:g} "
+                                               f"at {task.snr_db:g} dB")
     warmup_s = time.perf_counter() - t1
-    if task.link.mode == "ideal":
-        rate = RateChoice(candidates=task.codec.candidates)
-    elif task.codec.candidates and task.codec.candidates[0] == "cbr" and task.codec.candidates[1]:
-        rate = RateChoice(candidates=task.codec.candidates[1])  # rate points fitted to link.cbr
-    else:
-        rate = RateChoice(fixed=task.codec.rate_kwargs() or None)
-    rows = simulate(items, codec, links, task.snr_db, np.random.default_rng(task.seed), rate=rate,
-                    encode=_encoder(task, codec, items), metrics=task.metrics, perceptual=perceptual)
+    rows = simulate(items, codec, transport, task.snr_db, np.random.default_rng(task.seed), rate=task.codec.policy,
+                    encode=_encoder(task, codec, items, ctx), metrics=task.metrics, perceptual=perceptual,
+                    memo=ctx.metric_memo)
     out = []
     for key, r in zip(task.row_keys, rows):
         out.append({
@@ -270,20 +214,10 @@ def run_task(task: RowTask) -> list[dict]:
             "rate": r.pop("rate"), "rate_target": task.codec.rate_label, "link": task.link.label(),
             "link_id": task.link.key, "mode": task.link.mode, "snr_db": task.snr_db, "trial": task.trial, **r,
             "load_s": round(load_s / len(rows), 4), "warmup_s": round(warmup_s, 4), "link_warmup_s": round(link_warmup, 4),
-            "seed": task.seed, "spec_hash": task.spec_hash, **_link_columns(task.link_used or task.link),
+            "seed": task.seed, "spec_hash": task.spec_hash, **(task.link_used or task.link).columns(),
             **({"mcs": task.mcs, "adapt_bler": task.link.adapt_bler} if task.mcs else {}), **_versions(),
         })
     return out
-
-
-def _link_columns(lp: LinkPoint) -> dict:
-    if lp.mode == "ideal":
-        return {"channel": lp.fading, "modulation": "ideal", "code": "capacity-achieving", "estimator": "",
-                "equalizer": "", "cbr_budget": lp.cbr}
-    c = lp.config
-    return {"channel": c.channel, "modulation": c.modulation, "code": c.code, "estimator": c.estimator,
-            "equalizer": c.equalizer, "domain": c.domain, "decoder": c.decoder,
-            "channel_params": json.dumps(c.channel_params, sort_keys=True)}
 
 
 _VERSIONS: dict | None = None
@@ -440,7 +374,9 @@ def _groups(tasks: list[RowTask], max_rows: int = 8) -> list[list[RowTask]]:
 
 
 def _run_group(tasks: list[RowTask]) -> list[list[dict]]:
-    return [run_task(t) for t in tasks]
+    ctx = WorkerContext.current()
+    with ctx.lock:  # a Dask worker with several threads: one row at a time (the context is not shared)
+        return [run_task(t, ctx) for t in tasks]
 
 
 def scheduler_address(scheduler: str | None = None) -> str | None:

@@ -57,90 +57,70 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from semlink.errors import ConfigError
 from semlink.phy.ber import parse_snr_list
-from semlink.phy.config import LinkConfig, OFDMGrid
+from semlink.phy.linkspec import IdealLinkSpec, LinkSpec, PhyLinkSpec, parse_links
+from semlink.simulator.rate import BestOfPoints, FitBudget, FixedRate, RatePolicy
 
 TOP_KEYS = {"name", "out", "seed", "trials", "snr_db", "dataset", "codec", "link", "metrics", "perceptual", "plugins"}
 DATASET_KEYS = {"name", "items", "max_items", "options", "path", "sets", "set_size"}
+#: rate keywords of the built-in codecs (documentation; a codec declares its own in ``rate_keys``)
 RATE_KEYS = ("bpp", "quality", "bitrate", "bcr", "crf", "qp")
-CODEC_KEYS = {"name", "options", "label", *RATE_KEYS}
+CODEC_TABLE_KEYS = {"name", "options", "label"}
 METRICS = ("psnr", "ms_ssim", "perceptual")
-LINK_FIELDS = {f.name for f in dataclasses.fields(LinkConfig)}
-IDEAL_KEYS = {"mode", "cbr", "fading"}
-#: link settings a part may override under ``[link.protect]``
-PROTECT_FIELDS = ("code", "modulation", "codewords_per_packet", "num_iter", "demapping", "decoder")
+#: the link point of a spec (kept name: a PhyLinkSpec or an IdealLinkSpec)
+LinkPoint = LinkSpec
 
 
 @dataclass(frozen=True)
-class CodecPoint:
-    """One codec at one rate point (``rate_key=None`` in ideal mode: all candidate rates)."""
+class CodecEntry:
+    """One ``[[codec]]`` table: the codec, its label and options, and the rate it was given.
+
+    Attributes:
+        key, values: the rate keyword and its listed values (``key`` None: none given, the
+            codec's own rate points ``points_key`` / ``points`` are used).
+        fit_key: the continuous target a PHY budget fits (``bpp`` images, ``bcr`` clips), or None
+            when the codec has none (or codes sets): it then sends the best of its points.
+    """
 
     codec: str
     label: str
     options: tuple[tuple[str, Any], ...]
-    rate_key: str | None
-    rate_value: Any
-    candidates: tuple[Any, ...] = ()
+    key: str | None
+    values: tuple
+    points_key: str
+    points: tuple
+    fit_key: str | None
 
-    @property
-    def rate_label(self) -> str:
-        if self.rate_key is None:
-            return "cbr" if self.candidates and self.candidates[0] == "cbr" else "auto"
-        return f"{self.rate_key}={self.rate_value:g}" if isinstance(self.rate_value, (int, float)) else f"{self.rate_key}={self.rate_value}"
-
-    def rate_kwargs(self) -> dict:
-        return {self.rate_key: self.rate_value} if self.rate_key else {}
+    def points_for(self, link: LinkSpec) -> list["CodecPoint"]:
+        """The codec's rate points over ``link`` (each with its rate policy)."""
+        if isinstance(link, PhyLinkSpec) and link.cbr is not None:
+            policy = FitBudget(self.fit_key) if self.fit_key else BestOfPoints(self.points_key, self.points, "cbr")
+            return [CodecPoint(self.codec, self.label, self.options, policy)]
+        key, values = (self.key, self.values) if self.key else (self.points_key, self.points)
+        if isinstance(link, IdealLinkSpec):
+            return [CodecPoint(self.codec, self.label, self.options, BestOfPoints(key, tuple(values), "auto"))]
+        return [CodecPoint(self.codec, self.label, self.options, FixedRate(key, v)) for v in values]
 
 
 @dataclass(frozen=True)
-class LinkPoint:
-    """One link configuration: ``mode`` "phy" (``config``) or "ideal" (``cbr``, ``fading``)."""
+class CodecPoint:
+    """One codec with one rate policy (:mod:`semlink.simulator.rate`): a fixed point, the best
+    of its points within the link's budget, or a target fitted to it."""
 
-    mode: str
-    config: LinkConfig | None = None
-    cbr: float | None = None
-    fading: str = "awgn"
-    #: unequal error protection: ((part, ((field, value), ...)), ...), sorted
-    protect: tuple = ()
-    #: link adaptation: the BLER target (the MCS is chosen per SNR from a measured table); None = fixed MCS
-    adapt_bler: float | None = None
-
-    def protect_dict(self) -> dict[str, dict]:
-        return {part: dict(ov) for part, ov in self.protect}
-
-    def part_config(self, part: str) -> LinkConfig:
-        """The link configuration ``part`` is sent with."""
-        ov = self.protect_dict().get(part)
-        return dataclasses.replace(self.config, **ov) if ov else self.config
+    codec: str
+    label: str
+    options: tuple[tuple[str, Any], ...]
+    policy: RatePolicy
 
     @property
-    def key(self) -> str:
-        """Stable short id of the configuration (part of every row key)."""
-        return hashlib.sha1(json.dumps(self.describe_dict(), sort_keys=True, default=str).encode()).hexdigest()[:10]
+    def rate_label(self) -> str:
+        """Part of the row key: ``"bpp=0.3"``, ``"auto"`` (ideal link), ``"cbr"`` (PHY budget)."""
+        return self.policy.target_label
 
-    def describe_dict(self) -> dict:
-        if self.mode == "ideal":
-            return {"mode": "ideal", "cbr": self.cbr, "fading": self.fading}
-        d = dataclasses.asdict(self.config)
-        d["mode"] = "phy"
-        if self.cbr is not None:
-            d["cbr"] = self.cbr
-        if self.adapt_bler is not None:
-            d["adapt_bler"] = self.adapt_bler
-            d.pop("modulation"), d.pop("code")
-        if self.protect:
-            d["protect"] = self.protect_dict()
-        return d
-
-    def label(self) -> str:
-        if self.mode == "ideal":
-            return f"ideal, CBR={self.cbr:.4g}, {self.fading}"
-        c = self.config
-        uep = "".join(f", {p}: {ov.get('modulation', c.modulation)} {ov.get('code', c.code)}" for p, ov in self.protect_dict().items())
-        budget = f", CBR={self.cbr:.4g}" if self.cbr is not None else ""
-        if self.adapt_bler is not None:
-            return f"{c.channel}, adaptive MCS (BLER<={self.adapt_bler:g}), {c.estimator}+{c.equalizer}{budget}{uep}"
-        return f"{c.channel}, {c.modulation}, {c.code}, {c.estimator}+{c.equalizer}{budget}{uep}"
+    @property
+    def rate_key(self) -> str | None:
+        return self.policy.key if isinstance(self.policy, FixedRate) else None
 
 
 @dataclass
@@ -156,8 +136,8 @@ class SweepSpec:
     dataset_options: dict
     items: list[str] | None
     max_items: int | None
-    codecs: list[CodecPoint]
-    links: list[LinkPoint]
+    codec_entries: list[CodecEntry]
+    links: list[LinkSpec]
     metrics: tuple[str, ...] = METRICS
     perceptual: str = "auto"
     raw: dict = field(default_factory=dict)
@@ -168,6 +148,15 @@ class SweepSpec:
     #: sets of this many consecutive items (None: no fixed size)
     set_size: int | None = None
     dataset_kind: str = "image"
+
+    @property
+    def codecs(self) -> list[CodecPoint]:
+        """The codec points over the first link (every link of one kind gives the same points)."""
+        return [cp for e in self.codec_entries if self.links[0].applies_to(e.label) for cp in e.points_for(self.links[0])]
+
+    def pairs(self) -> list[tuple[CodecEntry, LinkSpec]]:
+        """(codec entry, link) pairs the sweep runs: every link serves the codecs it names (all by default)."""
+        return [(e, lp) for e in self.codec_entries for lp in self.links if lp.applies_to(e.label)]
 
     @property
     def hash(self) -> str:
@@ -272,21 +261,9 @@ def parse_spec(raw: dict, default_name: str = "sweep", path: Path | None = None)
     if perceptual not in ("auto", "lpips", "st_lpips"):
         raise ValueError(f"perceptual={perceptual!r} is not allowed; choose auto, lpips, st_lpips")
 
-    link_raw = raw.get("link")
-    if isinstance(link_raw, list) and link_raw and all(isinstance(x, dict) for x in link_raw):
-        links = [lp for x in link_raw for lp in _parse_links(x)]  # [[link]] tables: their union
-    elif isinstance(link_raw, dict):
-        links = _parse_links(link_raw)
-    else:
-        raise ValueError("[link] (or [[link]] tables) is required")
-    if len({lp.mode for lp in links}) > 1:
-        raise ValueError("[[link]] tables must share one mode (phy or ideal): put the ideal link in its own spec")
-    if len({lp.cbr is None for lp in links if lp.mode == "phy"}) > 1:
-        raise ValueError("[[link]] tables must all give link.cbr or none (a CBR fixes how the codecs are rated)")
-    ideal = links[0].mode == "ideal"
-    budget = links[0].mode == "phy" and links[0].cbr is not None
-    codecs = _parse_codecs(raw.get("codec"), ideal, dataset.kind, ds["name"], sets or set_size is not None, budget)
-    _check_protect(links, codecs)
+    links = parse_links(raw.get("link"))  # [link], or [[link]] tables: their union
+    codecs = _parse_codecs(raw.get("codec"), dataset.kind, ds["name"], sets or set_size is not None)
+    _check_links(links, codecs)
     return SweepSpec(name, out, seed, trials, snrs, ds["name"], ds_opts, items, max_items, codecs, links,
                      metrics, perceptual, raw, path, plugins, sets, set_size, dataset.kind)
 
@@ -332,162 +309,89 @@ def item_groups(spec: SweepSpec, dataset) -> list[tuple[str, list]]:
     return [("", [it]) for it in chosen]
 
 
-def _parse_codecs(entries, ideal: bool, dataset_kind: str, dataset_name: str, with_sets: bool,
-                  budget: bool = False) -> list[CodecPoint]:
-    from semlink.codecs import codec_class, get_codec, list_codecs
+def _parse_codecs(entries, dataset_kind: str, dataset_name: str, with_sets: bool) -> list[CodecEntry]:
+    from semlink.codecs import codec_class, get_codec
 
     if not entries:
-        raise ValueError("at least one [[codec]] is required")
+        raise ConfigError("at least one [[codec]] is required")
     out = []
     for i, c in enumerate(_as_list(entries)):
         where = f"codec[{i}]"
         if not isinstance(c, dict) or "name" not in c:
-            raise ValueError(f"{where}: a table with a name is required")
-        _unknown(where, c, CODEC_KEYS)
+            raise ConfigError(f"{where}: a table with a name is required")
         name = c["name"]
-        if name not in list_codecs():
-            raise ValueError(f"{where}.name={name!r} is unknown; registered codecs: {', '.join(list_codecs())}")
-        kind = getattr(codec_class(name), "kind", None)
+        try:
+            cls = codec_class(name)
+        except ConfigError as e:
+            raise type(e)(f"{where}.name={name!r} is unknown", allowed=e.allowed) from None
+        kind = getattr(cls, "kind", None)
         if kind != dataset_kind:
-            raise ValueError(f"{where}: codec {name!r} codes {kind} items but dataset {dataset_name!r} holds {dataset_kind} items")
+            raise ConfigError(f"{where}: codec {name!r} codes {kind} items but dataset {dataset_name!r} holds "
+                              f"{dataset_kind} items")
         opts = c.get("options", {})
         if not isinstance(opts, dict):
-            raise ValueError(f"{where}.options must be a table")
+            raise ConfigError(f"{where}.options must be a table")
         try:
             codec = get_codec(name, **opts)  # validates the options
         except ValueError as e:
-            raise ValueError(f"{where}: {e}") from None
-        if codec.codes_sets and not with_sets:
-            raise ValueError(f"{where}: codec {name!r} codes image sets; give [dataset] sets = true (folder dataset, "
-                             f"one set per subfolder) or set_size = N")
-        keys = [k for k in RATE_KEYS if k in c]
-        if len(keys) > 1:
-            raise ValueError(f"{where}: give one rate key, got {keys}")
+            raise ConfigError(f"{where}: {e}") from None
         accepted = tuple(codec.rate_keys)
+        # the codec declares its rate keywords: a plug-in's own keyword is a valid key here
+        _unknown(where, c, CODEC_TABLE_KEYS | set(accepted) | set(RATE_KEYS))
+        if codec.codes_sets and not with_sets:
+            raise ConfigError(f"{where}: codec {name!r} codes image sets; give [dataset] sets = true (folder dataset, "
+                              f"one set per subfolder) or set_size = N")
+        keys = [k for k in c if k not in CODEC_TABLE_KEYS]
+        if len(keys) > 1:
+            raise ConfigError(f"{where}: give one rate key, got {keys}")
         label = str(c.get("label", name))
         frozen = tuple(sorted((k, _freeze(v)) for k, v in opts.items()))
-        if budget:
-            if keys:
-                raise ValueError(f"{where}: link.cbr fixes the channel uses, and so the rate: remove {keys[0]} "
-                                 f"(the codec is coded at the largest rate that fits)")
-            fit = "bcr" if codec.kind == "video" else "bpp"
-            if fit in accepted and not codec.codes_sets:
-                out.append(CodecPoint(name, label, frozen, None, None, ("cbr", ())))
-                continue
-            # no continuous rate target (or a set codec): the largest of its rate points that fits
-            points = list(codec.rate_points())
-            if not points:
-                raise ValueError(f"{where}: link.cbr needs a codec with a {fit} rate target or rate points; {name!r} "
-                                 f"accepts {', '.join(accepted) or 'no declared rate'} and lists no rate points")
-            out.append(CodecPoint(name, label, frozen, None, None, ("cbr", (codec.native_rate_key, tuple(points)))))
-            continue
-        if not keys:
-            points = list(codec.rate_points())
-            if not points:
-                raise ValueError(f"{where}: no rate given and codec {name!r} has no default rate points; "
-                                 f"give one of {list(accepted) or list(RATE_KEYS)}")
-            key, values = codec.native_rate_key, points
-        else:
-            key, values = keys[0], _as_list(c[keys[0]])
+        fit = "bcr" if codec.kind == "video" else "bpp"
+        fit_key = fit if fit in accepted and not codec.codes_sets else None
+        points = tuple(codec.rate_points())
+        key, values = None, ()
+        if keys:
+            key, values = keys[0], tuple(_as_list(c[keys[0]]))
             if accepted and key not in accepted:
-                raise ValueError(f"{where}: codec {name!r} takes no rate {key!r}; it accepts {', '.join(accepted)}")
-        for v in values:
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"{where}.{key}: rates must be positive numbers, got {v!r}")
-        if ideal:
-            out.append(CodecPoint(name, label, frozen, None, None, (key, tuple(values))))
-        else:
-            out.extend(CodecPoint(name, label, frozen, key, v) for v in values)
+                raise ConfigError(f"{where}: codec {name!r} takes no rate {key!r}; it accepts {', '.join(accepted)}")
+            for v in values:
+                if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+                    raise ConfigError(f"{where}.{key}: rates must be positive numbers, got {v!r}")
+        elif not points:
+            raise ConfigError(f"{where}: no rate given and codec {name!r} has no default rate points; "
+                              f"give one of {list(accepted) or list(RATE_KEYS)}")
+        out.append(CodecEntry(name, label, frozen, key, values, codec.native_rate_key, points, fit_key))
     return out
 
 
-def _check_protect(links: list[LinkPoint], codecs: list[CodecPoint]) -> None:
-    """Every part named in ``[link.protect]`` must be a part of some codec of the spec."""
+def _check_links(links: list[LinkSpec], codecs: list[CodecEntry]) -> None:
+    """Every link serves known codec labels; a budget fixes the rate of the codecs it serves; every
+    part named in ``[link.protect]`` is a part of a codec the link serves."""
     from semlink.codecs import get_codec
 
-    named = {p for lp in links for p, _ in lp.protect}
-    if not named:
-        return
-    parts = {}
-    for cp in codecs:
-        if cp.label not in parts:
-            parts[cp.label] = tuple(get_codec(cp.codec, **dict(cp.options)).part_names())
-    known = {p for v in parts.values() for p in v}
-    unknown = sorted(named - known)
-    if unknown:
-        listing = "; ".join(f"{label}: {', '.join(v) if v else '(parts not declared)'}" for label, v in parts.items())
-        raise ValueError(f"link.protect: unknown part(s) {unknown}; the codecs' parts are {listing}")
-
-
-def _parse_links(raw: dict) -> list[LinkPoint]:
-    mode = raw.get("mode", "phy")
-    if mode not in ("phy", "ideal"):
-        raise ValueError(f"link.mode={mode!r} is not allowed; choose 'phy' or 'ideal'")
-    if mode == "ideal":
-        if "protect" in raw:
-            raise ValueError("link.protect (unequal error protection) needs mode = 'phy': the ideal link has no code or modulation")
-        _unknown("[link] (mode ideal)", raw, IDEAL_KEYS)
-        if "cbr" not in raw:
-            raise ValueError("link.cbr is required in ideal mode (channel uses per source symbol, e.g. 0.0333)")
-        out = []
-        for cbr, fading in itertools.product(_as_list(raw["cbr"]), _as_list(raw.get("fading", "awgn"))):
-            if not isinstance(cbr, (int, float)) or cbr <= 0:
-                raise ValueError(f"link.cbr must be positive, got {cbr!r}")
-            if fading not in ("awgn", "rayleigh"):
-                raise ValueError(f"link.fading={fading!r} is not allowed; choose awgn, rayleigh")
-            out.append(LinkPoint("ideal", cbr=float(cbr), fading=fading))
-        return out
-    fields = {k: v for k, v in raw.items() if k not in ("mode", "protect", "cbr", "adapt_bler")}
-    _unknown("[link]", fields, LINK_FIELDS | {"cbr", "protect", "adapt_bler"})
-    adapt = raw.get("adapt_bler")
-    if adapt is not None:
-        if not isinstance(adapt, (int, float)) or isinstance(adapt, bool) or not 0 < adapt < 0.5:
-            raise ValueError(f"link.adapt_bler must be a BLER target in (0, 0.5), e.g. 0.01, got {adapt!r}")
-        given = sorted({"modulation", "code"} & set(fields))
-        if given:
-            raise ValueError(f"link.adapt_bler chooses the modulation and code per SNR: remove link.{given[0]}")
-    cbrs = _as_list(raw["cbr"]) if "cbr" in raw else [None]
-    for c in cbrs:
-        if c is not None and (not isinstance(c, (int, float)) or isinstance(c, bool) or not 0 < c <= 10):
-            raise ValueError(f"link.cbr must be a positive number of data resource elements per source symbol, got {c!r}")
-    protect_raw = raw.get("protect", {})
-    if not isinstance(protect_raw, dict):
-        raise ValueError("link.protect must be a table of part = { setting = value, ... }")
-    # dict-valued fields (grid, channel_params) are single values unless given as a list of tables
-    names = sorted(fields)
-    choices = []
-    for k in names:
-        v = fields[k]
-        if k == "grid" and isinstance(v, dict):
-            choices.append([OFDMGrid(**_listify_grid(v))])
-        else:
-            choices.append(_as_list(v) if not isinstance(v, dict) else [v])
-    out = []
-    for combo in itertools.product(*choices):
-        kw = dict(zip(names, combo))
-        if isinstance(kw.get("grid"), dict):
-            kw["grid"] = OFDMGrid(**_listify_grid(kw["grid"]))
-        try:
-            cfg = LinkConfig(**kw)
-        except TypeError as e:
-            raise ValueError(f"[link]: {e}") from None
-        protect = []
-        for part, ov in sorted(protect_raw.items()):
-            if not isinstance(ov, dict) or not ov:
-                raise ValueError(f"link.protect.{part} must be a table of link settings, e.g. {{ code = \"80211n-648-1/2\" }}")
-            _unknown(f"link.protect.{part}", ov, PROTECT_FIELDS)
-            try:
-                dataclasses.replace(cfg, **ov)  # validates the values
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"link.protect.{part}: {e}") from None
-            protect.append((part, tuple(sorted(ov.items()))))
-        for c in cbrs:
-            out.append(LinkPoint("phy", config=cfg, cbr=None if c is None else float(c), protect=tuple(protect),
-                                 adapt_bler=None if adapt is None else float(adapt)))
-    return out
-
-
-def _listify_grid(g: dict) -> dict:
-    allowed = {f.name for f in dataclasses.fields(OFDMGrid)}
-    _unknown("link.grid", g, allowed)
-    return dict(g)
+    labels = [e.label for e in codecs]
+    for lp in links:
+        unknown = sorted(set(lp.codecs) - set(labels))
+        if unknown:
+            raise ConfigError(f"link.codecs: {unknown} name no [[codec]] label", allowed=labels)
+        served = [e for e in codecs if lp.applies_to(e.label)]
+        if isinstance(lp, PhyLinkSpec) and lp.cbr is not None:
+            for e in served:
+                if e.key is not None:
+                    raise ConfigError(f"codec {e.label!r}: link.cbr fixes the channel uses, and so the rate: remove "
+                                      f"{e.key} (the codec is coded at the largest rate that fits)")
+                if e.fit_key is None and not e.points:
+                    raise ConfigError(f"codec {e.label!r}: link.cbr needs a codec with a bpp/bcr rate target or rate "
+                                      f"points")
+        named = {p for p, _ in lp.protect}
+        if not named:
+            continue
+        parts = {}
+        for e in served:
+            if e.label not in parts:
+                parts[e.label] = tuple(get_codec(e.codec, **dict(e.options)).part_names())
+        known = {p for v in parts.values() for p in v}
+        bad = sorted(named - known)
+        if bad:
+            listing = "; ".join(f"{label}: {', '.join(v) if v else '(parts not declared)'}" for label, v in parts.items())
+            raise ConfigError(f"link.protect: unknown part(s) {bad}; the codecs' parts are {listing}")
