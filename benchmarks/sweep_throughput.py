@@ -78,11 +78,14 @@ def clip_metrics() -> None:
     rec = np.clip(clip.astype(np.int16) + rng.integers(-12, 13, clip.shape), 0, 255).astype(np.uint8)
     m = perceptual_metric()
     t0 = time.perf_counter()
-    first = quality_metrics(clip, rec, ("psnr", "ms_ssim", "perceptual"), m)
+    from semlink.simulator.metrics import build_metric
+
+    ms = [build_metric("psnr"), build_metric("ms_ssim"), m]
+    first = quality_metrics(clip, rec, ms)
     t1 = time.perf_counter()
     rec2 = rec.copy()
     rec2[0, 0, 0] ^= 1  # another reconstruction of the same clip (reference features cached)
-    quality_metrics(clip, rec2, ("psnr", "ms_ssim", "perceptual"), m)
+    quality_metrics(clip, rec2, ms)
     t2 = time.perf_counter()
     print(f"\nclip metrics, {clip.shape} ({m.name}, {getattr(m, 'precision', 'fp32')}, 2 threads): first "
           f"reconstruction of a clip {t1 - t0:.2f} s, next reconstructions {t2 - t1:.2f} s; values {first}")

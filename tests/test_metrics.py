@@ -93,12 +93,9 @@ def test_rate_figures() -> None:
     assert metrics.bcr(24, (1, 1, 3)) == pytest.approx(1.0)
 
 
-def test_perceptual_metric_offline(monkeypatch, tmp_path) -> None:
-    """Without AlexNet weights in the hub cache, 'auto' is ST-LPIPS, built with no network access."""
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    assert not metrics.lpips_available()
-    with pytest.raises(ValueError, match="alexnet"):
-        metrics.perceptual_metric("lpips")
+def test_perceptual_metrics_are_named_and_built_offline(monkeypatch) -> None:
+    """'auto' is ST-LPIPS whatever is installed; LPIPS (Alex, VGG) and DISTS are built from the
+    offline ImageNet trunks; nothing touches the network."""
 
     def no_network(*args, **kwargs):
         raise AssertionError("network access attempted")
@@ -106,13 +103,50 @@ def test_perceptual_metric_offline(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(socket.socket, "connect", no_network)
     metric = metrics.perceptual_metric("auto")
     assert metric.name == "st_lpips"
-    assert metrics.perceptual_metric("st_lpips") is metric  # cached
-
+    assert metrics.lpips_available()
     ref = get_dataset("photos", size=128, crop=128, max_items=1).items[0].data
     jpeg = get_codec("jpeg")
-    low = metric(ref, jpeg.decode(jpeg.encode(ref, quality=5)).image)
-    high = metric(ref, jpeg.decode(jpeg.encode(ref, quality=90)).image)
-    assert metric(ref, ref) == pytest.approx(0.0, abs=1e-6)
-    assert low > 0.1 and low > 3 * high > 0
-    with pytest.raises(ValueError, match="prefer"):
-        metrics.perceptual_metric("dists")  # type: ignore[arg-type]
+    low_rec, high_rec = (jpeg.decode(jpeg.encode(ref, quality=q)).image for q in (5, 90))
+    for name in ("st_lpips", "lpips", "lpips_vgg", "dists"):
+        m = metrics.build_metric(name, "fp32")
+        assert m.name == name and m.perceptual and not m.higher_is_better
+        low, high = m(ref, low_rec), m(ref, high_rec)
+        assert m(ref, ref) == pytest.approx(0.0, abs=1e-5), name
+        assert low > 0.05 and low > 2 * high > 0, (name, low, high)
+    with pytest.raises(ValueError, match="perceptual metric 'lpips_squeeze' is unknown"):
+        metrics.perceptual_metric("lpips_squeeze")
+
+
+def test_lpips_equals_the_lpips_package_with_the_same_weights() -> None:
+    """semlink's LPIPS path (cached reference features, bf16 option) equals the lpips package's own
+    forward() with the same offline ImageNet AlexNet trunk (fp32)."""
+    from semlink.nn.imagenet import lpips_network
+
+    pkg = lpips_network("alex")
+    ours = metrics.build_metric("lpips", "fp32")
+    for it in get_dataset("photos", size=160, crop=160, max_items=3):
+        x = it.data
+        rec = np.clip(x.astype(np.int16) + np.random.default_rng(0).integers(-20, 21, x.shape), 0, 255).astype(np.uint8)
+
+        def t(a):
+            return torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+        with torch.no_grad():
+            want = float(pkg(t(x), t(rec)))
+        assert ours(x, rec) == pytest.approx(want, abs=5e-5)
+
+
+def test_a_plugin_metric_works_in_a_spec(tmp_path) -> None:
+    from semlink.sweep import parse_spec, run_sweep
+
+    @metrics.register_metric("mean_abs_err", description="mean absolute error", higher_is_better=False)
+    def build(precision):
+        return lambda ref, rec: float(np.mean(np.abs(ref.astype(float) - rec.astype(float))))
+
+    spec = parse_spec({"snr_db": [30.0], "metrics": ["psnr", "mean_abs_err"], "out": str(tmp_path / "o"),
+                       "dataset": {"name": "photos", "max_items": 1, "options": {"size": 64, "crop": 64}},
+                       "codec": [{"name": "jpeg", "quality": 50}], "link": {"mode": "ideal", "cbr": 1.0}})
+    (row,) = run_sweep(spec, progress=False)
+    assert row["mean_abs_err"] > 0 and row["psnr"] > 20 and row["perceptual_metric"] == ""
+    with pytest.raises(ValueError, match="unknown key"):
+        parse_spec({**spec.raw, "metrics": ["psnr", "nope"]})

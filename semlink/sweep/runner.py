@@ -198,15 +198,14 @@ def run_task(task: RowTask, ctx: WorkerContext | None = None) -> list[dict]:
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     codec = ctx.codec(task.codec.codec, task.codec.options)
-    perceptual = ctx.perceptual(task.perceptual) if "perceptual" in task.metrics else None
+    metrics = [ctx.metric(m, task.perceptual) for m in task.metrics]
     transport, link_warmup = ctx.transport(task.link_used or task.link)
     if task.mcs == "outage":
         transport = transport.with_unavailable(f"outage: no MCS meets BLER <= {task.link.adapt_bler:g} "
                                                f"at {task.snr_db:g} dB")
     warmup_s = time.perf_counter() - t1
     rows = simulate(items, codec, transport, task.snr_db, np.random.default_rng(task.seed), rate=task.codec.policy,
-                    encode=_encoder(task, codec, items, ctx), metrics=task.metrics, perceptual=perceptual,
-                    memo=ctx.metric_memo)
+                    encode=_encoder(task, codec, items, ctx), metrics=metrics, memo=ctx.metric_memo)
     out = []
     for key, r in zip(task.row_keys, rows):
         out.append({

@@ -67,6 +67,9 @@ DATASET_KEYS = {"name", "items", "max_items", "options", "path", "sets", "set_si
 #: rate keywords of the built-in codecs (documentation; a codec declares its own in ``rate_keys``)
 RATE_KEYS = ("bpp", "quality", "bitrate", "bcr", "crf", "qp")
 CODEC_TABLE_KEYS = {"name", "options", "label"}
+#: the default metrics; ``"perceptual"`` is the spec's ``perceptual`` choice (``"auto"``: ST-LPIPS,
+#: the metric of the committed results). Any registered metric may be named (``lpips``,
+#: ``lpips_vgg``, ``st_lpips``, ``dists``, a plug-in's).
 METRICS = ("psnr", "ms_ssim", "perceptual")
 #: the link point of a spec (kept name: a PhyLinkSpec or an IdealLinkSpec)
 LinkPoint = LinkSpec
@@ -255,11 +258,17 @@ def parse_spec(raw: dict, default_name: str = "sweep", path: Path | None = None)
     if (sets or set_size) and dataset.kind != "image":
         raise ValueError(f"image sets need an image dataset; {ds['name']!r} holds {dataset.kind} items")
 
+    from semlink.simulator.metrics import METRICS as METRIC_REGISTRY, PERCEPTUAL_NAMES
+
     metrics = tuple(raw.get("metrics", METRICS))
-    _unknown("metrics", metrics, METRICS)
+    known = set(METRIC_REGISTRY.names()) | {"perceptual"}
+    _unknown("metrics", metrics, known)
+    if len(set(metrics)) != len(metrics):
+        raise ConfigError(f"metrics: {list(metrics)} names a metric twice")
     perceptual = raw.get("perceptual", "auto")
-    if perceptual not in ("auto", "lpips", "st_lpips"):
-        raise ValueError(f"perceptual={perceptual!r} is not allowed; choose auto, lpips, st_lpips")
+    allowed = ("auto", *PERCEPTUAL_NAMES, "dists")
+    if perceptual not in allowed:
+        raise ConfigError(f"perceptual={perceptual!r} is not allowed", allowed=allowed)
 
     links = parse_links(raw.get("link"))  # [link], or [[link]] tables: their union
     codecs = _parse_codecs(raw.get("codec"), dataset.kind, ds["name"], sets or set_size is not None)
