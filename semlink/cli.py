@@ -43,9 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from semlink.errors import ConfigError
+
     try:
         return int(args.func(args) or 0)
-    except ValueError as e:  # configuration errors: one clear line, no traceback
+    except ConfigError as e:  # what the user can fix: one clear line; anything else keeps its traceback
         print(f"semlink {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Iterable
 
+from semlink.errors import ConfigError
+
 
 def resolve_plugins(entries: Iterable[str]) -> tuple[str, ...]:
     """Validate plug-in entries; files become absolute paths (so workers find them).
@@ -29,11 +31,11 @@ def resolve_plugins(entries: Iterable[str]) -> tuple[str, ...]:
     out = []
     for e in entries:
         if not isinstance(e, str) or not e:
-            raise ValueError(f"plugins: entries must be module names or .py files, got {e!r}")
+            raise ConfigError(f"plugins: entries must be module names or .py files, got {e!r}")
         if e.endswith(".py") or "/" in e or "\\" in e:
             p = Path(e).expanduser()
             if not p.is_file():
-                raise ValueError(f"plugins: file {e!r} does not exist (relative paths are from {Path.cwd()})")
+                raise ConfigError(f"plugins: file {e!r} does not exist (relative paths are from {Path.cwd()})")
             out.append(str(p.resolve()))
         else:
             out.append(e)
@@ -56,10 +58,10 @@ def load_plugins(entries: Iterable[str]) -> list[str]:
             importlib.import_module(e)
         except ModuleNotFoundError as exc:
             if exc.name and e.startswith(exc.name):
-                raise ValueError(f"plugins: module {e!r} not found (is it installed or on PYTHONPATH?)") from None
-            raise ValueError(f"plugins: importing {e!r} failed: {type(exc).__name__}: {exc}") from exc
+                raise ConfigError(f"plugins: module {e!r} not found (is it installed or on PYTHONPATH?)") from None
+            raise ConfigError(f"plugins: importing {e!r} failed: {type(exc).__name__}: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - any error in a user's module is reported with its name
-            raise ValueError(f"plugins: importing {e!r} failed: {type(exc).__name__}: {exc}") from exc
+            raise ConfigError(f"plugins: importing {e!r} failed: {type(exc).__name__}: {exc}") from exc
         names.append(e)
     return names
 
@@ -71,12 +73,12 @@ def _load_file(path: Path) -> str:
         return name
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ValueError(f"plugins: cannot import file {str(path)!r}")
+        raise ConfigError(f"plugins: cannot import file {str(path)!r}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # noqa: BLE001
         del sys.modules[name]
-        raise ValueError(f"plugins: importing {str(path)!r} failed: {type(exc).__name__}: {exc}") from exc
+        raise ConfigError(f"plugins: importing {str(path)!r} failed: {type(exc).__name__}: {exc}") from exc
     return name

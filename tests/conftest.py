@@ -3,3 +3,7 @@
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Strict decoding: a decoder's unexpected exception fails the test instead of being concealed
+# (malformed streams are still concealed; tests of the never-raise policy switch it off locally).
+os.environ.setdefault("SEMLINK_STRICT_DECODE", "1")

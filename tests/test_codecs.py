@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from skimage.transform import resize
 
 from semlink.codecs import Codec, get_codec, list_codecs, register_codec
 from semlink.codecs.jpeg2000 import strip_j2k_comments

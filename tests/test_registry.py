@@ -77,3 +77,49 @@ def test_channel_code_strings_are_parsed_in_one_place():
     # a plug-in family: a repetition-like identity code of its own block length
     CODE_FAMILIES.register("testrep", lambda spec, decoder, num_iter: UncodedCode(spec.n), replace=True)
     assert isinstance(CodeSpec("testrep-96-1", "testrep", 96, "1").build(), UncodedCode)
+
+
+def test_one_never_raise_policy_on_the_codec_base():
+    import numpy as np
+
+    from semlink.codecs import Codec, DecodeError, Encoded, Reconstruction, strict_decoding
+    from semlink.errors import StreamError
+
+    class Flaky(Codec):
+        name = "flaky"
+        behaviour = "ok"
+
+        def encode(self, item, **rate):
+            return Encoded("flaky", "image", item.shape, {"x": b"\x01"})
+
+        def decode(self, received):
+            b = self.behaviour
+            if b == "bug":
+                raise IndexError("off by one")
+            if b == "stream":
+                raise StreamError("header CRC failed")
+            if b == "config":
+                raise ConfigError("checkpoint missing")
+            if b == "shape":
+                return Reconstruction(np.zeros((2, 2, 3), np.uint8), True)
+            return Reconstruction(np.full(received.shape, 7, np.uint8), True)
+
+    c, x = Flaky(), np.zeros((4, 4, 3), np.uint8)
+    enc = c.encode(x)
+    assert c.decode(enc).decoded_ok
+    with strict_decoding(False):
+        for b, why in (("bug", "decode failed: IndexError: off by one"), ("stream", "stream unusable: header CRC failed"),
+                       ("shape", "decode failed: ValueError: decoder returned uint8 (2, 2, 3)")):
+            c.behaviour = b
+            rec = c.decode(enc)
+            assert not rec.decoded_ok and rec.reason.startswith(why) and rec.data.shape == x.shape
+            assert (rec.data == 128).all() and rec.recovered == 0.0
+    with strict_decoding(True):
+        c.behaviour = "bug"
+        with pytest.raises(DecodeError, match="flaky: IndexError"):
+            c.decode(enc)
+        c.behaviour = "stream"  # a malformed stream is an outcome of the channel, even in strict mode
+        assert not c.decode(enc).decoded_ok
+    c.behaviour = "config"  # a missing checkpoint is not
+    with pytest.raises(ConfigError, match="checkpoint missing"):
+        c.decode(enc)

@@ -6,7 +6,7 @@
 >>> rec = codec.decode(enc)                    # no channel; over a link: codec.decode(received)
 """
 
-from .base import ChannelState, Codec, Encoded, EncodedSet, Reconstruction, ReceivedSet, SetCodec
+from .base import ChannelState, Codec, DecodeError, Encoded, EncodedSet, Reconstruction, ReceivedSet, SetCodec, strict_decoding
 from .received import Received, ReceivedPart, as_received
 from .registry import codec_class, get_codec, list_codecs, register_codec
 
@@ -15,5 +15,6 @@ from . import pillow_codecs, jpeg2000, heic, video, hyperprior, dvc_pair  # noqa
 
 __all__ = [
     "ChannelState", "Codec", "Encoded", "EncodedSet", "Received", "ReceivedPart", "ReceivedSet", "Reconstruction",
-    "SetCodec", "as_received", "codec_class", "get_codec", "list_codecs", "register_codec",
+    "SetCodec", "DecodeError", "as_received", "codec_class", "get_codec", "list_codecs", "register_codec",
+    "strict_decoding",
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from semlink.errors import ConfigError, StreamError
+
 #: Value of a concealed (undecodable) pixel: mid-grey.
 CONCEAL_VALUE = 128
 
@@ -16,7 +18,7 @@ def validate_image(item: np.ndarray) -> np.ndarray:
     """
     arr = np.asarray(item)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 1:
-        raise ValueError(f"image must be uint8 [H, W, 3], got {arr.dtype} {arr.shape}")
+        raise ConfigError(f"image must be uint8 [H, W, 3], got {arr.dtype} {arr.shape}")
     return np.ascontiguousarray(arr)
 
 
@@ -24,7 +26,7 @@ def validate_video(item: np.ndarray) -> np.ndarray:
     """Check a video item: uint8 [T, H, W, 3] with T >= 1."""
     arr = np.asarray(item)
     if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3 or min(arr.shape[:3]) < 1:
-        raise ValueError(f"video must be uint8 [T, H, W, 3], got {arr.dtype} {arr.shape}")
+        raise ConfigError(f"video must be uint8 [T, H, W, 3], got {arr.dtype} {arr.shape}")
     return np.ascontiguousarray(arr)
 
 
@@ -68,16 +70,16 @@ def one_rate(rate: dict, allowed: tuple[str, ...]) -> tuple[str | None, float | 
     given = {k: v for k, v in rate.items() if v is not None}
     unknown = sorted(set(given) - set(allowed))
     if unknown:
-        raise ValueError(f"unknown rate keyword(s) {unknown}; this codec accepts one of {list(allowed)}")
+        raise ConfigError(f"unknown rate keyword(s) {unknown}; this codec accepts one of {list(allowed)}")
     if len(given) > 1:
-        raise ValueError(f"give exactly one rate keyword, got {sorted(given)}")
+        raise ConfigError(f"give exactly one rate keyword, got {sorted(given)}")
     if not given:
         return None, None
     (key, value), = given.items()
     if not np.isfinite(value):
-        raise ValueError(f"{key} must be finite, got {value!r}")
+        raise ConfigError(f"{key} must be finite, got {value!r}")
     if key in ("bpp", "bitrate", "bcr") and value <= 0:
-        raise ValueError(f"{key} must be > 0, got {value!r}")
+        raise ConfigError(f"{key} must be > 0, got {value!r}")
     return key, float(value)
 
 
@@ -90,7 +92,7 @@ def check_context(extra: dict) -> None:
     """Reject unknown ``encode`` keywords (so a misspelt or wrong-kind rate is not ignored)."""
     unknown = sorted(set(extra) - set(CONTEXT_KEYS))
     if unknown:
-        raise ValueError(f"unknown encode keyword(s) {unknown}; context keywords accepted: {list(CONTEXT_KEYS)}")
+        raise ConfigError(f"unknown encode keyword(s) {unknown}; context keywords accepted: {list(CONTEXT_KEYS)}")
 
 
 #: What a classical decoder does with a damaged part (``on_loss`` codec option).
@@ -99,7 +101,7 @@ ON_LOSS = ("decode", "conceal")
 
 def check_on_loss(value: str) -> str:
     if value not in ON_LOSS:
-        raise ValueError(f"on_loss must be one of {list(ON_LOSS)}, got {value!r}")
+        raise ConfigError(f"on_loss must be one of {list(ON_LOSS)}, got {value!r}")
     return value
 
 
@@ -123,13 +125,13 @@ def read_varint(buf: bytes, pos: int, max_bytes: int = 5) -> tuple[int, int]:
     n = shift = 0
     for i in range(max_bytes):
         if pos + i >= len(buf):
-            raise ValueError("header truncated")
+            raise StreamError("header truncated")
         b = buf[pos + i]
         n |= (b & 0x7F) << shift
         shift += 7
         if not b & 0x80:
             return n, pos + i + 1
-    raise ValueError("header varint too long")
+    raise StreamError("header varint too long")
 
 
 def padded_tensor(image: np.ndarray, multiple: int):

@@ -34,15 +34,17 @@ bases) sent once per set, plus per-image parts.
 from __future__ import annotations
 
 import abc
-import dataclasses
+import contextlib
+import contextvars
 import functools
-import math
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
 import numpy as np
 
+from semlink.errors import ConfigError, StreamError
 from semlink.phy.state import ChannelState  # noqa: F401  (what an adaptive encoder is told; re-exported)
 
 from .received import Received, ReceivedPart, as_received
@@ -151,7 +153,8 @@ class Codec(abc.ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # decode() of every codec accepts an Encoded too (a channel-free round trip).
+        # decode() of every codec accepts an Encoded too (a channel-free round trip) and follows
+        # the one never-raise policy (see guarded_decode)
         if "decode" in cls.__dict__ and not getattr(cls.__dict__["decode"], "_accepts_encoded", False):
             cls.decode = _accept_encoded(cls.__dict__["decode"])
 
@@ -185,10 +188,72 @@ class Codec(abc.ABC):
                 if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
+# ------------------------------------------------------------------------- the never-raise policy
+#: strict decoding: a decoder's unexpected exception is raised (as DecodeError) instead of concealed;
+#: the test suite turns it on (SEMLINK_STRICT_DECODE=1, or the strict_decoding() context)
+_STRICT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "semlink_strict_decoding", default=os.environ.get("SEMLINK_STRICT_DECODE", "") == "1")
+
+
+@contextlib.contextmanager
+def strict_decoding(on: bool = True):
+    """Within the block, decoders raise :class:`DecodeError` on an unexpected exception instead of
+    concealing it (malformed streams, :class:`~semlink.errors.StreamError`, are still concealed)."""
+    token = _STRICT.set(on)
+    try:
+        yield
+    finally:
+        _STRICT.reset(token)
+
+
+class DecodeError(RuntimeError):
+    """Strict decoding: a decoder failed on something other than a malformed stream."""
+
+
+def conceal(shape: tuple[int, ...], reason: str) -> Reconstruction:
+    """Plain concealment: mid-grey of the source shape, ``decoded_ok=False`` with the reason."""
+    return Reconstruction(np.full(tuple(shape), 128, np.uint8), False, reason, recovered=0.0)
+
+
+def check_reconstruction(rec: Any, shape: tuple[int, ...]) -> None:
+    """ValueError unless ``rec`` is a Reconstruction of uint8 data of ``shape``."""
+    if not isinstance(rec, Reconstruction):
+        raise ValueError(f"decoder returned {type(rec).__name__}, expected a Reconstruction")
+    if rec.data.shape != tuple(shape) or rec.data.dtype != np.uint8:
+        raise ValueError(f"decoder returned {rec.data.dtype} {rec.data.shape}, expected uint8 {tuple(shape)}")
+
+
+def guarded(decode_call, shapes: list[tuple[int, ...]], name: str) -> list[Reconstruction]:
+    """Run ``decode_call() -> list[Reconstruction]`` under the one never-raise policy:
+
+    * a user-fixable error (:class:`~semlink.errors.ConfigError`: a missing checkpoint, an
+      uninstalled package) is raised — it is not an outcome of the channel;
+    * a malformed stream (:class:`~semlink.errors.StreamError`) -> plain concealment;
+    * anything else, or output of the wrong shape / dtype / count -> plain concealment with the
+      reason, or :class:`DecodeError` under :func:`strict_decoding`.
+    """
+    try:
+        recs = list(decode_call())
+        if len(recs) != len(shapes):
+            raise ValueError(f"decoder returned {len(recs)} reconstructions for {len(shapes)} items")
+        for rec, shape in zip(recs, shapes):
+            check_reconstruction(rec, shape)
+        return recs
+    except ConfigError:
+        raise
+    except StreamError as exc:
+        return [conceal(s, f"stream unusable: {exc}") for s in shapes]
+    except Exception as exc:  # noqa: BLE001 - a decoder must never take a sweep down
+        if _STRICT.get():
+            raise DecodeError(f"{name}: {type(exc).__name__}: {exc}") from exc
+        return [conceal(s, f"decode failed: {type(exc).__name__}: {exc}") for s in shapes]
+
+
 def _accept_encoded(decode):
     @functools.wraps(decode)
     def wrapper(self, received, *args, **kwargs):
-        return decode(self, as_received(received, getattr(self, "wants_llr", False)), *args, **kwargs)
+        rx = as_received(received, getattr(self, "wants_llr", False))
+        return guarded(lambda: [decode(self, rx, *args, **kwargs)], [tuple(rx.shape)], self.name or type(self).__name__)[0]
 
     wrapper._accepts_encoded = True
     return wrapper
@@ -285,7 +350,8 @@ class SetCodec(Codec):
             def decode_set(self, received, *args, **kwargs):
                 if isinstance(received, EncodedSet):
                     received = received.received(self.wants_llr)
-                return inner(self, received, *args, **kwargs)
+                shapes = [tuple(r.shape) for r in received.items]
+                return guarded(lambda: inner(self, received, *args, **kwargs), shapes, self.name or type(self).__name__)
 
             decode_set._accepts_encoded = True
             cls.decode_set = decode_set

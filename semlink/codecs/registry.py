@@ -25,6 +25,8 @@ from .base import Codec
 #: that ``semlink.codecs`` never imports a system and stays light to import)
 LAZY_CODECS = {"gan-c2f": "semlink.semantic.gan_c2f.codec", "vqdeepvsc": "semlink.semantic.vqdeepvsc.codec",
                "seb": "semlink.semantic.seb.codec"}
+#: codecs registered when their module is first used (the anchors of published comparisons)
+LAZY_CODECS["jpeg2000-ffmpeg"] = "semlink.codecs.jpeg2000_ffmpeg"
 
 
 
@@ -61,7 +63,9 @@ def get_codec(name: str, **options: Any) -> Codec:
             raise ConfigError(f"codec {name!r} has no option(s) {unknown}; its options: {', '.join(accepted) or 'none'}")
     try:
         return factory(**options)
-    except TypeError as e:
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as e:  # a constructor's option check
         raise ConfigError(f"codec {name!r}: {e}") from None
 
 

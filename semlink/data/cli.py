@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 
+from semlink.errors import ConfigError
+
 from .fetch import fetch
 from .registry import dataset_spec, list_datasets
 
@@ -66,7 +68,7 @@ def _video_pack(args: argparse.Namespace) -> int:
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
-        raise ValueError(f"--size must be WxH, e.g. 320x240, got {args.size!r}") from None
+        raise ConfigError(f"--size must be WxH, e.g. 320x240, got {args.size!r}") from None
     m = video_pack(Path(args.out).expanduser(), Path(args.photos).expanduser(), clips=args.clips, frames=args.frames,
                    size=(w, h), max_side=args.max_side, seed=args.seed)
     print(f"{m['real']} real and {m['synthetic']} synthetic clips of {args.frames} frames in {args.out} "

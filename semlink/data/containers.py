@@ -15,8 +15,10 @@ import struct
 import zlib
 from pathlib import Path
 
+from semlink.errors import ConfigError
 
-class ContainerError(ValueError):
+
+class ContainerError(ConfigError):
     """A container file is malformed, or lacks the entry asked for."""
 
 

@@ -62,6 +62,8 @@ from PIL import Image
 
 from .corpus_v2_sources import V2_SOURCES
 
+from semlink.errors import ConfigError
+
 OPENCV_DATA = "usr/share/doc/opencv-doc/examples/data"
 PLASMA = "usr/share/wallpapers"
 
@@ -140,7 +142,7 @@ DEFAULT_PACK_SOURCES = tuple(n for n, s in SOURCES.items() if s.kind == "image")
 PACK_V1_SOURCES = ("bundled", "mate-nature", "plasma-photos", "opencv-photos")
 
 
-class CorpusError(ValueError):
+class CorpusError(ConfigError):
     """A source cannot be fetched or packed (the message says what is needed)."""
 
 
@@ -224,7 +226,7 @@ def fetch(name: str, dest: Path | None = None, deb: Path | None = None) -> Path:
 def _installed_files(name: str) -> list[Path]:
     """Files of the sources that ship in installed Python packages (no download)."""
     if name == "bundled":
-        from semlink.train.data import bundled_files
+        from semlink.data.bundled import bundled_files
 
         return bundled_files()
     from importlib import resources

@@ -35,6 +35,8 @@ from .clips import DEFAULT_MAX_FRAMES, read_clip
 from .registry import Dataset, Item, register_dataset
 from .transforms import Geometry
 
+from semlink.errors import ConfigError
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".y4m", ".mov", ".webm")
 KINDS = ("auto", "image", "video")
@@ -73,9 +75,9 @@ def load_image(path: Path) -> np.ndarray:
             im = ImageOps.exif_transpose(im) or im
             arr = _to_uint8_rgb(im)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"cannot decode image file {path}: {exc}") from None
+        raise ConfigError(f"cannot decode image file {path}: {exc}") from None
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"cannot decode image file {path}: unexpected shape {arr.shape}")
+        raise ConfigError(f"cannot decode image file {path}: unexpected shape {arr.shape}")
     return arr
 
 
@@ -88,8 +90,8 @@ def load_video(path: Path, max_frames: int | None = DEFAULT_MAX_FRAMES, start_fr
     except (av.FFmpegError, OSError, ValueError, IndexError, RuntimeError) as exc:
         msg = str(exc)
         if str(path) in msg:
-            raise ValueError(msg) from None
-        raise ValueError(f"cannot decode video file {path}: {msg}") from None
+            raise ConfigError(msg) from None
+        raise ConfigError(f"cannot decode video file {path}: {msg}") from None
 
 
 def _hidden(rel: PurePosixPath) -> bool:
@@ -105,9 +107,9 @@ def scan_folder(path: str | os.PathLike, recursive: bool = True) -> tuple[Path, 
     """
     root = Path(path).expanduser()
     if not root.exists():
-        raise ValueError(f"dataset folder {str(path)!r} does not exist")
+        raise ConfigError(f"dataset folder {str(path)!r} does not exist")
     if not root.is_dir():
-        raise ValueError(f"dataset folder {str(path)!r} is not a directory")
+        raise ConfigError(f"dataset folder {str(path)!r} is not a directory")
     root = root.resolve()
     images: list[PurePosixPath] = []
     videos: list[PurePosixPath] = []
@@ -176,27 +178,27 @@ def build_folder(
             folder with both images and videos and ``kind="auto"``; invalid option.
     """
     if path is None or str(path) == "":
-        raise ValueError("dataset 'folder' needs a directory: path=DIR (command line: --dataset folder:DIR)")
+        raise ConfigError("dataset 'folder' needs a directory: path=DIR (command line: --dataset folder:DIR)")
     if kind not in KINDS:
-        raise ValueError(f"dataset 'folder': kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise ConfigError(f"dataset 'folder': kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1):
-        raise ValueError(f"max_frames must be a positive integer or None, got {max_frames!r}")
+        raise ConfigError(f"max_frames must be a positive integer or None, got {max_frames!r}")
     if isinstance(start_frame, bool) or not isinstance(start_frame, int) or start_frame < 0:
-        raise ValueError(f"start_frame must be a non-negative integer, got {start_frame!r}")
+        raise ConfigError(f"start_frame must be a non-negative integer, got {start_frame!r}")
     root, images, videos = scan_folder(path, recursive=recursive)
     exts = f"images: {', '.join(e[1:] for e in IMAGE_EXTENSIONS)}; videos: {', '.join(e[1:] for e in VIDEO_EXTENSIONS)}"
     if kind == "auto":
         if images and videos:
-            raise ValueError(
+            raise ConfigError(
                 f"dataset folder {root} holds both images ({len(images)}) and videos ({len(videos)}); "
                 'pass kind="image" or kind="video" to use one of them'
             )
         if not images and not videos:
-            raise ValueError(f"dataset folder {root} holds no image or video files ({exts})")
+            raise ConfigError(f"dataset folder {root} holds no image or video files ({exts})")
         kind = "image" if images else "video"
     files = images if kind == "image" else videos
     if not files:
-        raise ValueError(f"dataset folder {root} holds no {kind} files ({exts})")
+        raise ConfigError(f"dataset folder {root} holds no {kind} files ({exts})")
     items = []
     for rel, name in zip(files, item_names(files)):
         p = root / rel

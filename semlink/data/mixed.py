@@ -21,6 +21,8 @@ import numpy as np
 from .registry import Dataset, Item, register_dataset
 from .transforms import Geometry
 
+from semlink.errors import ConfigError
+
 SUBSETS = ("mixed", "strong", "weak")
 
 
@@ -34,12 +36,12 @@ def build_mixed(geometry: Geometry, subset: str = "mixed", side: int = 256, fram
     from . import clips, photos
 
     if subset not in SUBSETS:
-        raise ValueError(f"subset must be one of {', '.join(SUBSETS)}, got {subset!r}")
+        raise ConfigError(f"subset must be one of {', '.join(SUBSETS)}, got {subset!r}")
     for name, v in (("side", side), ("frames", frames), ("frame_step", frame_step)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            raise ConfigError(f"{name} must be a positive integer, got {v!r}")
     if side % 32:
-        raise ValueError(f"side must be a multiple of 32 (the Seb patch size), got {side}")
+        raise ConfigError(f"side must be a multiple of 32 (the Seb patch size), got {side}")
     sq = _square(side)
 
     def then(arr: np.ndarray) -> np.ndarray:

@@ -17,8 +17,10 @@ from semlink.registry import Registry
 
 from .transforms import Geometry
 
+from semlink.errors import UnavailableError, ConfigError
 
-class DatasetUnavailable(RuntimeError):
+
+class DatasetUnavailable(UnavailableError):
     """An optional dataset's package is not installed (the message says how to install it)."""
 
 
@@ -132,13 +134,13 @@ def parse_dataset_arg(text: str) -> tuple[str, dict[str, Any]]:
     name, sep, rest = text.partition(":")
     name = name.strip()
     if not name:
-        raise ValueError(f"dataset argument {text!r} names no dataset (use e.g. photos or folder:DIR)")
+        raise ConfigError(f"dataset argument {text!r} names no dataset (use e.g. photos or folder:DIR)")
     if not sep:
         return name, {}
     if name != "folder":
-        raise ValueError(f"dataset argument {text!r}: only 'folder' takes a value after ':' (folder:DIR)")
+        raise ConfigError(f"dataset argument {text!r}: only 'folder' takes a value after ':' (folder:DIR)")
     if not rest.strip():
-        raise ValueError(f"dataset argument {text!r}: give the directory, e.g. folder:path/to/images")
+        raise ConfigError(f"dataset argument {text!r}: give the directory, e.g. folder:path/to/images")
     return "folder", {"path": rest}
 
 
@@ -165,7 +167,7 @@ def get_dataset(
     """
     spec = dataset_spec(name)
     if max_items is not None and (not isinstance(max_items, int) or max_items < 1):
-        raise ValueError(f"max_items must be a positive integer or None, got {max_items!r}")
+        raise ConfigError(f"max_items must be a positive integer or None, got {max_items!r}")
     ds = spec.build(Geometry(size=size, crop=crop), **options)
     if max_items is not None:
         ds.items = ds.items[:max_items]

@@ -7,20 +7,22 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from semlink.errors import ConfigError
+
 
 def _hw(value: int | tuple[int, int] | None, field: str) -> tuple[int, int] | int | None:
     if value is None:
         return None
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         if value < 1:
-            raise ValueError(f"{field} must be >= 1, got {value}")
+            raise ConfigError(f"{field} must be >= 1, got {value}")
         return int(value)
     try:
         h, w = (int(v) for v in value)  # type: ignore[union-attr]
     except (TypeError, ValueError):
-        raise ValueError(f"{field} must be an int or (H, W), got {value!r}") from None
+        raise ConfigError(f"{field} must be an int or (H, W), got {value!r}") from None
     if h < 1 or w < 1:
-        raise ValueError(f"{field} must be positive, got {value!r}")
+        raise ConfigError(f"{field} must be positive, got {value!r}")
     return h, w
 
 
@@ -58,7 +60,7 @@ class Geometry:
             ch, cw = (self.crop, self.crop) if isinstance(self.crop, int) else self.crop
             h, w = out.shape[:2]
             if ch > h or cw > w:
-                raise ValueError(f"crop {ch}x{cw} is larger than the image {h}x{w}")
+                raise ConfigError(f"crop {ch}x{cw} is larger than the image {h}x{w}")
             top, left = (h - ch) // 2, (w - cw) // 2
             out = out[top : top + ch, left : left + cw]
         return out

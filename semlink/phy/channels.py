@@ -30,6 +30,8 @@ import torch
 
 from semlink.registry import Registry
 
+from semlink.errors import ConfigError
+
 def _set_name(name: str, cls: Any) -> None:
     cls.name = name
 
@@ -102,7 +104,7 @@ class Channel(abc.ABC):
         unknown = set(kwargs) - set(self.params)
         if unknown:
             allowed = ", ".join(sorted(self.params)) or "none"
-            raise ValueError(f"channel {self.name!r}: unknown parameter(s) {sorted(unknown)}; allowed: {allowed}")
+            raise ConfigError(f"channel {self.name!r}: unknown parameter(s) {sorted(unknown)}; allowed: {allowed}")
         self.values = {**self.params, **kwargs}
         self._validate()
 
@@ -155,11 +157,11 @@ class _TDL(Channel):
     def _validate(self) -> None:
         v = self.values
         if not v["delay_spread"] > 0:
-            raise ValueError(f"channel {self.name!r}: delay_spread must be > 0 seconds, got {v['delay_spread']!r}")
+            raise ConfigError(f"channel {self.name!r}: delay_spread must be > 0 seconds, got {v['delay_spread']!r}")
         if v["speed"] < 0:
-            raise ValueError(f"channel {self.name!r}: speed must be >= 0 m/s, got {v['speed']!r}")
+            raise ConfigError(f"channel {self.name!r}: speed must be >= 0 m/s, got {v['speed']!r}")
         if not v["carrier_frequency"] > 0:
-            raise ValueError(f"channel {self.name!r}: carrier_frequency must be > 0 Hz, got {v['carrier_frequency']!r}")
+            raise ConfigError(f"channel {self.name!r}: carrier_frequency must be > 0 Hz, got {v['carrier_frequency']!r}")
 
     def model(self, device: str):
         from sionna.phy.channel.tr38901 import TDL

@@ -94,7 +94,7 @@ def register_mcs(sub: argparse._SubParsersAction) -> None:
 def run_mcs(args: argparse.Namespace) -> int:
     from semlink.phy.config import LinkConfig
     from semlink.phy.mcs import cached_table, list_cached
-    from semlink.sweep.runner import ADAPT_SNR_GRID
+    from semlink.phy.mcs import ADAPT_SNR_GRID
 
     if args.list:
         for name, facts in list_cached():

@@ -11,6 +11,8 @@ from typing import Any
 
 from semlink.phy.channels import list_channels, make_channel
 
+from semlink.errors import ConfigError
+
 MODULATIONS = {"qpsk": 2, "16qam": 4, "64qam": 6}
 #: the code strings the shipped tables support (semlink.phy.codes parses them; plug-in families too)
 CODES = ("80211n-648-3/4", "80211n-648-1/2", "none")
@@ -25,7 +27,7 @@ BACKENDS = ("fast", "sionna")
 
 def _choice(name: str, value: Any, allowed) -> None:
     if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
+        raise ConfigError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
 
 
 @dataclass(frozen=True)
@@ -54,22 +56,22 @@ class OFDMGrid:
         object.__setattr__(self, "num_guard_carriers", tuple(int(x) for x in self.num_guard_carriers))
         object.__setattr__(self, "pilot_ofdm_symbol_indices", tuple(int(x) for x in self.pilot_ofdm_symbol_indices))
         if not isinstance(self.fft_size, int) or self.fft_size < 8:
-            raise ValueError(f"grid.fft_size must be an int >= 8, got {self.fft_size!r}")
+            raise ConfigError(f"grid.fft_size must be an int >= 8, got {self.fft_size!r}")
         if not self.subcarrier_spacing > 0:
-            raise ValueError(f"grid.subcarrier_spacing must be > 0 Hz, got {self.subcarrier_spacing!r}")
+            raise ConfigError(f"grid.subcarrier_spacing must be > 0 Hz, got {self.subcarrier_spacing!r}")
         if not 0 <= self.cyclic_prefix_length <= self.fft_size:
-            raise ValueError(f"grid.cyclic_prefix_length must be in [0, fft_size], got {self.cyclic_prefix_length!r}")
+            raise ConfigError(f"grid.cyclic_prefix_length must be in [0, fft_size], got {self.cyclic_prefix_length!r}")
         if len(self.num_guard_carriers) != 2 or min(self.num_guard_carriers) < 0:
-            raise ValueError(f"grid.num_guard_carriers must be two ints >= 0, got {self.num_guard_carriers!r}")
+            raise ConfigError(f"grid.num_guard_carriers must be two ints >= 0, got {self.num_guard_carriers!r}")
         if sum(self.num_guard_carriers) + int(self.dc_null) >= self.fft_size:
-            raise ValueError("grid.num_guard_carriers leave no usable subcarrier")
+            raise ConfigError("grid.num_guard_carriers leave no usable subcarrier")
         if self.num_ofdm_symbols < 1:
-            raise ValueError(f"grid.num_ofdm_symbols must be >= 1, got {self.num_ofdm_symbols!r}")
+            raise ConfigError(f"grid.num_ofdm_symbols must be >= 1, got {self.num_ofdm_symbols!r}")
         p = self.pilot_ofdm_symbol_indices
         if any(not 0 <= i < self.num_ofdm_symbols for i in p) or len(set(p)) != len(p):
-            raise ValueError(f"grid.pilot_ofdm_symbol_indices must be distinct indices < num_ofdm_symbols, got {p!r}")
+            raise ConfigError(f"grid.pilot_ofdm_symbol_indices must be distinct indices < num_ofdm_symbols, got {p!r}")
         if len(p) >= self.num_ofdm_symbols:
-            raise ValueError("grid.pilot_ofdm_symbol_indices leave no OFDM symbol for data")
+            raise ConfigError("grid.pilot_ofdm_symbol_indices leave no OFDM symbol for data")
 
     @property
     def bandwidth(self) -> float:
@@ -154,18 +156,18 @@ class LinkConfig:
             if isinstance(self.grid, dict):
                 object.__setattr__(self, "grid", OFDMGrid(**self.grid))
             else:
-                raise ValueError(f"grid must be an OFDMGrid or a dict of its fields, got {type(self.grid).__name__}")
+                raise ConfigError(f"grid must be an OFDMGrid or a dict of its fields, got {type(self.grid).__name__}")
         if not isinstance(self.channel_params, dict):
-            raise ValueError(f"channel_params must be a dict, got {type(self.channel_params).__name__}")
+            raise ConfigError(f"channel_params must be a dict, got {type(self.channel_params).__name__}")
         make_channel(self.channel, self.channel_params)  # validates the parameters
         for name in ("num_iter", "codewords_per_packet", "batch_slots"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+                raise ConfigError(f"{name} must be a positive int, got {v!r}")
         if not (self.device == "cpu" or str(self.device).startswith("cuda")):
-            raise ValueError(f"device={self.device!r} is not allowed; use 'cpu', 'cuda' or 'cuda:N'")
+            raise ConfigError(f"device={self.device!r} is not allowed; use 'cpu', 'cuda' or 'cuda:N'")
         if self.estimator != "perfect" and not self.grid.pilot_ofdm_symbol_indices:
-            raise ValueError(f"estimator={self.estimator!r} needs pilots: grid.pilot_ofdm_symbol_indices is empty")
+            raise ConfigError(f"estimator={self.estimator!r} needs pilots: grid.pilot_ofdm_symbol_indices is empty")
 
     @property
     def bits_per_symbol(self) -> int:

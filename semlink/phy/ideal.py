@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from semlink.errors import ConfigError
+
 
 def capacity_awgn(snr_db: float) -> float:
     """AWGN capacity [bits per complex channel use] at Es/N0 ``snr_db`` [dB]."""
@@ -62,9 +64,9 @@ class IdealLink:
 
     def __init__(self, cbr: float, fading: str = "awgn"):
         if not (isinstance(cbr, (int, float)) and cbr > 0):
-            raise ValueError(f"cbr must be a positive number of channel uses per source symbol, got {cbr!r}")
+            raise ConfigError(f"cbr must be a positive number of channel uses per source symbol, got {cbr!r}")
         if fading not in ("awgn", "rayleigh"):
-            raise ValueError(f"fading={fading!r} is not allowed; choose 'awgn' or 'rayleigh'")
+            raise ConfigError(f"fading={fading!r} is not allowed; choose 'awgn' or 'rayleigh'")
         self.cbr = float(cbr)
         self.fading = fading
 

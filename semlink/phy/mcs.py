@@ -36,6 +36,8 @@ MCS_LIST: tuple[tuple[str, str], ...] = (
     ("qpsk", "1/2"), ("qpsk", "3/4"), ("16qam", "1/2"), ("16qam", "3/4"), ("64qam", "1/2"), ("64qam", "3/4"),
 )
 TABLE_FORMAT = 1
+#: SNR grid [dB] of the BLER tables behind link adaptation (sweeps and `semlink mcs-table`)
+ADAPT_SNR_GRID = [float(s) for s in range(-2, 33)]
 
 
 def mcs_name(modulation: str, rate: str) -> str:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from semlink.errors import ConfigError
+
 
 def esno_db_to_no(esno_db: float | np.ndarray) -> float | np.ndarray:
     """Es/N0 [dB] -> linear complex noise variance per resource element (unit-energy symbols)."""
@@ -42,8 +44,8 @@ def esno_db_to_ebno_db(esno_db, bits_per_symbol: int, code_rate: float = 1.0, ov
 
 def _check(bits_per_symbol, code_rate, overhead):
     if bits_per_symbol <= 0:
-        raise ValueError(f"bits_per_symbol must be positive, got {bits_per_symbol!r}")
+        raise ConfigError(f"bits_per_symbol must be positive, got {bits_per_symbol!r}")
     if not 0 < code_rate <= 1:
-        raise ValueError(f"code_rate must be in (0, 1], got {code_rate!r}")
+        raise ConfigError(f"code_rate must be in (0, 1], got {code_rate!r}")
     if not 0 < overhead <= 1:
-        raise ValueError(f"overhead must be in (0, 1], got {overhead!r}")
+        raise ConfigError(f"overhead must be in (0, 1], got {overhead!r}")

@@ -33,7 +33,6 @@ import collections
 import functools
 import hashlib
 import math
-import os
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
@@ -41,6 +40,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from semlink.errors import ConfigError, UnavailableError
+from semlink.nn.perceptual import build_st_lpips
 from semlink.registry import Registry
 
 #: Peak value of 8-bit samples.
@@ -199,7 +199,7 @@ class PerceptualMetric:
 
             self.net = lpips_network("alex" if name == "lpips" else "vgg16")  # UnavailableError says what to install
         elif name == "st_lpips":
-            self.net = _build_st_lpips()
+            self.net = build_st_lpips()
         else:
             raise ConfigError(f"perceptual metric {name!r} is unknown", allowed=PERCEPTUAL_NAMES)
         if device == "auto":
@@ -297,26 +297,6 @@ def _native_bf16(device: str) -> bool:
     from semlink.precision import resolve_amp
 
     return resolve_amp("auto", device).bf16
-
-
-def _build_st_lpips():
-    """ST-LPIPS (VGG, shift-tolerant) with the weights shipped in stlpips-pytorch.
-
-    Loads the weights itself (the package loads with ``strict=False``, which would hide a
-    missing file) and checks that every parameter was found.
-    """
-    import torch
-    from stlpips_pytorch import stlpips
-
-    net = stlpips.LPIPS(net="vgg", variant="shift_tolerant", pretrained=False, verbose=False)
-    path = Path(stlpips.__file__).parent / "weights" / "vST0.0" / "vgg_shift_tolerant.pth"
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    # ``lins.k`` are aliases of ``link`` (same modules, stored once in the file).
-    missing = [k for k in missing if not k.startswith("lins.")]
-    if missing or unexpected:
-        raise RuntimeError(f"ST-LPIPS weights mismatch: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    return net
 
 
 def perceptual_metric(prefer: str = "auto", precision: str = "auto"):

@@ -161,21 +161,13 @@ def simulate(
 
 # ----------------------------------------------------------------------------- decoding
 def _safe_decode(codec: Codec, received, shapes: list[tuple[int, ...]], is_set: bool) -> list[Reconstruction]:
-    """Decode with a last line of defence: an exception, or an output of the wrong shape or
-    dtype, becomes a mid-grey concealment with ``decoded_ok=False`` and the reason, so a codec
-    bug is recorded in the row rather than aborting a sweep."""
+    """Decode under the codecs' never-raise policy (:func:`semlink.codecs.base.guarded`): a
+    malformed stream or a decoder failure becomes plain concealment with the reason (a codec
+    bug is recorded in the row rather than aborting a sweep); a user-fixable error (missing
+    checkpoint) is raised."""
+    from semlink.codecs.base import guarded
+
     shared_rx, items_rx = received
-    try:
-        if is_set:
-            recs = list(codec.decode_set(ReceivedSet(codec.name, shared_rx, items_rx)))
-        else:
-            recs = [codec.decode(items_rx[0])]
-        if len(recs) != len(shapes):
-            raise ValueError(f"decoder returned {len(recs)} reconstructions for {len(shapes)} items")
-        for rec, shape in zip(recs, shapes):
-            if rec.data.shape != tuple(shape) or rec.data.dtype != np.uint8:
-                raise ValueError(f"decoder returned {rec.data.dtype} {rec.data.shape}, expected uint8 {tuple(shape)}")
-        return recs
-    except Exception as e:  # noqa: BLE001 - a codec bug must not kill a sweep
-        why = f"decoder raised {type(e).__name__}: {e}"
-        return [Reconstruction(np.full(s, 128, np.uint8), False, why) for s in shapes]
+    if is_set:
+        return guarded(lambda: codec.decode_set(ReceivedSet(codec.name, shared_rx, items_rx)), shapes, codec.name)
+    return guarded(lambda: [codec.decode(items_rx[0])], shapes, codec.name)

@@ -27,7 +27,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -111,8 +111,7 @@ def plan(spec: SweepSpec) -> list[RowTask]:
     return tasks
 
 
-#: SNR grid [dB] of the BLER tables behind link adaptation
-ADAPT_SNR_GRID = [float(s) for s in range(-2, 33)]
+from semlink.phy.mcs import ADAPT_SNR_GRID  # noqa: E402  (the grid of the BLER tables; tests may replace it here)
 
 
 def adapt_link(lp: LinkSpec, snr_db: float) -> tuple[LinkSpec, str]:

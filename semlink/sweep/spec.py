@@ -48,9 +48,7 @@ accepts, codec options, part names.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import itertools
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -174,18 +172,18 @@ def _as_list(v) -> list:
 def _unknown(where: str, keys, allowed) -> None:
     bad = sorted(set(keys) - set(allowed))
     if bad:
-        raise ValueError(f"{where}: unknown key(s) {bad}; allowed: {', '.join(sorted(allowed))}")
+        raise ConfigError(f"{where}: unknown key(s) {bad}; allowed: {', '.join(sorted(allowed))}")
 
 
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and validate a TOML sweep spec."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"spec file {str(path)!r} does not exist")
+        raise ConfigError(f"spec file {str(path)!r} does not exist")
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: not valid TOML: {e}") from None
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
     return parse_spec(raw, default_name=path.stem, path=path)
 
 
@@ -196,67 +194,67 @@ def parse_spec(raw: dict, default_name: str = "sweep", path: Path | None = None)
     _unknown("spec", raw, TOP_KEYS)
     plugins = raw.get("plugins", [])
     if not isinstance(plugins, list):
-        raise ValueError(f"plugins must be a list of module names or .py files, got {plugins!r}")
+        raise ConfigError(f"plugins must be a list of module names or .py files, got {plugins!r}")
     plugins = resolve_plugins(plugins)
     load_plugins(plugins)
     name = str(raw.get("name", default_name))
     seed = raw.get("seed", 0)
     if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        raise ConfigError(f"seed must be a non-negative int, got {seed!r}")
     trials = raw.get("trials", 1)
     if not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"trials must be a positive int, got {trials!r}")
+        raise ConfigError(f"trials must be a positive int, got {trials!r}")
     if "snr_db" not in raw:
-        raise ValueError("snr_db is required (list of dB values or 'start:stop:step')")
+        raise ConfigError("snr_db is required (list of dB values or 'start:stop:step')")
     snr = raw["snr_db"]
     snrs = parse_snr_list(snr) if isinstance(snr, str) else [float(x) for x in _as_list(snr)]
     if not snrs:
-        raise ValueError("snr_db is empty")
+        raise ConfigError("snr_db is empty")
     out = Path(raw.get("out", f"results/{name}"))
 
     ds = raw.get("dataset")
     if not isinstance(ds, dict) or "name" not in ds:
-        raise ValueError("[dataset] with a name is required")
+        raise ConfigError("[dataset] with a name is required")
     _unknown("[dataset]", ds, DATASET_KEYS)
     from semlink.data import list_datasets
 
     if ds["name"] not in list_datasets():
-        raise ValueError(f"dataset.name={ds['name']!r} is unknown; registered: {', '.join(list_datasets())}")
+        raise ConfigError(f"dataset.name={ds['name']!r} is unknown; registered: {', '.join(list_datasets())}")
     items = ds.get("items")
     if items is not None and (not isinstance(items, list) or not all(isinstance(x, str) for x in items)):
-        raise ValueError("dataset.items must be a list of item names")
+        raise ConfigError("dataset.items must be a list of item names")
     max_items = ds.get("max_items")
     if max_items is not None and (not isinstance(max_items, int) or max_items < 1):
-        raise ValueError(f"dataset.max_items must be a positive int, got {max_items!r}")
+        raise ConfigError(f"dataset.max_items must be a positive int, got {max_items!r}")
     ds_opts = ds.get("options", {})
     if not isinstance(ds_opts, dict):
-        raise ValueError("dataset.options must be a table")
+        raise ConfigError("dataset.options must be a table")
     ds_opts = dict(ds_opts)
     if "path" in ds:
         if not isinstance(ds["path"], str) or not ds["path"]:
-            raise ValueError(f"dataset.path must be a folder path, got {ds['path']!r}")
+            raise ConfigError(f"dataset.path must be a folder path, got {ds['path']!r}")
         if "path" in ds_opts:
-            raise ValueError("give dataset.path or dataset.options.path, not both")
+            raise ConfigError("give dataset.path or dataset.options.path, not both")
         ds_opts["path"] = str(Path(ds["path"]).expanduser().resolve())
     sets = ds.get("sets", False)
     if not isinstance(sets, bool):
-        raise ValueError(f"dataset.sets must be true or false, got {sets!r}")
+        raise ConfigError(f"dataset.sets must be true or false, got {sets!r}")
     set_size = ds.get("set_size")
     if set_size is not None and (not isinstance(set_size, int) or isinstance(set_size, bool) or set_size < 1):
-        raise ValueError(f"dataset.set_size must be a positive int, got {set_size!r}")
+        raise ConfigError(f"dataset.set_size must be a positive int, got {set_size!r}")
     if sets and set_size is not None:
-        raise ValueError("give dataset.sets = true (one set per subfolder) or dataset.set_size, not both")
+        raise ConfigError("give dataset.sets = true (one set per subfolder) or dataset.set_size, not both")
     dataset = _build_dataset(ds["name"], ds_opts)
     names = [it.name for it in dataset]
     if items is not None:
         missing = sorted(set(items) - set(names))
         if missing:
             shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-            raise ValueError(f"dataset.items: {missing} not in dataset {ds['name']!r} (has: {shown})")
+            raise ConfigError(f"dataset.items: {missing} not in dataset {ds['name']!r} (has: {shown})")
     if sets and ds["name"] != "folder":
-        raise ValueError(f"dataset.sets = true needs a folder dataset (one set per subfolder); for {ds['name']!r} use set_size")
+        raise ConfigError(f"dataset.sets = true needs a folder dataset (one set per subfolder); for {ds['name']!r} use set_size")
     if (sets or set_size) and dataset.kind != "image":
-        raise ValueError(f"image sets need an image dataset; {ds['name']!r} holds {dataset.kind} items")
+        raise ConfigError(f"image sets need an image dataset; {ds['name']!r} holds {dataset.kind} items")
 
     from semlink.simulator.metrics import METRICS as METRIC_REGISTRY, PERCEPTUAL_NAMES
 
@@ -290,7 +288,7 @@ def _build_dataset(name: str, options: dict):
     try:
         return get_dataset(name, **options)
     except TypeError as e:
-        raise ValueError(f"dataset {name!r}: {e}") from None
+        raise ConfigError(f"dataset {name!r}: {e}") from None
 
 
 def item_groups(spec: SweepSpec, dataset) -> list[tuple[str, list]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from semlink.errors import ConfigError
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``train`` subcommand (``hyperprior`` and every other registered task) to ``subparsers``."""
@@ -128,7 +130,7 @@ def _generic(args: argparse.Namespace) -> int:
     for item in args.set_options:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
         try:
             options[key.strip()] = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
@@ -147,7 +149,7 @@ def _train_and_report(cfg) -> dict:
     try:
         s = train(cfg)
     except TrainingDataError as exc:
-        raise ValueError(str(exc)) from None
+        raise ConfigError(str(exc)) from None
     if s.get("rank", 0):
         return s  # data-parallel run: rank 0 reports
     extra = "".join(f" {k}={s[k]:.4g}" for k in ("loss", "bpp", "psnr") if k in s)
@@ -173,21 +175,21 @@ def _merged_options(args: argparse.Namespace, model: str = "hyperprior") -> dict
     if args.recipe:
         path = Path(args.recipe)
         if not path.is_file():
-            raise ValueError(f"--recipe {path}: no such file")
+            raise ConfigError(f"--recipe {path}: no such file")
         try:
             raw = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"--recipe {path}: not valid TOML: {e}") from None
+            raise ConfigError(f"--recipe {path}: not valid TOML: {e}") from None
         extra = {"description", "model", "options"}
         unknown = sorted(set(raw) - set(_RECIPE_KEYS) - extra)
         if unknown:
-            raise ValueError(f"--recipe {path}: unknown key(s) {unknown}; allowed: {', '.join(sorted(set(_RECIPE_KEYS) | extra))}")
+            raise ConfigError(f"--recipe {path}: unknown key(s) {unknown}; allowed: {', '.join(sorted(set(_RECIPE_KEYS) | extra))}")
         if raw.get("model", model) != model:
-            raise ValueError(f"--recipe {path}: model = {raw['model']!r}, this is `semlink train {model}`")
+            raise ConfigError(f"--recipe {path}: model = {raw['model']!r}, this is `semlink train {model}`")
         opts = {_RECIPE_KEYS[k]: v for k, v in raw.items() if k in _RECIPE_KEYS}
         if "options" in raw:
             if not isinstance(raw["options"], dict):
-                raise ValueError(f"--recipe {path}: 'options' must be a table ([options])")
+                raise ConfigError(f"--recipe {path}: 'options' must be a table ([options])")
             opts["options"] = dict(raw["options"])
     arg_field = {"lmbda": "lmbda", "resume": "resume_flag"}
     for key, field in _RECIPE_KEYS.items():
@@ -201,7 +203,7 @@ def _merged_options(args: argparse.Namespace, model: str = "hyperprior") -> dict
         opts["out"] = str(default_out(Path(args.recipe).stem if args.recipe else model))
     for need, flag in (("steps", "--steps"),):
         if opts.get(need) is None:
-            raise ValueError(f"{flag} is required (on the command line or in the --recipe)")
+            raise ConfigError(f"{flag} is required (on the command line or in the --recipe)")
     return opts
 
 

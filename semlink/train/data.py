@@ -34,18 +34,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-SKIMAGE_FILES = ("retina.jpg", "ihc.png", "camera.png", "coins.png", "cell.png", "brick.png", "grass.png", "gravel.png")
-MATPLOTLIB_FILES = ("grace_hopper.jpg",)
+from semlink.errors import ConfigError
+
+from semlink.data.bundled import MATPLOTLIB_FILES, SKIMAGE_FILES, bundled_files  # noqa: F401  (re-exported)
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".webp", ".tif", ".tiff")
 
 
-class TrainingDataError(ValueError):
+class TrainingDataError(ConfigError):
     """A training-data source is unavailable or empty (the message says how to get it)."""
 
 
@@ -58,17 +59,6 @@ class TrainImage:
 def _load_rgb(path: Path) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
-
-
-def bundled_files() -> list[Path]:
-    """Paths of the ``bundled`` training images (see module docstring)."""
-    sk = Path(str(resources.files("skimage"))) / "data"
-    mpl = Path(str(resources.files("matplotlib"))) / "mpl-data" / "sample_data"
-    files = [sk / f for f in SKIMAGE_FILES] + [mpl / f for f in MATPLOTLIB_FILES]
-    missing = [str(p) for p in files if not p.is_file()]
-    if missing:
-        raise TrainingDataError(f"bundled training images missing from the installed packages: {', '.join(missing)}")
-    return files
 
 
 def _downscale(img: np.ndarray, factor: int) -> np.ndarray:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 from .task import TrainTask, register_task
 
+from semlink.errors import ConfigError
+
 STATE = "train_state.pt"
 EXPORT = "hyperprior.pt"
 
@@ -55,25 +57,25 @@ class HyperpriorTask(TrainTask):
     def check(self, cfg) -> None:
         unknown = sorted(set(cfg.options) - ({"lambdas"} if self.gained(cfg) else set()))
         if unknown:
-            raise ValueError(f"hyperprior ({cfg.arch}): unknown option(s) {unknown}"
+            raise ConfigError(f"hyperprior ({cfg.arch}): unknown option(s) {unknown}"
                              + ("; allowed: lambdas" if self.gained(cfg) else "; this architecture takes none"))
         if self.gained(cfg):
             lam = cfg.options.get("lambdas")
             if lam is not None and (not isinstance(lam, (list, tuple)) or not lam
                                     or any(not isinstance(v, (int, float)) or not v > 0 for v in lam)
                                     or list(lam) != sorted(lam) or len(lam) > 31):
-                raise ValueError(f"[options] lambdas must be 1..31 positive increasing numbers, got {lam!r}")
+                raise ConfigError(f"[options] lambdas must be 1..31 positive increasing numbers, got {lam!r}")
         elif not cfg.lmbda > 0:
-            raise ValueError(f"--lambda must be > 0, got {cfg.lmbda}")
+            raise ConfigError(f"--lambda must be > 0, got {cfg.lmbda}")
         for k in ("n", "m"):
             if getattr(cfg, k) < 1:
-                raise ValueError(f"--{k} must be >= 1, got {getattr(cfg, k)}")
+                raise ConfigError(f"--{k} must be >= 1, got {getattr(cfg, k)}")
         if not 1 <= cfg.quality <= 31:
-            raise ValueError(f"--quality must be in [1, 31], got {cfg.quality}")
+            raise ConfigError(f"--quality must be in [1, 31], got {cfg.quality}")
         from semlink.codecs.hyperprior import ARCHS
 
         if cfg.arch not in ARCHS:
-            raise ValueError(f"--arch must be one of {', '.join(ARCHS)}, got {cfg.arch!r}")
+            raise ConfigError(f"--arch must be one of {', '.join(ARCHS)}, got {cfg.arch!r}")
 
     def _criterion(self, cfg):
         if self._crit is None:
@@ -113,11 +115,11 @@ class HyperpriorTask(TrainTask):
             arch, n, m = obj.get("arch"), obj["config"]["N"], obj["config"]["M"]
             lmbda, step = obj.get("meta", {}).get("lambda"), obj.get("meta", {}).get("step")
         else:
-            raise ValueError(f"--init {p}: neither a train_state.pt nor an exported hyperprior checkpoint")
+            raise ConfigError(f"--init {p}: neither a train_state.pt nor an exported hyperprior checkpoint")
         if (arch, n, m) != (type(net).__name__, net.N, net.M) or (
                 getattr(net, "lambdas", None) is not None and "lambdas" in obj.get("config", {})
                 and tuple(obj["config"]["lambdas"]) != tuple(net.lambdas)):
-            raise ValueError(f"--init {p}: holds {arch}(N={n}, M={m}), this run is {type(net).__name__}(N={net.N}, M={net.M})")
+            raise ConfigError(f"--init {p}: holds {arch}(N={n}, M={m}), this run is {type(net).__name__}(N={net.N}, M={net.M})")
         if "model" in obj:
             net.load_state_dict(sd)  # the CDF tables are recomputed at every export
         else:  # an exported file holds no tables: torch's loader (via the codec's)

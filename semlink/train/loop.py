@@ -27,7 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+
+from semlink.errors import ConfigError
 
 STATE = "train_state.pt"
 LOG = "log.csv"
@@ -84,24 +85,24 @@ class TrainConfig:
 
     def check(self) -> None:
         if self.steps < 1:
-            raise ValueError(f"--steps must be >= 1, got {self.steps}")
+            raise ConfigError(f"--steps must be >= 1, got {self.steps}")
         for k in ("batch", "save_every", "log_every", "val_every"):
             if getattr(self, k) < 1:
-                raise ValueError(f"--{k.replace('_', '-')} must be >= 1, got {getattr(self, k)}")
+                raise ConfigError(f"--{k.replace('_', '-')} must be >= 1, got {getattr(self, k)}")
         if self.crop < 64 or self.crop % 64:
-            raise ValueError(f"--crop must be a positive multiple of 64, got {self.crop}")
+            raise ConfigError(f"--crop must be a positive multiple of 64, got {self.crop}")
         if self.init is not None and not Path(self.init).exists():
-            raise ValueError(f"--init {self.init}: no such file or directory")
+            raise ConfigError(f"--init {self.init}: no such file or directory")
         if self.amp not in ("auto", "none", "bf16"):
-            raise ValueError(f"--amp must be 'auto', 'none' or 'bf16', got {self.amp!r}")
+            raise ConfigError(f"--amp must be 'auto', 'none' or 'bf16', got {self.amp!r}")
         if self.compile not in ("auto", "on", "off"):
-            raise ValueError(f"--compile must be 'auto', 'on' or 'off', got {self.compile!r}")
+            raise ConfigError(f"--compile must be 'auto', 'on' or 'off', got {self.compile!r}")
         if not 0.0 <= self.val_fraction < 0.5:
-            raise ValueError(f"--val-fraction must be in [0, 0.5), got {self.val_fraction}")
+            raise ConfigError(f"--val-fraction must be in [0, 0.5), got {self.val_fraction}")
         if not 0.0 <= self.ema < 1.0:
-            raise ValueError(f"--ema must be in [0, 1), got {self.ema}")
+            raise ConfigError(f"--ema must be in [0, 1), got {self.ema}")
         if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ValueError(f"--max-minutes must be > 0, got {self.max_minutes}")
+            raise ConfigError(f"--max-minutes must be > 0, got {self.max_minutes}")
 
 
 def _validation_batch(images, crop: int):
@@ -233,11 +234,11 @@ def train(cfg: TrainConfig) -> dict:
     task = get_task(cfg.model)
     cfg.check()
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
+        raise ConfigError("--device cuda asked for, but torch sees no CUDA device")
     dist = init_from_env(cfg.device)  # torchrun: one rank of a data-parallel run (semlink.train.distributed)
     cfg = dataclasses.replace(cfg, device=local_device(dist, cfg.device))
     if cfg.lmbda is None and task.lambda_required(cfg):
-        raise ValueError(f"{cfg.model}: --lambda is required (on the command line or in the --recipe)")
+        raise ConfigError(f"{cfg.model}: --lambda is required (on the command line or in the --recipe)")
     precision = resolve_amp(cfg.amp, cfg.device)
     cfg = dataclasses.replace(cfg, amp=precision.amp)  # the tasks see the resolved precision
     task.check(cfg)
@@ -248,7 +249,7 @@ def train(cfg: TrainConfig) -> dict:
     resume_state = None
     if state_path.exists():
         if not cfg.resume_flag:
-            raise ValueError(f"{out} already holds a training run ({STATE}); pass --resume to continue it or use another --out")
+            raise ConfigError(f"{out} already holds a training run ({STATE}); pass --resume to continue it or use another --out")
         resume_state = torch.load(state_path, map_location="cpu", weights_only=True)
         old = resume_state["config"]
         fixed = ("model",) + tuple(task.fixed)
@@ -256,7 +257,7 @@ def train(cfg: TrainConfig) -> dict:
         bad = [f"{k}: {old.get(k, default.get(k))} (saved) vs {getattr(cfg, k)}" for k in fixed
                if old.get(k, default.get(k)) != getattr(cfg, k)]
         if bad:
-            raise ValueError(f"cannot resume {out}: configuration differs ({'; '.join(bad)})")
+            raise ConfigError(f"cannot resume {out}: configuration differs ({'; '.join(bad)})")
     main = dist.main  # rank 0 writes logs, validation, checkpoints and exports
     running = None
     if main:

@@ -25,6 +25,8 @@ from typing import Any, Callable
 
 from semlink.registry import Registry
 
+from semlink.errors import ConfigError
+
 #: the modules that register the built-in tasks (imported on first lookup of the name)
 BUILTIN_TASKS = {"hyperprior": "semlink.train.hyperprior_task",
                  "gan-c2f-base": "semlink.semantic.gan_c2f.train_task",
@@ -74,7 +76,7 @@ class TrainTask(abc.ABC):
 
     def init_from(self, net, path: str) -> dict:
         """Load another run's weights into ``net`` (``--init``); returns facts for the metadata."""
-        raise ValueError(f"{self.name}: --init is not supported")
+        raise ConfigError(f"{self.name}: --init is not supported")
 
     def optimizers(self, net, cfg) -> list:
         """Optimizers, the first one's learning rate follows the trainer's schedule."""
@@ -109,7 +111,7 @@ def task_options(cfg, defaults: dict, task: str) -> dict:
     """``cfg.options`` over the task's ``defaults``; ValueError naming unknown options."""
     unknown = sorted(set(cfg.options) - set(defaults))
     if unknown:
-        raise ValueError(f"{task}: unknown option(s) {unknown}; allowed: {', '.join(sorted(defaults))}")
+        raise ConfigError(f"{task}: unknown option(s) {unknown}; allowed: {', '.join(sorted(defaults))}")
     return {**defaults, **cfg.options}
 
 

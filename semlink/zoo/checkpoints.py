@@ -25,6 +25,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from semlink.errors import ConfigError
+
 FORMAT = "semlink-checkpoint/1"
 
 #: State-dict entries kept in float32 even in a half-precision file (tiny; they define the
@@ -32,7 +34,7 @@ FORMAT = "semlink-checkpoint/1"
 KEEP_FP32 = ("quantiles", "scale_table", "scale_bound", "target", "_offset", "_quantized_cdf", "_cdf_length")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ConfigError):
     """A checkpoint is missing, altered (sha256 mismatch) or not a semlink checkpoint."""
 
 
