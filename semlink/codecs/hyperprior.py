@@ -46,13 +46,14 @@ not used.
 from __future__ import annotations
 
 import copy
-import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numba
 import numpy as np
+
+from semlink.models import MODELS
 
 from ._util import check_context, grey, one_rate, read_varint, validate_image, write_varint
 from .base import Codec, Encoded, Reconstruction
@@ -481,10 +482,6 @@ def latent_decode(lm: _Loaded, z_str: bytes, y_str: bytes, hp: int, wp: int):
     return x_hat, problems
 
 
-_CACHE: dict[tuple, _Loaded] = {}
-_CACHE_LOCK = threading.Lock()
-
-
 # --------------------------------------------------------------------------- the codec
 @register_codec(CODEC)
 class HyperpriorCodec(Codec):
@@ -554,19 +551,17 @@ class HyperpriorCodec(Codec):
         return PARTS
 
     def _load(self, quality: int) -> _Loaded:
+        """The loaded model of rate point ``quality`` (once per process: :data:`semlink.models.MODELS`)."""
+        where = self._rate_table()[quality]
+        key = (CODEC, self.checkpoint, self.manifest, where.get("name", where.get("file")), self.device)
+        loaded = MODELS.get(key, lambda: self._load_model(where))
+        return loaded.at_level(where["level"]) if "level" in where else loaded
+
+    def _load_model(self, where: dict) -> _Loaded:
         from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint
 
-        where = self._rate_table()[quality]
-        key = (self.checkpoint, self.manifest, where.get("name", where.get("file")), self.device)
-        with _CACHE_LOCK:
-            if key not in _CACHE:
-                if "file" in where:
-                    ckpt = read_checkpoint(where["file"])
-                else:
-                    ckpt = load_checkpoint(where["name"], self.manifest)
-                _CACHE[key] = _Loaded(model_from_checkpoint(ckpt), self.device)
-            loaded = _CACHE[key]
-        return loaded.at_level(where["level"]) if "level" in where else loaded
+        ckpt = read_checkpoint(where["file"]) if "file" in where else load_checkpoint(where["name"], self.manifest)
+        return _Loaded(model_from_checkpoint(ckpt), self.device)
 
     def _no_points_error(self) -> ValueError:
         return ValueError(

@@ -36,7 +36,6 @@ residual) and by the decoder; symbols and probability tables are computed on the
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -45,6 +44,7 @@ from semlink.codecs._util import check_context, grey, one_rate, read_varint, val
 from semlink.codecs.base import Codec, Encoded, Reconstruction
 from semlink.codecs.received import Received
 from semlink.codecs.registry import register_codec
+from semlink.models import MODELS
 
 CODEC = "gan-c2f"
 VERSION = 1
@@ -105,10 +105,6 @@ class _Models:
             self.enh.append(_Loaded(load_weights(m, ck).eval(), "cpu"))
 
 
-_CACHE: dict[tuple, _Models] = {}
-_LOCK = threading.Lock()
-
-
 @register_codec(CODEC)
 class GanC2FCodec(Codec):
     """Base layer (unsupervised map + SPADE generator) + residual enhancement layer."""
@@ -133,28 +129,28 @@ class GanC2FCodec(Codec):
 
     # --- models and rate points -------------------------------------------------------
     def _models(self) -> _Models:
-        key = (self.base_path, tuple(self.enh_paths), self.manifest)
-        with _LOCK:
-            if key not in _CACHE:
-                from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint, read_manifest
+        """The loaded networks (once per process: :data:`semlink.models.MODELS`)."""
+        return MODELS.get((CODEC, self.base_path, tuple(self.enh_paths), self.manifest), self._load_models)
 
-                if self.base_path is not None:
-                    base = read_checkpoint(self.base_path)
-                    enh = [read_checkpoint(p) for p in self.enh_paths]
-                else:
-                    models, _ = read_manifest(self.manifest)
-                    mine = [e for e in models if e.get("codec") == CODEC]
-                    bases = [e for e in mine if e.get("role") == "base"]
-                    if len(bases) != 1:
-                        raise ValueError(
-                            f"{CODEC}: the manifest ({self.manifest or 'semlink/zoo/manifest.json'}) lists {len(bases)} "
-                            f"base layers (role = 'base'), expected 1. Train one with `semlink train gan-c2f-base "
-                            f"--recipe semlink/semantic/gan_c2f/recipes/base-rd.toml` and pass base=...")
-                    enh_entries = sorted((e for e in mine if e.get("role") == "enhancement"), key=lambda e: e["quality"])
-                    base = load_checkpoint(bases[0]["name"], self.manifest)
-                    enh = [load_checkpoint(e["name"], self.manifest) for e in enh_entries]
-                _CACHE[key] = _Models(base, enh)
-            return _CACHE[key]
+    def _load_models(self) -> _Models:
+        from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint, read_manifest
+
+        if self.base_path is not None:
+            base = read_checkpoint(self.base_path)
+            enh = [read_checkpoint(p) for p in self.enh_paths]
+        else:
+            models, _ = read_manifest(self.manifest)
+            mine = [e for e in models if e.get("codec") == CODEC]
+            bases = [e for e in mine if e.get("role") == "base"]
+            if len(bases) != 1:
+                raise ValueError(
+                    f"{CODEC}: the manifest ({self.manifest or 'semlink/zoo/manifest.json'}) lists {len(bases)} "
+                    f"base layers (role = 'base'), expected 1. Train one with `semlink train gan-c2f-base "
+                    f"--recipe semlink/semantic/gan_c2f/recipes/base-rd.toml` and pass base=...")
+            enh_entries = sorted((e for e in mine if e.get("role") == "enhancement"), key=lambda e: e["quality"])
+            base = load_checkpoint(bases[0]["name"], self.manifest)
+            enh = [load_checkpoint(e["name"], self.manifest) for e in enh_entries]
+        return _Models(base, enh)
 
     def rate_table(self) -> dict[int, tuple[int, int | None]]:
         """quality -> (base channels sent, enhancement layer index or None)."""

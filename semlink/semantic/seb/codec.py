@@ -23,13 +23,13 @@ Images of any size: each is padded (edge replicated) to a multiple of 64 and cro
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Sequence
 
 import numpy as np
 
 from semlink.codecs import Encoded, EncodedSet, Reconstruction, ReceivedSet, SetCodec, register_codec
 from semlink.codecs._util import grey, one_rate, padded_tensor, tensor_image, validate_image
+from semlink.models import MODELS
 
 from .bitstream import SetHeader, pack_usage, unpack_usage
 from .model import LAMBDAS, PATCH, seb_clusters
@@ -38,10 +38,6 @@ CODEC = "seb"
 SHARED = ("header", "sebs", "usage")
 OWN = ("motion_z", "motion_y", "residual")
 MULTIPLE = 64
-
-_MODELS: dict[tuple, Any] = {}
-_LOCK = threading.Lock()
-
 
 def _pad(img: np.ndarray):
     """uint8 [H, W, 3] -> float tensor [1, 3, Hp, Wp] (edge-replicated to multiples of 64)."""
@@ -53,17 +49,17 @@ def _to_uint8(x, h: int, w: int) -> np.ndarray:
 
 
 def load_model(checkpoint: str | None = None, manifest: str | None = None, name: str = "seb"):
-    """The SebModel of a checkpoint file or of the zoo entry ``name`` (cached per process)."""
-    from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint
+    """The SebModel of a checkpoint file or of the zoo entry ``name`` (loaded once per process:
+    :data:`semlink.models.MODELS`)."""
 
-    from .train_task import load_seb
+    def load():
+        from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint
 
-    key = (checkpoint, manifest, name)
-    with _LOCK:
-        if key not in _MODELS:
-            ck = read_checkpoint(checkpoint) if checkpoint else load_checkpoint(name, manifest)
-            _MODELS[key] = load_seb(ck)
-        return _MODELS[key]
+        from .train_task import load_seb
+
+        return load_seb(read_checkpoint(checkpoint) if checkpoint else load_checkpoint(name, manifest))
+
+    return MODELS.get((CODEC, checkpoint, manifest, name), load)
 
 
 @register_codec(CODEC)
