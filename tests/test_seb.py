@@ -359,7 +359,7 @@ def test_gain_levels_start_spread():
 def test_shipped_seb_reproduces_its_manifest_figure():
     """The zoo's seb (sha256-verified) codes the mixed set at the manifest's test point with the
     manifest's bpp and PSNR (every bit counted), and dvc-pair's entry loads the same file's inter coder."""
-    from semlink.codecs.dvc_pair import load_inter
+    from semlink.semantic.seb.dvc_pair import load_inter
     from semlink.data import get_dataset
     from semlink.simulator import metrics
     from semlink.zoo.checkpoints import load_checkpoint

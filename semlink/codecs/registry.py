@@ -19,7 +19,7 @@ _REGISTRY: dict[str, Callable[..., Codec]] = {}
 #: codecs of the semantic systems, registered when their module is first imported (by name, so
 #: that ``semlink.codecs`` never imports a system and stays light to import)
 LAZY_CODECS = {"gan-c2f": "semlink.semantic.gan_c2f.codec", "vqdeepvsc": "semlink.semantic.vqdeepvsc.codec",
-               "seb": "semlink.semantic.seb.codec"}
+               "seb": "semlink.semantic.seb.codec", "dvc-pair": "semlink.semantic.seb.dvc_pair"}
 
 
 def _import_lazy(name: str | None = None) -> None:
