@@ -21,7 +21,7 @@ TINY_INTER = {"n": 8, "m_motion": 8, "m_residual": 8, "mc_ch": 4}
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A randomly initialised, tiny Seb checkpoint (weights are not the point here: the bits are)."""
-    from semlink.semantic.seb.train_task import export_seb
+    from semlink.semantic.seb.checkpoint import export_seb
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("seb") / "seb.pt"
@@ -314,7 +314,7 @@ cbr = 0.5
 def test_training_task_runs_and_exports(tmp_path):
     from PIL import Image
 
-    from semlink.semantic.seb.train_task import load_seb
+    from semlink.semantic.seb.checkpoint import load_seb
     from semlink.train.loop import TrainConfig, train
 
     imgs = tmp_path / "imgs"

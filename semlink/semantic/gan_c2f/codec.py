@@ -83,7 +83,7 @@ class _Models:
     def __init__(self, base_ckpt: dict, enh_ckpts: list[dict]) -> None:
         from semlink.codecs.hyperprior import _entropy_tables, _Loaded, build_model, load_weights
 
-        from .train_task import ENH_ARCH, load_base
+        from .checkpoint import ENH_ARCH, load_base
 
         self.base = load_base(base_ckpt)
         self.base_tables = _entropy_tables(self.base.entropy_bottleneck)

@@ -55,7 +55,7 @@ def load_model(checkpoint: str | None = None, manifest: str | None = None, name:
     def load():
         from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint
 
-        from .train_task import load_seb
+        from .checkpoint import load_seb
 
         return load_seb(read_checkpoint(checkpoint) if checkpoint else load_checkpoint(name, manifest))
 

@@ -57,8 +57,7 @@ PAD = 16
 
 class _Models:
     def __init__(self, msvq_ckpt: dict, interp_ckpt: dict | None) -> None:
-        from .interp_task import load_interpolator
-        from .train_task import load_msvq
+        from .checkpoint import load_interpolator, load_msvq
 
         self.msvq = load_msvq(msvq_ckpt)
         self.codebook = self.msvq.quantizer.codebook.detach().cpu().numpy().astype(np.float64)
