@@ -16,7 +16,7 @@ ENH_ARCH = "GanC2FEnhancement"
 
 def export_base(base, path, meta: dict | None = None) -> str:
     """Write a base-layer codec checkpoint (float16 weights; entropy tables computed on the CPU
-    from the rounded weights, as :func:`semlink.codecs.hyperprior.export_checkpoint` does)."""
+    from the rounded weights, as :func:`semlink.nn.hyperprior.export_checkpoint` does)."""
     import copy
 
     import torch
@@ -56,7 +56,7 @@ def load_base(path_or_ckpt) -> "object":
 def export_enhancement(net, path, meta: dict | None = None) -> str:
     """Write an enhancement-layer checkpoint (arch :data:`ENH_ARCH`; the inner CompressAI
     architecture in ``config["inner_arch"]``; float16 weights, CPU-computed CDF tables)."""
-    from semlink.codecs.hyperprior import export_checkpoint
+    from semlink.nn.hyperprior import export_checkpoint
     from semlink.zoo.checkpoints import read_checkpoint, save_checkpoint
 
     export_checkpoint(net, path, meta=dict(meta or {}))

@@ -256,7 +256,7 @@ class GanC2FEnhTask(TrainTask):
 
         obj = torch.load(p if not p.is_dir() else p / "train_state.pt", map_location="cpu", weights_only=True)
         if obj.get("arch") == ENH_ARCH:
-            from semlink.codecs.hyperprior import load_weights
+            from semlink.nn.hyperprior import load_weights
 
             sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
             load_weights(net, {"state_dict": sd, "path": str(p)})

@@ -39,6 +39,7 @@ SHARED = ("header", "sebs", "usage")
 OWN = ("motion_z", "motion_y", "residual")
 MULTIPLE = 64
 
+
 def _pad(img: np.ndarray):
     """uint8 [H, W, 3] -> float tensor [1, 3, Hp, Wp] (edge-replicated to multiples of 64)."""
     return padded_tensor(img, MULTIPLE)
@@ -108,6 +109,8 @@ class SebCodec(SetCodec):
     def encode_set(self, items: Sequence[np.ndarray], **rate: Any) -> EncodedSet:
         import torch
 
+        from semlink.entropy import FactorizedCoder
+
         from .splitting import projections, split
 
         key, value = one_rate(rate, self.rate_keys)
@@ -125,7 +128,8 @@ class SebCodec(SetCodec):
             proj = projections(m, xs)
             labels = split(proj, self.split, self.seed)
             feats = [m.features(x, lv).float() for x in xs]
-            med = m.seb_entropy._get_medians().detach().float().reshape(1, -1, 1, 1)
+            seb_coder = FactorizedCoder(m.seb_entropy)
+            med = seb_coder.medians
             ks, sebs_hat, usage_digits, radices = [], [], [None] * len(xs), [None] * len(xs)
             refs = [None] * len(xs)
             for j in range(int(labels.max()) + 1):
@@ -149,10 +153,8 @@ class SebCodec(SetCodec):
                     from .model import concat
 
                     refs[i] = concat(ref_patches[torch.from_numpy(u)], 1, hp, wp)
-            from semlink.nn.entropy_coding import eb_encode
-
             header = SetHeader(level, tuple(ks), tuple((im.shape[0], im.shape[1]) for im in imgs), tuple(labels.tolist()))
-            shared = {"header": header.pack(), "sebs": eb_encode(m.seb_entropy, torch.cat(sebs_hat)),
+            shared = {"header": header.pack(), "sebs": seb_coder.encode(torch.cat(sebs_hat)),
                       "usage": pack_usage(np.concatenate(usage_digits), np.concatenate(radices))}
             if self.reference == "grey":  # ablation: nothing of the Sebs is sent or used
                 shared["sebs"], shared["usage"] = b"", b""
@@ -212,12 +214,12 @@ class SebCodec(SetCodec):
         Sebs and usage parts (damaged parts decode to wrong values and a problem entry)."""
         import torch
 
-        from semlink.nn.entropy_coding import eb_decode
+        from semlink.entropy import FactorizedCoder
 
         from .model import concat
 
         problems = []
-        s_hat, p = eb_decode(m.seb_entropy, sebs, (sum(hdr.ks), m.seb_entropy.channels, PATCH // 16, PATCH // 16))
+        s_hat, p = FactorizedCoder(m.seb_entropy).decode(sebs, (sum(hdr.ks), m.seb_entropy.channels, PATCH // 16, PATCH // 16))
         if p:
             problems.append(f"sebs: {p}")
         padded = [(-(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE) for h, w in hdr.sizes]
