@@ -1,4 +1,4 @@
-"""semlink.entropy: CompressAI glue, tables, rANS and latent coders."""
+"""semlink.entropy: CompressAI glue, tables, rANS, latent coders and checkpoints with tables."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 import torch
 
 from semlink.entropy import (INSTALL_COMMAND, SYMBOL_CLIP, FactorizedCoder, GaussianCoder, Tables, channel_indexes,
-                             decode_hyper, encode_hyper, entropy_bottleneck_cls, gaussian_conditional_cls,
-                             import_compressai, rans_decode, rans_encode, scale_table)
+                             decode_hyper, encode_hyper, entropy_bottleneck_cls, export_model,
+                             gaussian_conditional_cls, import_compressai, load_with_tables, rans_decode, rans_encode,
+                             scale_table, tables_digest)
 from semlink.errors import ConfigError, UnavailableError
+from semlink.zoo.checkpoints import CheckpointError, read_checkpoint
 
 
 def _eb(c=4, seed=0):
@@ -110,3 +112,51 @@ def test_rans_round_trip_with_escapes():
     assert problem == "" and back.tolist() == sym.tolist()
     _, problem = rans_decode(data + b"\0\0\0\0", np.zeros(6, np.int32), t)
     assert "left unread" in problem
+
+
+class _Tiny(torch.nn.Module):
+    """A model with two entropy models and semlink's update() interface."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 2, 1)
+        self.eb = entropy_bottleneck_cls()(3)
+        self.gc = gaussian_conditional_cls()(None)
+
+    def update(self, force: bool = True) -> None:
+        self.eb.update(force=True)
+        self.gc.update_scale_table(scale_table(), force=True)
+
+
+def test_checkpoints_without_tables_recompute_and_check_them(tmp_path):
+    torch.manual_seed(0)
+    model = _Tiny()
+    export_model(model, tmp_path / "new.pt", arch="Tiny", config={}, meta={"note": 1})
+    export_model(model, tmp_path / "old.pt", arch="Tiny", config={}, tables=True)
+    new, old = read_checkpoint(tmp_path / "new.pt"), read_checkpoint(tmp_path / "old.pt")
+    assert not any(k.endswith("_quantized_cdf") for k in new["state_dict"])
+    assert any(k.endswith("_quantized_cdf") for k in old["state_dict"])
+    assert new["meta"]["note"] == 1 and new["meta"]["tables_sha256"] == old["meta"]["tables_sha256"]
+    a, b = load_with_tables(_Tiny(), new), load_with_tables(_Tiny(), old)
+    assert tables_digest(a) == tables_digest(b) == new["meta"]["tables_sha256"]
+    assert torch.equal(a.conv.weight, model.conv.weight.half().float())  # rounded before the tables
+    with pytest.raises(CheckpointError, match="computed on this machine"):
+        load_with_tables(_Tiny(), dict(new, meta={"tables_sha256": "0" * 16}))
+    bad = dict(new, state_dict={k: v for k, v in new["state_dict"].items() if k != "conv.bias"})
+    with pytest.raises(CheckpointError, match="do not fit Tiny.*conv.bias"):
+        load_with_tables(_Tiny(), bad, what="Tiny")
+
+
+def test_semantic_exports_hold_no_tables_but_their_digest(tmp_path):
+    from semlink.semantic.gan_c2f.checkpoint import export_base, load_base
+    from semlink.semantic.gan_c2f.model import BaseLayer
+    from semlink.semantic.seb.checkpoint import export_seb, load_seb
+    from semlink.semantic.seb.model import SebModel
+
+    torch.manual_seed(0)
+    export_base(BaseLayer(k=2, c_latent=2, n=8, widths=(8,) * 5, hidden=4, levels=(1, 2)), tmp_path / "b.pt")
+    export_seb(SebModel(8, 4, inter={"n": 8, "m_motion": 8, "m_residual": 8, "mc_ch": 4}), tmp_path / "s.pt")
+    for name, load in (("b.pt", load_base), ("s.pt", load_seb)):
+        ck = read_checkpoint(tmp_path / name)
+        assert not any(k.endswith("_quantized_cdf") for k in ck["state_dict"])
+        assert tables_digest(load(ck)) == ck["meta"]["tables_sha256"]

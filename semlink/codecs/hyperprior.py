@@ -27,7 +27,7 @@ reconstruction is cropped back.
 Determinism: everything that decides the entropy coder's symbols and probability tables runs
 on the CPU in float32 in both encoder and decoder — the quantized CDF tables are computed by
 ``update()`` on the CPU from the checkpoint's rounded weights (files written before this scheme
-store them; newer files record their digest, checked at load: :mod:`semlink.nn.hyperprior`),
+store them; newer files record their digest, checked at load: :mod:`semlink.entropy.checkpoint`),
 and ``z_hat -> h_s -> scale indexes`` is evaluated by a CPU copy of the hyper-decoder. Only the
 analysis transforms (g_a, h_a: they choose the symbols, which are then transmitted) and the
 synthesis transform g_s run on ``device``. A stream encoded with ``device="cuda"`` therefore

@@ -7,7 +7,9 @@ and checkpoints with entropy tables, in small modules with one job each.
   the entropy bottleneck's medians;
 * :mod:`.rans`: rANS encoding (CompressAI's ``RansEncoder``) and the bounds-checked numba decoder;
 * :mod:`.latent`: latents <-> strings (:class:`FactorizedCoder`, :class:`GaussianCoder`, the
-  hyperprior's "z, then scales, then y": :func:`encode_hyper` / :func:`decode_hyper`).
+  hyperprior's "z, then scales, then y": :func:`encode_hyper` / :func:`decode_hyper`);
+* :mod:`.checkpoint`: export (float16 rounding, then tables on the CPU, digest recorded) and
+  load (tables stored in old files, else recomputed and checked) of every learned model.
 
 >>> from semlink.entropy import FactorizedCoder
 >>> fc = FactorizedCoder(model.entropy_bottleneck)       # after update()
@@ -31,6 +33,7 @@ _EXPORTS = {
     "rans": ("RANS_L", "PRECISION", "MAX_BYPASS_NIBBLES", "rans_encode", "rans_decode"),
     "latent": ("SYMBOL_CLIP", "WIDE_SYMBOL_CLIP", "channel_indexes", "dequantizable", "FactorizedCoder",
                "GaussianCoder", "encode_hyper", "decode_hyper"),
+    "checkpoint": ("rounded_cpu_copy", "update_tables", "export_model", "load_with_tables"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -205,8 +205,9 @@ class InterCoder(nn.Module):
                 "bits_motion": bits_m, "bits_residual": bits_r}
 
     # ------------------------------------------------------------------ coding (CPU, float32, one image)
-    def update(self) -> None:
-        """Compute the entropy models' CDF tables (after training / loading)."""
+    def update(self, force: bool = True) -> None:
+        """Compute the entropy models' CDF tables (after training; always recomputed: ``force``
+        is accepted for the interface of CompressAI's ``update``)."""
         from semlink.entropy import scale_table
 
         self.motion.entropy_bottleneck.update(force=True)
@@ -272,15 +273,3 @@ class InterCoder(nn.Module):
 
 def psnr(mse: float) -> float:
     return 10 * math.log10(1.0 / max(float(mse), 1e-12))
-
-
-def load_state_with_tables(module: nn.Module, state_dict: dict) -> None:
-    """``module.load_state_dict(state_dict)`` after resizing buffers whose saved size differs (the
-    entropy models' CDF tables are empty until ``update()``, CompressAI's known loading quirk)."""
-    for name, buf in list(module.named_buffers()):
-        saved = state_dict.get(name)
-        if saved is not None and saved.shape != buf.shape:
-            owner, _, attr = name.rpartition(".")
-            sub = module.get_submodule(owner) if owner else module
-            sub._buffers[attr] = torch.empty_like(saved, dtype=buf.dtype)
-    module.load_state_dict(state_dict)

@@ -22,8 +22,8 @@ from __future__ import annotations
 import copy
 import os
 
-from semlink.entropy import (TABLE_BUFFERS, WIDE_SYMBOL_CLIP, FactorizedCoder, GaussianCoder, decode_hyper,
-                             encode_hyper, model_cls, tables_digest)
+from semlink.entropy import (WIDE_SYMBOL_CLIP, FactorizedCoder, GaussianCoder, decode_hyper, encode_hyper,
+                             export_model, load_with_tables, model_cls)
 
 #: the default architecture of :func:`build_model`
 ARCH = "ScaleHyperprior"
@@ -69,33 +69,28 @@ def levels_of(model) -> int:
 
 
 def export_checkpoint(model, path: str | os.PathLike, *, quality: int = 1, meta: dict | None = None, half: bool = True,
-                      tables: bool = False) -> str:
-    """Write a codec checkpoint of ``model``: float16 weights (+ the entropy-coder tables only
-    with ``tables=True``). Returns the file's sha256.
+                      tables: bool = False, arch: str | None = None, config: dict | None = None) -> str:
+    """Write a codec checkpoint of ``model``: float16 weights, the entropy-coder tables' digest
+    (``meta.tables_sha256``; the tables themselves only with ``tables=True``). Returns the file's
+    sha256. See :func:`semlink.entropy.export_model`: the weights are rounded first, the tables
+    computed on the CPU from them, exactly as :func:`load_weights` recomputes them.
 
-    The weights are first rounded to what the file will hold, then the entropy models' quantized
-    CDF tables are computed by ``update()`` on the CPU in float32 — exactly what the loader
-    recomputes from the same weights; the file records their digest (``meta.tables_sha256``)
-    and :func:`model_from_checkpoint` checks it, so an encoder and a decoder on machines that
-    computed other tables are told instead of silently mis-decoding.
+    Args:
+        quality: the rate point stored in ``meta.quality`` (single-rate architectures).
+        arch, config: the checkpoint's label and config when the file is not a plain
+            hyperprior (gan-c2f's enhancement layer); default :func:`arch_of` / :func:`model_config`.
     """
-    import torch
+    return export_model(model, path, arch=arch or arch_of(model),
+                        config=(lambda cpu: {**model_config(cpu), **(config or {})}),
+                        meta={"quality": int(quality), **(meta or {})}, half=half, tables=tables)
 
-    from semlink.zoo.checkpoints import KEEP_FP32, save_checkpoint
 
-    cpu = copy.deepcopy(model).to("cpu").float().eval()
-    if half:
-        with torch.no_grad():
-            for name, t in list(cpu.named_parameters()) + list(cpu.named_buffers()):
-                if t.is_floating_point() and not name.endswith(KEEP_FP32):
-                    t.copy_(t.half().float())
-    with torch.no_grad():
-        cpu.update(force=True)
-    info = {"quality": int(quality), **(meta or {}), "tables_sha256": tables_digest(cpu)}
-    sd = cpu.state_dict()
-    if not tables:
-        sd = {k: v for k, v in sd.items() if not k.endswith(TABLE_BUFFERS)}
-    return save_checkpoint(path, sd, arch=arch_of(cpu), config=model_config(cpu), meta=info, half=half)
+def load_weights(model, ckpt: dict):
+    """Load a checkpoint dict's weights into a hyperprior model of the right shape; entropy-coder
+    tables that the file does not hold are computed by ``update()`` and checked against the digest
+    the file records (``meta.tables_sha256``). Returns ``model``. CheckpointError if they do not fit."""
+    cfg = ckpt.get("config", {})
+    return load_with_tables(model, ckpt, what=f"{type(model).__name__}(N={cfg.get('N')}, M={cfg.get('M')})")
 
 
 def model_from_checkpoint(ckpt: dict):
@@ -110,47 +105,6 @@ def model_from_checkpoint(ckpt: dict):
     cfg = ckpt.get("config", {})
     model = build_model(cfg["N"], cfg["M"], arch, cfg.get("lambdas"))
     return load_weights(model, ckpt).eval()
-
-
-def load_weights(model, ckpt: dict):
-    """Load a checkpoint dict's weights into a CompressAI model of the right shape; entropy-coder
-    tables that the file does not hold are computed by ``update()`` and checked against the digest
-    the file records (``meta.tables_sha256``). Returns ``model``. CheckpointError if they do not fit."""
-    import torch
-
-    from semlink.zoo.checkpoints import CheckpointError
-
-    sd = dict(ckpt["state_dict"])
-    cfg = ckpt.get("config", {})
-    has_tables = any(k.endswith("_quantized_cdf") for k in sd)
-    try:
-        if has_tables:
-            model.load_state_dict(sd)
-        else:
-            # torch's own loader (CompressAI's override needs the tables in the state dict); the
-            # buffers that update() sizes (e.g. the scale table) take the stored shapes first
-            bufs = dict(model.named_buffers())
-            for k, v in sd.items():
-                if k in bufs and bufs[k].shape != v.shape:
-                    owner, _, attr = k.rpartition(".")
-                    model.get_submodule(owner).register_buffer(attr, torch.empty_like(v))
-            missing, unexpected = torch.nn.Module.load_state_dict(model, sd, strict=False)
-            missing = [k for k in missing if not k.endswith(TABLE_BUFFERS)]
-            if missing or unexpected:
-                raise RuntimeError(f"missing {missing[:4]}, unexpected {unexpected[:4]}")
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"{ckpt.get('path')}: weights do not fit {type(model).__name__}"
-                              f"(N={cfg.get('N')}, M={cfg.get('M')}): {exc}") from None
-    if not has_tables or model.entropy_bottleneck._quantized_cdf.numel() == 0:
-        with torch.no_grad():
-            model.update(force=True)
-        want = ckpt.get("meta", {}).get("tables_sha256")
-        if want and tables_digest(model) != want:
-            raise CheckpointError(
-                f"{ckpt.get('path')}: the entropy-coder tables computed on this machine (digest {tables_digest(model)}) "
-                f"differ from the exporter's ({want}); streams would not decode across the two machines"
-            )
-    return model
 
 
 class HyperpriorModel:

@@ -82,26 +82,14 @@ class _Models:
 
     def __init__(self, base_ckpt: dict, enh_ckpts: list[dict]) -> None:
         from semlink.entropy import FactorizedCoder
-        from semlink.nn.hyperprior import HyperpriorModel, build_model, load_weights
-        from semlink.zoo.checkpoints import CheckpointError, sha256_file
+        from semlink.nn.hyperprior import HyperpriorModel
 
-        from .checkpoint import ENH_ARCH, load_base
+        from .checkpoint import load_base, load_enhancement
 
         self.base = load_base(base_ckpt)
         self.base_coder = FactorizedCoder(self.base.entropy_bottleneck)
         self.centres = self.base.centres.detach().cpu().numpy().astype(np.float64)
-        self.enh = []
-        base_sha = sha256_file(base_ckpt["path"]) if base_ckpt.get("path") else None
-        for ck in enh_ckpts:
-            if ck.get("arch") != ENH_ARCH:
-                raise CheckpointError(f"{ck.get('path')}: architecture {ck.get('arch')!r}, expected {ENH_ARCH}")
-            want = ck.get("meta", {}).get("base_sha256")
-            if want and base_sha and want != base_sha:
-                raise CheckpointError(f"{ck.get('path')} was trained behind another base layer (sha256 {want[:12]}..), "
-                                      f"not {base_ckpt['path']} ({base_sha[:12]}..)")
-            c = ck["config"]
-            m = build_model(c["N"], c["M"], c.get("inner_arch", "MeanScaleHyperprior"))
-            self.enh.append(HyperpriorModel(load_weights(m, ck).eval(), "cpu"))
+        self.enh = [HyperpriorModel(load_enhancement(ck, base_ckpt.get("path")), "cpu") for ck in enh_ckpts]
 
 
 @register_codec(CODEC)

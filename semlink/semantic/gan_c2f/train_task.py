@@ -101,13 +101,16 @@ class GanC2FBaseTask(TrainTask):
         obj = torch.load(p, map_location="cpu", weights_only=True)
         if "model" in obj:
             sd = {k[len("base."):]: v for k, v in obj["model"].items() if k.startswith("base.")}
+            net.base.load_state_dict(sd)
             step = obj["step"]
-        elif obj.get("arch") == BASE_ARCH:
+        elif obj.get("arch") == BASE_ARCH:  # an exported file (its tables stored or recomputed)
+            from semlink.entropy import load_with_tables
+
             sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
+            load_with_tables(net.base, {"state_dict": sd, "path": str(p)})
             step = obj.get("meta", {}).get("step")
         else:
             raise ValueError(f"--init {p}: not a gan-c2f-base run or checkpoint")
-        net.base.load_state_dict(sd)
         return {"init": str(path), "init_step": step}
 
     def optimizers(self, net, cfg) -> list:

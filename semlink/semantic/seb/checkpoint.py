@@ -2,10 +2,15 @@
 (Seb generator, reference patch generator, Seb entropy model and the DVC-style inter coder).
 
 Both the codecs (``seb``, ``dvc-pair``) and the trainer import this module (loading a codec
-never imports a trainer).
+never imports a trainer). Export rounds the weights to float16, settles the entropy
+bottlenecks' quantiles (:func:`settle_quantiles`), then computes the tables on the CPU and
+records their digest (:mod:`semlink.entropy.checkpoint`); the loader accepts files that store the
+tables (the shipped zoo's) and files that do not (recomputed and checked).
 """
 
 from __future__ import annotations
+
+import os
 
 ARCH = "SebModel"
 
@@ -34,29 +39,22 @@ def settle_quantiles(net, schedule=((1000, 0.05), (1000, 0.005))) -> tuple[float
     return before, float(net.aux_loss().detach())
 
 
-def export_seb(net, path, meta: dict | None = None) -> str:
+def export_seb(net, path: str | os.PathLike, meta: dict | None = None) -> str:
     """Write a Seb checkpoint: float16 weights (entropy models' parameters rounded first), the
-    quantiles settled (:func:`settle_quantiles`), then the CDF tables."""
-    import copy
+    quantiles settled (:func:`settle_quantiles`; ``meta.aux_loss_at_export`` = before, after),
+    then the CDF tables' digest. Returns the file's sha256."""
+    from semlink.entropy import export_model
 
-    import torch
+    def settle(cpu) -> dict:
+        before, after = settle_quantiles(cpu)
+        return {"aux_loss_at_export": [round(before, 3), round(after, 3)]}
 
-    from semlink.zoo.checkpoints import KEEP_FP32, save_checkpoint
-
-    cpu = copy.deepcopy(net).to("cpu").float().eval()
-    with torch.no_grad():
-        for name, t in list(cpu.named_parameters()) + list(cpu.named_buffers()):
-            if t.is_floating_point() and not name.endswith(KEEP_FP32):
-                t.copy_(t.half().float())
-    before, after = settle_quantiles(cpu)
-    with torch.no_grad():
-        cpu.update()
-    meta = {**(meta or {}), "aux_loss_at_export": [round(before, 3), round(after, 3)]}
-    return save_checkpoint(path, cpu.state_dict(), arch=ARCH, config=cpu.config(), meta=meta, half=True)
+    return export_model(net, path, arch=ARCH, config=lambda cpu: cpu.config(), meta=dict(meta or {}), settle=settle)
 
 
 def load_seb(path_or_ckpt):
     """SebModel (CPU, eval, entropy tables ready) from a checkpoint path or dict."""
+    from semlink.entropy import load_with_tables
     from semlink.zoo.checkpoints import CheckpointError, read_checkpoint
 
     from .model import SebModel
@@ -67,10 +65,4 @@ def load_seb(path_or_ckpt):
     c = ck["config"]
     inter = {k: v for k, v in c["inter"].items() if k != "levels"}
     m = SebModel(c["n"], c["c"], c["levels"], inter)
-    from semlink.nn.dvc import load_state_with_tables
-
-    try:
-        load_state_with_tables(m, ck["state_dict"])
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"{ck.get('path')}: weights do not fit SebModel({c}): {exc}") from None
-    return m.eval()
+    return load_with_tables(m, ck, what=f"SebModel({c})").eval()

@@ -42,25 +42,20 @@ INTRA = ("intra_header", "intra_z", "intra_y")
 INTER = ("motion_z", "motion_y", "residual")
 MULTIPLE = 64
 
+
 def load_inter(checkpoint: str | None = None, manifest: str | None = None, name: str = CODEC):
     """The InterCoder held by a Seb checkpoint (file, or the zoo entry ``name``), CPU, eval, tables
     ready (loaded once per process: :data:`semlink.models.MODELS`)."""
 
     def load():
-        from semlink.nn.dvc import InterCoder, load_state_with_tables
         from semlink.zoo.checkpoints import CheckpointError, load_checkpoint, read_checkpoint
 
+        from .checkpoint import load_seb
+
         ck = read_checkpoint(checkpoint) if checkpoint else load_checkpoint(name, manifest)
-        cfg = ck.get("config", {}).get("inter")
-        if cfg is None:
+        if ck.get("config", {}).get("inter") is None:
             raise CheckpointError(f"{ck.get('path')}: holds no inter coder (config has no 'inter')")
-        m = InterCoder(**cfg)
-        sd = {k[len("inter."):]: v for k, v in ck["state_dict"].items() if k.startswith("inter.")}
-        try:
-            load_state_with_tables(m, sd)
-        except Exception as exc:  # noqa: BLE001
-            raise CheckpointError(f"{ck.get('path')}: inter coder weights do not fit: {exc}") from None
-        return m.eval()
+        return load_seb(ck).inter
 
     return MODELS.get((CODEC, checkpoint, manifest, name), load)
 

@@ -153,7 +153,9 @@ class SebModel(nn.Module):
     def config(self) -> dict:
         return {**self.cfg, "inter": self.inter.config()}
 
-    def update(self) -> None:
+    def update(self, force: bool = True) -> None:
+        """Compute every entropy model's CDF tables (always recomputed; ``force`` is accepted for
+        the interface of CompressAI's ``update``)."""
         self.seb_entropy.update(force=True)
         self.inter.update()
 

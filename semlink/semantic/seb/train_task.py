@@ -143,9 +143,10 @@ class SebTask(TrainTask):
         obj = torch.load(p, map_location="cpu", weights_only=True)
         sd = obj["model"] if "model" in obj else {k: v.float() if v.is_floating_point() else v
                                                   for k, v in obj["state_dict"].items()}
-        from semlink.nn.dvc import load_state_with_tables
+        from semlink.entropy import load_with_tables
 
-        load_state_with_tables(net, sd)
+        # a training state keeps its (empty) tables; an exported file's are stored or recomputed
+        load_with_tables(net, {"state_dict": sd, "path": str(p)}, update="model" not in obj)
         if self._respread:
             from .model import spread_gains
 
