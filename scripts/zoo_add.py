@@ -2,8 +2,8 @@
 
     python scripts/zoo_add.py RUN_DIR --name hyperprior-q1 [--zoo semlink/zoo]
 
-Copies ``RUN_DIR/hyperprior.pt`` (float16 weights + CDF tables, written by ``semlink train
-hyperprior``) to ``ZOO/NAME.pt`` and writes its manifest entry (replacing one of the same
+Copies ``RUN_DIR/hyperprior.pt`` (float16 weights + the digest of their CDF tables, written by
+``semlink train hyperprior``) to ``ZOO/NAME.pt`` and writes its manifest entry (replacing one of the same
 name): sha256, architecture and size, lambda, training data, crop/batch/lr, steps, the
 initialisation it was fine-tuned from, the final training loss / bpp / PSNR (mean of the last
 ``--last`` log lines of ``log.csv``) and the test bpp / PSNR / MS-SSIM on the ``photos`` set

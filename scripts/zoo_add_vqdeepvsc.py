@@ -53,7 +53,7 @@ def _msvq_test(path: Path) -> dict:
     import torch
 
     from semlink.semantic.vqdeepvsc.msvq import perplexity
-    from semlink.semantic.vqdeepvsc.train_task import load_msvq
+    from semlink.semantic.vqdeepvsc.checkpoint import load_msvq
     from semlink.simulator import metrics
 
     m = load_msvq(path)
@@ -79,7 +79,7 @@ def _msvq_test(path: Path) -> dict:
 
 def _interp_test(path: Path) -> dict:
     from semlink.semantic.vqdeepvsc.interp import dis_interpolate, learned_interpolate
-    from semlink.semantic.vqdeepvsc.interp_task import load_interpolator
+    from semlink.semantic.vqdeepvsc.checkpoint import load_interpolator
     from semlink.simulator import metrics
 
     net = load_interpolator(path)

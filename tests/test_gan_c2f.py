@@ -14,7 +14,7 @@ from semlink.codecs import Received, ReceivedPart, get_codec
 from semlink.semantic.gan_c2f import semantic_map as sm
 from semlink.semantic.gan_c2f.codec import PARTS, pack_header, unpack_header
 from semlink.semantic.gan_c2f.model import BaseLayer, build_enhancement
-from semlink.semantic.gan_c2f.train_task import export_base, export_enhancement
+from semlink.semantic.gan_c2f.checkpoint import export_base, export_enhancement
 
 
 def _photo(h=96, w=136, seed=0):

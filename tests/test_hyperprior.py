@@ -10,15 +10,9 @@ import pytest
 import torch
 
 from semlink.codecs import get_codec, list_codecs
-from semlink.codecs.hyperprior import (
-    build_model,
-    export_checkpoint,
-    model_from_checkpoint,
-    pack_header,
-    rans_decode,
-    tables_digest,
-    unpack_header,
-)
+from semlink.codecs.hyperprior import pack_header, unpack_header
+from semlink.entropy import Tables, rans_decode, tables_digest
+from semlink.nn.hyperprior import build_model, export_checkpoint, model_from_checkpoint
 from semlink.zoo.checkpoints import CheckpointError, load_checkpoint, manifest_entry, read_checkpoint
 
 
@@ -80,7 +74,7 @@ def test_cpu_determinism_and_bit_exact_with_compressai(codec):
     ra, rb = codec.decode(a), codec.decode(b)
     assert np.array_equal(ra.image, rb.image)
     # same bytes and the same reconstruction as CompressAI's own compress()/decompress()
-    lm = codec._load(2)
+    lm = codec.model(2)
     x = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
         out = lm.cpu.compress(x)
@@ -149,7 +143,7 @@ def test_rans_decoder_is_bounds_checked():
     cdfs = np.array([[0, 30000, 65000, 65536]], dtype=np.int32)
     sizes, offsets = np.array([4], dtype=np.int32), np.array([-1], dtype=np.int64)
     for data in (b"", b"\x01", b"\xff" * 7, b"\xff" * 4096):
-        sym, problem = rans_decode(data, np.zeros(5000, dtype=np.int32), cdfs, sizes, offsets)
+        sym, problem = rans_decode(data, np.zeros(5000, dtype=np.int32), Tables(cdfs, sizes, offsets))
         assert sym.shape == (5000,) and problem
 
 
@@ -234,7 +228,7 @@ def test_mean_scale_checkpoint_is_bit_exact_with_compressai(tmp_path):
     assert enc.info["arch"] == "MeanScaleHyperprior"
     rec = c.decode(enc)
     assert rec.decoded_ok, rec.reason
-    lm = c._load(4)
+    lm = c.model(4)
     x = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
         out = lm.cpu.compress(x)

@@ -92,7 +92,7 @@ def test_gained_hyperprior_trains_exports_and_codes_every_level(images, tmp_path
     assert {"bpp_q1", "bpp_q3", "psnr_q2"} <= set(header)  # validation per level
     assert get_codec("hyperprior", checkpoint=str(tmp_path / "g" / "hyperprior.pt")).qualities() == [1, 2, 3]
     # the same architecture with latents large enough to need many symbols
-    from semlink.codecs.hyperprior import export_checkpoint
+    from semlink.nn.hyperprior import export_checkpoint
     from semlink.nn.gained_hyperprior import gained_mean_scale_hyperprior
 
     torch.manual_seed(0)

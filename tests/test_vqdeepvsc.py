@@ -15,12 +15,12 @@ import torch
 from semlink.codecs import Received, ReceivedPart, get_codec
 from semlink.codecs.base import ChannelState
 from semlink.semantic.vqdeepvsc import bitstream as bs
+from semlink.semantic.vqdeepvsc.checkpoint import export_interpolator, export_msvq, load_msvq
 from semlink.semantic.vqdeepvsc.interp import Interpolator, dis_interpolate, learned_interpolate, warp
-from semlink.semantic.vqdeepvsc.interp_task import TripletSampler, export_interpolator
+from semlink.semantic.vqdeepvsc.interp_task import TripletSampler
 from semlink.semantic.vqdeepvsc.keyframes import RhoLaw, frame_importance, gaps, seam, select_key_frames
 from semlink.semantic.vqdeepvsc.msvq import MSVQ, perplexity
 from semlink.semantic.vqdeepvsc.selector import restore, select
-from semlink.semantic.vqdeepvsc.train_task import export_msvq, load_msvq
 
 
 def _clip(n=6, h=32, w=48, seed=0):
@@ -349,7 +349,7 @@ def _write_video(path, frames):
 def test_training_tasks_run_and_export(tmp_path):
     from PIL import Image
 
-    from semlink.semantic.vqdeepvsc.interp_task import load_interpolator
+    from semlink.semantic.vqdeepvsc.checkpoint import load_interpolator
     from semlink.train.loop import TrainConfig, train
 
     vids = tmp_path / "videos"

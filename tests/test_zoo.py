@@ -99,3 +99,17 @@ def test_shipped_model_survives_damage(trials):
         assert rec.decoded_ok or rec.reason
         failed += not rec.decoded_ok
     assert failed >= trials // 3
+
+
+def test_loading_the_codecs_never_imports_a_trainer():
+    """Each semantic codec loads its shipped networks through its checkpoint.py, never its train_task."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from semlink.codecs import get_codec\n"
+            "get_codec('gan-c2f')._models(); get_codec('seb').model(); get_codec('dvc-pair').inter()\n"
+            "get_codec('vqdeepvsc')._models(); get_codec('hyperprior').qualities()\n"
+            "print(sorted(m for m in sys.modules if m.startswith('semlink.train') or m.endswith(('train_task', 'interp_task'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -11,7 +11,7 @@ from .received import Received, ReceivedPart, as_received
 from .registry import codec_class, get_codec, list_codecs, register_codec
 
 # Importing the modules registers their codecs.
-from . import pillow_codecs, jpeg2000, heic, video, hyperprior, dvc_pair  # noqa: E402,F401  isort:skip
+from . import pillow_codecs, jpeg2000, heic, video, hyperprior  # noqa: E402,F401  isort:skip
 
 __all__ = [
     "ChannelState", "Codec", "Encoded", "EncodedSet", "Received", "ReceivedPart", "ReceivedSet", "Reconstruction",

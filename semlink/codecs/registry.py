@@ -24,7 +24,7 @@ from .base import Codec
 #: codecs of the semantic systems, registered when their module is first imported (by name, so
 #: that ``semlink.codecs`` never imports a system and stays light to import)
 LAZY_CODECS = {"gan-c2f": "semlink.semantic.gan_c2f.codec", "vqdeepvsc": "semlink.semantic.vqdeepvsc.codec",
-               "seb": "semlink.semantic.seb.codec"}
+               "seb": "semlink.semantic.seb.codec", "dvc-pair": "semlink.semantic.seb.dvc_pair"}
 #: codecs registered when their module is first used (the anchors of published comparisons)
 LAZY_CODECS["jpeg2000-ffmpeg"] = "semlink.codecs.jpeg2000_ffmpeg"
 

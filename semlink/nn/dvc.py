@@ -29,22 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from semlink.entropy import entropy_bottleneck_cls, gaussian_conditional_cls, gdn_cls
+
 from .flow import SpyNetLite, warp
 
 #: H and W must be multiples of this (motion latent /16, its hyper latent /64)
 PAD = 64
 #: likelihood floor (bits = -log2 likelihood)
 _EPS = 1e-9
-
-
-def _compressai():
-    from semlink.codecs.hyperprior import import_compressai
-
-    import_compressai()
-    from compressai.entropy_models import EntropyBottleneck, GaussianConditional
-    from compressai.layers import GDN
-
-    return EntropyBottleneck, GaussianConditional, GDN
 
 
 def conv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.Conv2d:
@@ -57,13 +49,13 @@ def deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspose
 
 def analysis(cin: int, n: int, m: int) -> nn.Sequential:
     """4 x (conv5x5 stride 2) with GDN between: [B, cin, H, W] -> [B, m, H/16, W/16]."""
-    _, _, GDN = _compressai()
+    GDN = gdn_cls()
     return nn.Sequential(conv(cin, n), GDN(n), conv(n, n), GDN(n), conv(n, n), GDN(n), conv(n, m))
 
 
 def synthesis(m: int, n: int, cout: int) -> nn.Sequential:
     """4 x (deconv5x5 stride 2) with IGDN between: [B, m, h, w] -> [B, cout, 16 h, 16 w]."""
-    _, _, GDN = _compressai()
+    GDN = gdn_cls()
     return nn.Sequential(deconv(m, n), GDN(n, inverse=True), deconv(n, n), GDN(n, inverse=True),
                          deconv(n, n), GDN(n, inverse=True), deconv(n, cout))
 
@@ -112,9 +104,8 @@ class FactorizedCodec(nn.Module):
 
     def __init__(self, cin: int = 3, n: int = 64, m: int = 96, levels: int = 4) -> None:
         super().__init__()
-        EntropyBottleneck, _, _ = _compressai()
         self.g_a, self.g_s = analysis(cin, n, m), synthesis(m, n, cin)
-        self.entropy_bottleneck = EntropyBottleneck(m)
+        self.entropy_bottleneck = entropy_bottleneck_cls()(m)
         self.gain = GainUnit(levels, m)
 
     def latent(self, x, level):
@@ -136,13 +127,12 @@ class HyperpriorCodec(nn.Module):
 
     def __init__(self, cin: int = 2, n: int = 64, m: int = 64, levels: int = 4) -> None:
         super().__init__()
-        EntropyBottleneck, GaussianConditional, _ = _compressai()
         self.g_a, self.g_s = analysis(cin, n, m), synthesis(m, n, cin)
         self.h_a = nn.Sequential(conv(m, n, 3, 1), nn.ReLU(inplace=True), conv(n, n), nn.ReLU(inplace=True), conv(n, n))
         self.h_s = nn.Sequential(deconv(n, n), nn.ReLU(inplace=True), deconv(n, n), nn.ReLU(inplace=True),
                                  conv(n, m, 3, 1), nn.ReLU(inplace=True))
-        self.entropy_bottleneck = EntropyBottleneck(n)
-        self.gaussian_conditional = GaussianConditional(None)
+        self.entropy_bottleneck = entropy_bottleneck_cls()(n)
+        self.gaussian_conditional = gaussian_conditional_cls()(None)
         self.gain = GainUnit(levels, m)
 
     def latent(self, x, level):
@@ -215,13 +205,14 @@ class InterCoder(nn.Module):
                 "bits_motion": bits_m, "bits_residual": bits_r}
 
     # ------------------------------------------------------------------ coding (CPU, float32, one image)
-    def update(self) -> None:
-        """Compute the entropy models' CDF tables (after training / loading)."""
-        from compressai.models.google import get_scale_table
+    def update(self, force: bool = True) -> None:
+        """Compute the entropy models' CDF tables (after training; always recomputed: ``force``
+        is accepted for the interface of CompressAI's ``update``)."""
+        from semlink.entropy import scale_table
 
         self.motion.entropy_bottleneck.update(force=True)
         self.residual.entropy_bottleneck.update(force=True)
-        self.motion.gaussian_conditional.update_scale_table(get_scale_table(), force=True)
+        self.motion.gaussian_conditional.update_scale_table(scale_table(), force=True)
 
     def aux_loss(self) -> torch.Tensor:
         return self.motion.entropy_bottleneck.loss() + self.residual.entropy_bottleneck.loss()
@@ -231,24 +222,23 @@ class InterCoder(nn.Module):
         """(strings ``motion_z``, ``motion_y``, ``residual``; the decoder's reconstruction [1, 3, H, W]).
 
         The reconstruction is computed from the quantised symbols exactly as :meth:`decompress` does."""
-        from .entropy_coding import eb_encode, eb_medians, gc_encode
+        from semlink.entropy import FactorizedCoder, GaussianCoder, encode_hyper
 
         lv = torch.tensor([int(level)])
         flow = self.flow(x, reference)
         m = self.motion
         y = m.latent(flow, lv).float()
         z = m.h_a(y.abs()).float()
-        med = eb_medians(m.entropy_bottleneck)
-        z_hat = torch.round(z - med) + med
-        scales = m.h_s(z_hat).float()
-        y_hat = torch.round(y)
-        strings = {"motion_z": eb_encode(m.entropy_bottleneck, z), "motion_y": gc_encode(m.gaussian_conditional, y, scales)}
-        pred = self._predict(reference, y_hat, lv)
+        strings = dict(zip(("motion_z", "motion_y"), encode_hyper(
+            FactorizedCoder(m.entropy_bottleneck), GaussianCoder(m.gaussian_conditional), y, z,
+            lambda z_hat: (m.h_s(z_hat).float(), 0.0))))
+        pred = self._predict(reference, torch.round(y), lv)
         r = self.residual
+        rc = FactorizedCoder(r.entropy_bottleneck)
         yr = r.latent(x - pred, lv).float()
-        strings["residual"] = eb_encode(r.entropy_bottleneck, yr)
-        medr = eb_medians(r.entropy_bottleneck)
-        x_hat = pred + r.g_s(r.gain.unscale(torch.round(yr - medr) + medr, lv)).float()
+        yr_sym = rc.symbols(yr)
+        strings["residual"] = rc.encode_symbols(yr_sym)
+        x_hat = pred + r.g_s(r.gain.unscale(rc.dequantize(yr_sym, yr_sym.shape), lv)).float()
         return strings, x_hat
 
     def _predict(self, reference, y_hat, lv):
@@ -259,23 +249,21 @@ class InterCoder(nn.Module):
     def decompress(self, reference: torch.Tensor, strings: dict[str, bytes], level: int) -> tuple[torch.Tensor, list[str]]:
         """(x_hat [1, 3, H, W], raw (not clipped); problems) from :meth:`compress`'s strings; never raises
         on damaged strings (they decode to wrong values and a problem entry)."""
-        from .entropy_coding import eb_decode, gc_decode
+        from semlink.entropy import FactorizedCoder, GaussianCoder, decode_hyper
 
         lv = torch.tensor([int(level)])
         _, _, h, w = reference.shape
         m, r = self.motion, self.residual
         problems = []
-        nz, my = m.entropy_bottleneck.channels, m.gain.gain.shape[1]
-        z_hat, p = eb_decode(m.entropy_bottleneck, strings.get("motion_z", b""), (1, nz, h // 64, w // 64))
-        if p:
-            problems.append(f"motion_z: {p}")
-        scales = m.h_s(z_hat).float()
-        y_hat, p = gc_decode(m.gaussian_conditional, strings.get("motion_y", b""), scales.reshape(1, my, h // 16, w // 16))
-        if p:
-            problems.append(f"motion_y: {p}")
+        my = m.gain.gain.shape[1]
+        y_hat, (pz, py) = decode_hyper(
+            FactorizedCoder(m.entropy_bottleneck), GaussianCoder(m.gaussian_conditional),
+            strings.get("motion_z", b""), strings.get("motion_y", b""), (1, m.entropy_bottleneck.channels, h // 64, w // 64),
+            lambda z_hat: (m.h_s(z_hat).float().reshape(1, my, h // 16, w // 16), 0.0))
+        problems += [f"motion_{name}: {p}" for name, p in (("z", pz), ("y", py)) if p]
         pred = self._predict(reference, y_hat, lv)
-        yr, p = eb_decode(r.entropy_bottleneck, strings.get("residual", b""),
-                          (1, r.entropy_bottleneck.channels, h // 16, w // 16))
+        yr, p = FactorizedCoder(r.entropy_bottleneck).decode(strings.get("residual", b""),
+                                                             (1, r.entropy_bottleneck.channels, h // 16, w // 16))
         if p:
             problems.append(f"residual: {p}")
         x_hat = pred + r.g_s(r.gain.unscale(yr, lv)).float()
@@ -285,15 +273,3 @@ class InterCoder(nn.Module):
 
 def psnr(mse: float) -> float:
     return 10 * math.log10(1.0 / max(float(mse), 1e-12))
-
-
-def load_state_with_tables(module: nn.Module, state_dict: dict) -> None:
-    """``module.load_state_dict(state_dict)`` after resizing buffers whose saved size differs (the
-    entropy models' CDF tables are empty until ``update()``, CompressAI's known loading quirk)."""
-    for name, buf in list(module.named_buffers()):
-        saved = state_dict.get(name)
-        if saved is not None and saved.shape != buf.shape:
-            owner, _, attr = name.rpartition(".")
-            sub = module.get_submodule(owner) if owner else module
-            sub._buffers[attr] = torch.empty_like(saved, dtype=buf.dtype)
-    module.load_state_dict(state_dict)

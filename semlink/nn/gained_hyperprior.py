@@ -23,7 +23,8 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
+
+from semlink.entropy import model_cls
 
 from .dvc import GainUnit, ste_round
 
@@ -34,16 +35,7 @@ ARCH = "GainedMeanScaleHyperprior"
 DEFAULT_LAMBDAS = (0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932)
 
 
-def _base():
-    from semlink.codecs.hyperprior import import_compressai
-
-    import_compressai()  # quiet first import
-    from compressai.models import MeanScaleHyperprior
-
-    return MeanScaleHyperprior
-
-
-class GainedMeanScaleHyperprior(_base()):
+class GainedMeanScaleHyperprior(model_cls("MeanScaleHyperprior")):
     """``MeanScaleHyperprior(N, M)`` + gain units for ``len(lambdas)`` rate levels."""
 
     def __init__(self, N: int, M: int, lambdas=DEFAULT_LAMBDAS) -> None:

@@ -5,7 +5,8 @@ uniform noise as the quantization proxy; Adam on the network (the trainer's lear
 and a separate Adam (``aux_lr``) on the entropy bottleneck's quantiles (aux loss); gradients
 clipped to norm 1. ``amp = "bf16"`` runs the four transforms under bf16 autocast and keeps the
 entropy models (likelihoods, CDFs) in float32. Export: ``hyperprior.pt``, float16 weights +
-CPU-computed CDF tables (``get_codec("hyperprior", checkpoint=...)``).
+the digest of the CDF tables computed on the CPU from them, which the loader recomputes and checks
+(``get_codec("hyperprior", checkpoint=...)``).
 
 Settings (fields of :class:`~semlink.train.loop.TrainConfig`): ``lmbda``, ``n``, ``m``,
 ``arch``, ``quality`` (rate-point id of the export), ``aux_lr``.
@@ -72,23 +73,20 @@ class HyperpriorTask(TrainTask):
                 raise ConfigError(f"--{k} must be >= 1, got {getattr(cfg, k)}")
         if not 1 <= cfg.quality <= 31:
             raise ConfigError(f"--quality must be in [1, 31], got {cfg.quality}")
-        from semlink.codecs.hyperprior import ARCHS
+        from semlink.nn.hyperprior import ARCHS
 
         if cfg.arch not in ARCHS:
             raise ConfigError(f"--arch must be one of {', '.join(ARCHS)}, got {cfg.arch!r}")
 
     def _criterion(self, cfg):
         if self._crit is None:
-            from semlink.codecs.hyperprior import import_compressai
+            from semlink.entropy import rd_loss_cls
 
-            import_compressai()  # quiet import (torch_geometric warnings) before compressai.losses
-            from compressai.losses import RateDistortionLoss
-
-            self._crit = RateDistortionLoss(lmbda=cfg.lmbda)
+            self._crit = rd_loss_cls()(lmbda=cfg.lmbda)
         return self._crit
 
     def build(self, cfg):
-        from semlink.codecs.hyperprior import build_model
+        from semlink.nn.hyperprior import build_model
 
         if self.gained(cfg):
             from semlink.nn.gained_hyperprior import gained_mean_scale_hyperprior
@@ -123,7 +121,7 @@ class HyperpriorTask(TrainTask):
         if "model" in obj:
             net.load_state_dict(sd)  # the CDF tables are recomputed at every export
         else:  # an exported file holds no tables: torch's loader (via the codec's)
-            from semlink.codecs.hyperprior import load_weights
+            from semlink.nn.hyperprior import load_weights
 
             load_weights(net, {"state_dict": sd, "path": str(p)})
         return {"init": str(path), "init_lambda": lmbda, "init_step": step}
@@ -190,7 +188,7 @@ class HyperpriorTask(TrainTask):
         return out
 
     def export(self, net, path, cfg, meta) -> None:
-        from semlink.codecs.hyperprior import export_checkpoint
+        from semlink.nn.hyperprior import export_checkpoint
 
         if self.gained(cfg):
             export_checkpoint(net, path, meta={"lambdas": list(net.lambdas), **meta})

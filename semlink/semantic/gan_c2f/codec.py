@@ -36,7 +36,6 @@ residual) and by the decoder; symbols and probability tables are computed on the
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -45,6 +44,7 @@ from semlink.codecs._util import check_context, grey, one_rate, read_varint, val
 from semlink.codecs.base import Codec, Encoded, Reconstruction
 from semlink.codecs.received import Received
 from semlink.codecs.registry import register_codec
+from semlink.models import MODELS
 
 CODEC = "gan-c2f"
 VERSION = 1
@@ -78,35 +78,18 @@ def unpack_header(buf: bytes) -> tuple[int, int, int, tuple[int, ...]]:
 
 
 class _Models:
-    """The loaded base layer and enhancement layers (CPU, eval) with their entropy tables."""
+    """The loaded base layer and enhancement layers (CPU, eval) with their entropy coders."""
 
     def __init__(self, base_ckpt: dict, enh_ckpts: list[dict]) -> None:
-        from semlink.codecs.hyperprior import _entropy_tables, _Loaded, build_model, load_weights
+        from semlink.entropy import FactorizedCoder
+        from semlink.nn.hyperprior import HyperpriorModel
 
-        from .train_task import ENH_ARCH, load_base
+        from .checkpoint import load_base, load_enhancement
 
         self.base = load_base(base_ckpt)
-        self.base_tables = _entropy_tables(self.base.entropy_bottleneck)
-        self.base_medians = self.base.entropy_bottleneck._get_medians().detach().float().reshape(1, -1, 1, 1)
+        self.base_coder = FactorizedCoder(self.base.entropy_bottleneck)
         self.centres = self.base.centres.detach().cpu().numpy().astype(np.float64)
-        self.enh = []
-        from semlink.zoo.checkpoints import CheckpointError, sha256_file
-
-        base_sha = sha256_file(base_ckpt["path"]) if base_ckpt.get("path") else None
-        for ck in enh_ckpts:
-            if ck.get("arch") != ENH_ARCH:
-                raise CheckpointError(f"{ck.get('path')}: architecture {ck.get('arch')!r}, expected {ENH_ARCH}")
-            want = ck.get("meta", {}).get("base_sha256")
-            if want and base_sha and want != base_sha:
-                raise CheckpointError(f"{ck.get('path')} was trained behind another base layer (sha256 {want[:12]}..), "
-                                      f"not {base_ckpt['path']} ({base_sha[:12]}..)")
-            c = ck["config"]
-            m = build_model(c["N"], c["M"], c.get("inner_arch", "MeanScaleHyperprior"))
-            self.enh.append(_Loaded(load_weights(m, ck).eval(), "cpu"))
-
-
-_CACHE: dict[tuple, _Models] = {}
-_LOCK = threading.Lock()
+        self.enh = [HyperpriorModel(load_enhancement(ck, base_ckpt.get("path")), "cpu") for ck in enh_ckpts]
 
 
 @register_codec(CODEC)
@@ -133,28 +116,28 @@ class GanC2FCodec(Codec):
 
     # --- models and rate points -------------------------------------------------------
     def _models(self) -> _Models:
-        key = (self.base_path, tuple(self.enh_paths), self.manifest)
-        with _LOCK:
-            if key not in _CACHE:
-                from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint, read_manifest
+        """The loaded networks (once per process: :data:`semlink.models.MODELS`)."""
+        return MODELS.get((CODEC, self.base_path, tuple(self.enh_paths), self.manifest), self._load_models)
 
-                if self.base_path is not None:
-                    base = read_checkpoint(self.base_path)
-                    enh = [read_checkpoint(p) for p in self.enh_paths]
-                else:
-                    models, _ = read_manifest(self.manifest)
-                    mine = [e for e in models if e.get("codec") == CODEC]
-                    bases = [e for e in mine if e.get("role") == "base"]
-                    if len(bases) != 1:
-                        raise ValueError(
-                            f"{CODEC}: the manifest ({self.manifest or 'semlink/zoo/manifest.json'}) lists {len(bases)} "
-                            f"base layers (role = 'base'), expected 1. Train one with `semlink train gan-c2f-base "
-                            f"--recipe semlink/semantic/gan_c2f/recipes/base-rd.toml` and pass base=...")
-                    enh_entries = sorted((e for e in mine if e.get("role") == "enhancement"), key=lambda e: e["quality"])
-                    base = load_checkpoint(bases[0]["name"], self.manifest)
-                    enh = [load_checkpoint(e["name"], self.manifest) for e in enh_entries]
-                _CACHE[key] = _Models(base, enh)
-            return _CACHE[key]
+    def _load_models(self) -> _Models:
+        from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint, read_manifest
+
+        if self.base_path is not None:
+            base = read_checkpoint(self.base_path)
+            enh = [read_checkpoint(p) for p in self.enh_paths]
+        else:
+            models, _ = read_manifest(self.manifest)
+            mine = [e for e in models if e.get("codec") == CODEC]
+            bases = [e for e in mine if e.get("role") == "base"]
+            if len(bases) != 1:
+                raise ValueError(
+                    f"{CODEC}: the manifest ({self.manifest or 'semlink/zoo/manifest.json'}) lists {len(bases)} "
+                    f"base layers (role = 'base'), expected 1. Train one with `semlink train gan-c2f-base "
+                    f"--recipe semlink/semantic/gan_c2f/recipes/base-rd.toml` and pass base=...")
+            enh_entries = sorted((e for e in mine if e.get("role") == "enhancement"), key=lambda e: e["quality"])
+            base = load_checkpoint(bases[0]["name"], self.manifest)
+            enh = [load_checkpoint(e["name"], self.manifest) for e in enh_entries]
+        return _Models(base, enh)
 
     def rate_table(self) -> dict[int, tuple[int, int | None]]:
         """quality -> (base channels sent, enhancement layer index or None)."""
@@ -212,28 +195,22 @@ class GanC2FCodec(Codec):
 
         return padded_tensor(image, PAD)
 
-    def _generate(self, m: _Models, sym: np.ndarray, keep: int, labels: np.ndarray, hp: int, wp: int):
-        """Base image float [1, 3, hp, wp] from the kept channels' symbols and the map (CPU fp32)."""
+    def _generate(self, m: _Models, kept, labels: np.ndarray, hp: int, wp: int):
+        """Base image float [1, 3, hp, wp] from the dequantised kept channels [1, keep, hp/16, wp/16]
+        (the others zero) and the map (CPU fp32)."""
         import torch
 
         from .semantic_map import one_hot
 
-        c = m.base.c_latent
-        y = torch.zeros(1, c, hp // 16, wp // 16)
-        kept = torch.from_numpy(np.clip(sym, -(1 << 20), 1 << 20).astype(np.float32)).reshape(1, keep, hp // 16, wp // 16)
-        y[:, :keep] = kept + m.base_medians[:, :keep]
+        y = torch.zeros(1, m.base.c_latent, hp // 16, wp // 16)
+        y[:, :kept.shape[1]] = kept
         with torch.inference_mode():
             return m.base.synthesize(y, one_hot(labels, m.base.k)).float()
 
     def _encode_parts(self, image: np.ndarray, q: int) -> dict[str, bytes]:
         import torch
 
-        from semlink.codecs.hyperprior import import_compressai, latent_encode
-
         from .semantic_map import encode_map, label_map
-
-        import_compressai()
-        from compressai import ans
 
         m = self._models()
         keep, e = self.rate_table()[q]
@@ -245,15 +222,12 @@ class GanC2FCodec(Codec):
         map_bytes = encode_map(labels)
         with torch.inference_mode():
             y = m.base.g_a(x)
-            sym = torch.round(y - m.base_medians)[:, :keep].to(torch.int32)
-        cdf, sizes, off = m.base_tables
-        idx = np.broadcast_to(np.arange(keep, dtype=np.int32)[:, None, None], sym.shape[1:]).reshape(-1)
-        base_str = bytes(ans.RansEncoder().encode_with_indexes(sym.reshape(-1).tolist(), idx.tolist(), cdf.tolist(),
-                                                               sizes.tolist(), off.tolist()))
+        sym = m.base_coder.symbols(y, keep)
+        base_str = m.base_coder.encode_symbols(sym)
         z_str = y_str = b""
         if e is not None:
-            xb = self._generate(m, sym.numpy().reshape(-1), keep, labels, hp, wp)
-            z_str, y_str = latent_encode(m.enh[e], x - xb)
+            xb = self._generate(m, m.base_coder.dequantize(sym, sym.shape), labels, hp, wp)
+            z_str, y_str = m.enh[e].encode_latents(x - xb)
         return {"header": pack_header(h, w, q, (len(map_bytes), len(base_str), len(z_str), len(y_str))),
                 "map": map_bytes, "base": base_str, "enh_z": z_str, "enh_y": y_str}
 
@@ -268,8 +242,6 @@ class GanC2FCodec(Codec):
 
     def _decode(self, received: Received, shape: tuple[int, ...]) -> Reconstruction:
         import torch
-
-        from semlink.codecs.hyperprior import latent_decode, rans_decode
 
         from .semantic_map import decode_map
 
@@ -294,12 +266,10 @@ class GanC2FCodec(Codec):
         labels, pm = decode_map(data["map"], hp // BLOCK, wp // BLOCK, m.base.k)
         if pm:
             problems.append(f"map: {pm}")
-        n_sym = keep * (hp // 16) * (wp // 16)
-        idx = np.broadcast_to(np.arange(keep, dtype=np.int32)[:, None, None], (keep, hp // 16, wp // 16)).reshape(-1)
-        sym, pb = rans_decode(data["base"], idx, *m.base_tables)
+        kept, pb = m.base_coder.decode(data["base"], (1, keep, hp // 16, wp // 16))
         if pb:
             problems.append(f"base string: {pb}")
-        x = self._generate(m, sym[:n_sym], keep, labels, hp, wp)
+        x = self._generate(m, kept, labels, hp, wp)
         recovered = None
         if e is not None:
             lost = [n for n in ("enh_z", "enh_y")
@@ -307,7 +277,7 @@ class GanC2FCodec(Codec):
             if lost:
                 enh_problem = f"enhancement dropped ({', '.join(lost)} lost or damaged in transit)"
             else:
-                r, pe = latent_decode(m.enh[e], data["enh_z"], data["enh_y"], hp, wp)
+                r, pe = m.enh[e].decode_latents(data["enh_z"], data["enh_y"], hp, wp)
                 enh_problem = f"enhancement dropped (rANS: {'; '.join(pe)})" if pe else ""
                 if not pe:
                     x = x + torch.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
@@ -322,9 +292,6 @@ class GanC2FCodec(Codec):
         return Reconstruction(img, True, "")
 
     def tool(self) -> str:
-        try:
-            from importlib.metadata import version
+        from semlink.entropy import compressai_version
 
-            return f"semlink gan-c2f v{VERSION} (CompressAI {version('compressai')} entropy coding + rANS)"
-        except Exception:  # noqa: BLE001
-            return f"semlink gan-c2f v{VERSION}"
+        return f"semlink gan-c2f v{VERSION} (CompressAI {compressai_version()} entropy coding + rANS)"

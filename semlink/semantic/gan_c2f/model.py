@@ -31,23 +31,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from semlink.entropy import compression_model_cls, entropy_bottleneck_cls, gdn_cls
 from semlink.nn.spade import SPADEResBlock
 
 PAD = 64
 
 
-def _compressai():
-    from semlink.codecs.hyperprior import import_compressai
-
-    import_compressai()
-    from compressai.entropy_models import EntropyBottleneck
-    from compressai.layers import GDN
-    from compressai.models.base import CompressionModel
-
-    return EntropyBottleneck, GDN, CompressionModel
-
-
-EntropyBottleneck, GDN, CompressionModel = _compressai()
+# CompressAI's classes (the base layer subclasses CompressionModel, so CompressAI is imported here)
+EntropyBottleneck, GDN, CompressionModel = entropy_bottleneck_cls(), gdn_cls(), compression_model_cls()
 
 
 def _conv(cin: int, cout: int) -> nn.Conv2d:
@@ -128,6 +119,6 @@ class BaseLayer(CompressionModel):
 
 def build_enhancement(n: int = 64, m: int = 128):
     """The enhancement layer: CompressAI ``MeanScaleHyperprior(N=n, M=m)`` over the residual."""
-    from semlink.codecs.hyperprior import build_model
+    from semlink.nn.hyperprior import build_model
 
     return build_model(n, m, "MeanScaleHyperprior")

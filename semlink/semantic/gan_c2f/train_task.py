@@ -31,10 +31,10 @@ import numpy as np
 from semlink.train.task import TrainTask, register_task, train_modules
 from semlink.train.task import task_options as _options
 
+from .checkpoint import BASE_ARCH, ENH_ARCH, export_base, export_enhancement, load_base
+
 BASE_EXPORT = "gan-c2f-base.pt"
 ENH_EXPORT = "gan-c2f-enh.pt"
-BASE_ARCH = "GanC2FBase"
-ENH_ARCH = "GanC2FEnhancement"
 
 BASE_OPTIONS = {"phase": "rd", "k": 8, "c_latent": 8, "n": 96, "widths": [128, 96, 64, 48, 32], "hidden": 32,
                 "levels": [4, 8], "block": 16, "w_mse": 1.0, "w_rate": 1.0, "w_perc": 1.0, "w_gan": 0.15, "w_fm": 1.0,
@@ -101,13 +101,16 @@ class GanC2FBaseTask(TrainTask):
         obj = torch.load(p, map_location="cpu", weights_only=True)
         if "model" in obj:
             sd = {k[len("base."):]: v for k, v in obj["model"].items() if k.startswith("base.")}
+            net.base.load_state_dict(sd)
             step = obj["step"]
-        elif obj.get("arch") == BASE_ARCH:
+        elif obj.get("arch") == BASE_ARCH:  # an exported file (its tables stored or recomputed)
+            from semlink.entropy import load_with_tables
+
             sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
+            load_with_tables(net.base, {"state_dict": sd, "path": str(p)})
             step = obj.get("meta", {}).get("step")
         else:
             raise ValueError(f"--init {p}: not a gan-c2f-base run or checkpoint")
-        net.base.load_state_dict(sd)
         return {"init": str(path), "init_step": step}
 
     def optimizers(self, net, cfg) -> list:
@@ -210,45 +213,6 @@ class GanC2FBaseTask(TrainTask):
         export_base(net.base, path, meta={"lambda": cfg.lmbda, "phase": o["phase"], "options": o, **meta})
 
 
-def export_base(base, path, meta: dict | None = None) -> str:
-    """Write a base-layer codec checkpoint (float16 weights; entropy tables computed on the CPU
-    from the rounded weights, as :func:`semlink.codecs.hyperprior.export_checkpoint` does)."""
-    import copy
-
-    import torch
-
-    from semlink.zoo.checkpoints import KEEP_FP32, save_checkpoint
-
-    cpu = copy.deepcopy(base).to("cpu").float().eval()
-    with torch.no_grad():
-        for name, t in list(cpu.named_parameters()) + list(cpu.named_buffers()):
-            if t.is_floating_point() and not name.endswith(KEEP_FP32) and name != "centres":
-                t.copy_(t.half().float())
-        cpu.update(force=True)
-    sd = cpu.state_dict()
-    return save_checkpoint(path, sd, arch=BASE_ARCH, config=cpu.config(), meta=dict(meta or {}), half=True)
-
-
-def load_base(path_or_ckpt) -> "object":
-    """A :class:`~.model.BaseLayer` (CPU, eval, entropy tables ready) from a checkpoint file or dict."""
-    import torch
-
-    from semlink.zoo.checkpoints import CheckpointError, read_checkpoint
-
-    from .model import BaseLayer
-
-    ck = read_checkpoint(path_or_ckpt) if not isinstance(path_or_ckpt, dict) else path_or_ckpt
-    if ck.get("arch") != BASE_ARCH:
-        raise CheckpointError(f"{ck.get('path')}: architecture {ck.get('arch')!r}, expected {BASE_ARCH}")
-    c = ck["config"]
-    base = BaseLayer(c["k"], c["c_latent"], c["n"], tuple(c["widths"]), c["hidden"], tuple(c["levels"]))
-    base.load_state_dict(ck["state_dict"])
-    if base.entropy_bottleneck._quantized_cdf.numel() == 0:
-        with torch.no_grad():
-            base.update(force=True)
-    return base.eval()
-
-
 @register_task("gan-c2f-enh")
 class GanC2FEnhTask(TrainTask):
     """gan-c2f enhancement layer: residual MeanScaleHyperprior behind a frozen base (option base = FILE)."""
@@ -295,7 +259,7 @@ class GanC2FEnhTask(TrainTask):
 
         obj = torch.load(p if not p.is_dir() else p / "train_state.pt", map_location="cpu", weights_only=True)
         if obj.get("arch") == ENH_ARCH:
-            from semlink.codecs.hyperprior import load_weights
+            from semlink.nn.hyperprior import load_weights
 
             sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
             load_weights(net, {"state_dict": sd, "path": str(p)})
@@ -382,15 +346,3 @@ class GanC2FEnhTask(TrainTask):
         o = _options(cfg, ENH_OPTIONS, self.name)
         export_enhancement(net, path, meta={"lambda": cfg.lmbda, "base_sha256": sha256_file(o["base"]), "options": o,
                                             "quality": cfg.quality, **meta})
-
-
-def export_enhancement(net, path, meta: dict | None = None) -> str:
-    """Write an enhancement-layer checkpoint (arch :data:`ENH_ARCH`; the inner CompressAI
-    architecture in ``config["inner_arch"]``; float16 weights, CPU-computed CDF tables)."""
-    from semlink.codecs.hyperprior import export_checkpoint
-    from semlink.zoo.checkpoints import read_checkpoint, save_checkpoint
-
-    export_checkpoint(net, path, meta=dict(meta or {}))
-    ck = read_checkpoint(path)  # re-label: this file is an enhancement layer, not a hyperprior codec
-    return save_checkpoint(path, ck["state_dict"], arch=ENH_ARCH, config={**ck["config"], "inner_arch": ck["arch"]},
-                           meta=ck["meta"], half=True)

@@ -23,13 +23,13 @@ Images of any size: each is padded (edge replicated) to a multiple of 64 and cro
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Sequence
 
 import numpy as np
 
 from semlink.codecs import Encoded, EncodedSet, Reconstruction, ReceivedSet, SetCodec, register_codec
 from semlink.codecs._util import grey, one_rate, padded_tensor, tensor_image, validate_image
+from semlink.models import MODELS
 
 from .bitstream import SetHeader, pack_usage, unpack_usage
 from .model import LAMBDAS, PATCH, seb_clusters
@@ -38,9 +38,6 @@ CODEC = "seb"
 SHARED = ("header", "sebs", "usage")
 OWN = ("motion_z", "motion_y", "residual")
 MULTIPLE = 64
-
-_MODELS: dict[tuple, Any] = {}
-_LOCK = threading.Lock()
 
 
 def _pad(img: np.ndarray):
@@ -53,17 +50,17 @@ def _to_uint8(x, h: int, w: int) -> np.ndarray:
 
 
 def load_model(checkpoint: str | None = None, manifest: str | None = None, name: str = "seb"):
-    """The SebModel of a checkpoint file or of the zoo entry ``name`` (cached per process)."""
-    from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint
+    """The SebModel of a checkpoint file or of the zoo entry ``name`` (loaded once per process:
+    :data:`semlink.models.MODELS`)."""
 
-    from .train_task import load_seb
+    def load():
+        from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint
 
-    key = (checkpoint, manifest, name)
-    with _LOCK:
-        if key not in _MODELS:
-            ck = read_checkpoint(checkpoint) if checkpoint else load_checkpoint(name, manifest)
-            _MODELS[key] = load_seb(ck)
-        return _MODELS[key]
+        from .checkpoint import load_seb
+
+        return load_seb(read_checkpoint(checkpoint) if checkpoint else load_checkpoint(name, manifest))
+
+    return MODELS.get((CODEC, checkpoint, manifest, name), load)
 
 
 @register_codec(CODEC)
@@ -112,6 +109,8 @@ class SebCodec(SetCodec):
     def encode_set(self, items: Sequence[np.ndarray], **rate: Any) -> EncodedSet:
         import torch
 
+        from semlink.entropy import FactorizedCoder
+
         from .splitting import projections, split
 
         key, value = one_rate(rate, self.rate_keys)
@@ -129,7 +128,8 @@ class SebCodec(SetCodec):
             proj = projections(m, xs)
             labels = split(proj, self.split, self.seed)
             feats = [m.features(x, lv).float() for x in xs]
-            med = m.seb_entropy._get_medians().detach().float().reshape(1, -1, 1, 1)
+            seb_coder = FactorizedCoder(m.seb_entropy)
+            med = seb_coder.medians
             ks, sebs_hat, usage_digits, radices = [], [], [None] * len(xs), [None] * len(xs)
             refs = [None] * len(xs)
             for j in range(int(labels.max()) + 1):
@@ -153,10 +153,8 @@ class SebCodec(SetCodec):
                     from .model import concat
 
                     refs[i] = concat(ref_patches[torch.from_numpy(u)], 1, hp, wp)
-            from semlink.nn.entropy_coding import eb_encode
-
             header = SetHeader(level, tuple(ks), tuple((im.shape[0], im.shape[1]) for im in imgs), tuple(labels.tolist()))
-            shared = {"header": header.pack(), "sebs": eb_encode(m.seb_entropy, torch.cat(sebs_hat)),
+            shared = {"header": header.pack(), "sebs": seb_coder.encode(torch.cat(sebs_hat)),
                       "usage": pack_usage(np.concatenate(usage_digits), np.concatenate(radices))}
             if self.reference == "grey":  # ablation: nothing of the Sebs is sent or used
                 shared["sebs"], shared["usage"] = b"", b""
@@ -216,12 +214,12 @@ class SebCodec(SetCodec):
         Sebs and usage parts (damaged parts decode to wrong values and a problem entry)."""
         import torch
 
-        from semlink.nn.entropy_coding import eb_decode
+        from semlink.entropy import FactorizedCoder
 
         from .model import concat
 
         problems = []
-        s_hat, p = eb_decode(m.seb_entropy, sebs, (sum(hdr.ks), m.seb_entropy.channels, PATCH // 16, PATCH // 16))
+        s_hat, p = FactorizedCoder(m.seb_entropy).decode(sebs, (sum(hdr.ks), m.seb_entropy.channels, PATCH // 16, PATCH // 16))
         if p:
             problems.append(f"sebs: {p}")
         padded = [(-(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE) for h, w in hdr.sizes]

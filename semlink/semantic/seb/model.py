@@ -137,9 +137,10 @@ class SebModel(nn.Module):
 
     def __init__(self, n: int = 64, c: int = 32, levels: int = len(LAMBDAS), inter: dict | None = None) -> None:
         super().__init__()
-        from semlink.nn.dvc import GainUnit, _compressai
+        from semlink.entropy import entropy_bottleneck_cls
+        from semlink.nn.dvc import GainUnit
 
-        EntropyBottleneck, _, _ = _compressai()
+        EntropyBottleneck = entropy_bottleneck_cls()
         self.cfg = {"n": n, "c": c, "levels": levels, "inter": dict(inter or {})}
         self.seb_gen = SebGenerator(n, c)
         self.ref_gen = RefPatchGenerator(n, c)
@@ -152,7 +153,9 @@ class SebModel(nn.Module):
     def config(self) -> dict:
         return {**self.cfg, "inter": self.inter.config()}
 
-    def update(self) -> None:
+    def update(self, force: bool = True) -> None:
+        """Compute every entropy model's CDF tables (always recomputed; ``force`` is accepted for
+        the interface of CompressAI's ``update``)."""
         self.seb_entropy.update(force=True)
         self.inter.update()
 

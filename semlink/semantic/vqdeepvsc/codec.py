@@ -44,6 +44,7 @@ from semlink.codecs._util import check_context, grey, one_rate, validate_video
 from semlink.codecs.base import ChannelState, Codec, Encoded, Reconstruction
 from semlink.codecs.received import Received
 from semlink.codecs.registry import register_codec
+from semlink.models import MODELS
 
 from . import bitstream as bs
 from .keyframes import RhoLaw, frame_importance, seam, select_key_frames, shipped_rho_law, ssim_distance
@@ -56,17 +57,12 @@ PAD = 16
 
 class _Models:
     def __init__(self, msvq_ckpt: dict, interp_ckpt: dict | None) -> None:
-        from .interp_task import load_interpolator
-        from .train_task import load_msvq
+        from .checkpoint import load_interpolator, load_msvq
 
         self.msvq = load_msvq(msvq_ckpt)
         self.codebook = self.msvq.quantizer.codebook.detach().cpu().numpy().astype(np.float64)
         self.interp = load_interpolator(interp_ckpt) if interp_ckpt is not None else None
         self.lock = threading.Lock()
-
-
-_CACHE: dict[tuple, _Models] = {}
-_LOCK = threading.Lock()
 
 
 def _pad(frames: np.ndarray) -> np.ndarray:
@@ -117,25 +113,25 @@ class VQDeepVSCCodec(Codec):
 
     # --- models --------------------------------------------------------------------------
     def _models(self) -> _Models:
-        key = (self.msvq_path, self.interp_path, self.manifest)
-        with _LOCK:
-            if key not in _CACHE:
-                from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint, read_manifest
+        """The loaded networks (once per process: :data:`semlink.models.MODELS`)."""
+        return MODELS.get((CODEC, self.msvq_path, self.interp_path, self.manifest), self._load_models)
 
-                if self.msvq_path is not None:
-                    mck = read_checkpoint(self.msvq_path)
-                    ick = read_checkpoint(self.interp_path) if self.interp_path else None
-                else:
-                    models, _ = read_manifest(self.manifest)
-                    mine = {e.get("role"): e for e in models if e.get("codec") == CODEC}
-                    if "msvq" not in mine:
-                        raise ValueError(f"{CODEC}: the manifest lists no MSVQ model (role = 'msvq'); train one with "
-                                         "`semlink train vqdeepvsc-msvq --recipe semlink/semantic/vqdeepvsc/recipes/msvq-cpu.toml` "
-                                         "and pass msvq=...")
-                    mck = load_checkpoint(mine["msvq"]["name"], self.manifest)
-                    ick = load_checkpoint(mine["interpolator"]["name"], self.manifest) if "interpolator" in mine else None
-                _CACHE[key] = _Models(mck, ick)
-            return _CACHE[key]
+    def _load_models(self) -> _Models:
+        from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint, read_manifest
+
+        if self.msvq_path is not None:
+            mck = read_checkpoint(self.msvq_path)
+            ick = read_checkpoint(self.interp_path) if self.interp_path else None
+        else:
+            models, _ = read_manifest(self.manifest)
+            mine = {e.get("role"): e for e in models if e.get("codec") == CODEC}
+            if "msvq" not in mine:
+                raise ValueError(f"{CODEC}: the manifest lists no MSVQ model (role = 'msvq'); train one with "
+                                 "`semlink train vqdeepvsc-msvq --recipe semlink/semantic/vqdeepvsc/recipes/msvq-cpu.toml` "
+                                 "and pass msvq=...")
+            mck = load_checkpoint(mine["msvq"]["name"], self.manifest)
+            ick = load_checkpoint(mine["interpolator"]["name"], self.manifest) if "interpolator" in mine else None
+        return _Models(mck, ick)
 
     def rho_law(self) -> RhoLaw | None:
         if self._law is None:

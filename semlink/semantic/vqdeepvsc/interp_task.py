@@ -28,8 +28,9 @@ import numpy as np
 
 from semlink.train.task import TrainTask, register_task, task_options
 
+from .checkpoint import export_interpolator
+
 IF_EXPORT = "vqdeepvsc-ifnet.pt"
-IF_ARCH = "VQDeepVSC-Interpolator"
 IF_OPTIONS = {"videos": None, "downscale": 2, "max_gap": 8, "max_frames": 800, "ifnet_ch": [96, 64, 48],
               "fusion_ch": [16, 32, 48, 64], "w_warp": 0.5, "synthetic": 0.0, "synthetic_data": "folder:corpus/pack-v1",
               "synthetic_motion": 6}
@@ -204,25 +205,3 @@ class InterpolatorTask(TrainTask):
 
     def export(self, net, path, cfg, meta) -> None:
         export_interpolator(net, path, {"options": _options(cfg), **meta})
-
-
-def export_interpolator(net, path, meta: dict | None = None) -> str:
-    import copy
-
-    from semlink.zoo.checkpoints import save_checkpoint
-
-    cpu = copy.deepcopy(net).to("cpu").float().eval()
-    return save_checkpoint(path, cpu.state_dict(), arch=IF_ARCH, config=cpu.config(), meta=dict(meta or {}), half=True)
-
-
-def load_interpolator(path_or_ckpt):
-    from semlink.zoo.checkpoints import CheckpointError, read_checkpoint
-
-    from .interp import Interpolator
-
-    ck = read_checkpoint(path_or_ckpt) if not isinstance(path_or_ckpt, dict) else path_or_ckpt
-    if ck.get("arch") != IF_ARCH:
-        raise CheckpointError(f"not a VQ-DeepVSC interpolator checkpoint (arch {ck.get('arch')!r})")
-    m = Interpolator(tuple(ck["config"]["ifnet_ch"]), tuple(ck["config"]["fusion_ch"]))
-    m.load_state_dict(ck["state_dict"])
-    return m.eval()

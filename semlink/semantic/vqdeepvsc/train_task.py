@@ -30,8 +30,9 @@ from pathlib import Path
 from semlink.train.task import TrainTask, register_task, train_modules
 from semlink.train.task import task_options as _options
 
+from .checkpoint import export_msvq
+
 MSVQ_EXPORT = "vqdeepvsc-msvq.pt"
-MSVQ_ARCH = "VQDeepVSC-MSVQ"
 
 MSVQ_OPTIONS = {"widths": [32, 64, 96], "c": 8, "d": 8, "L": 1024, "levels": [2, 3, 4, 6, 8], "mu1": 0.25,
                 "decay": 0.99, "mu2": 0.1, "gan_start": 1500, "d_lr": 1e-4, "d_channels": 64, "w_mse": 1.0,
@@ -177,29 +178,3 @@ class MSVQTask(TrainTask):
     def export(self, net, path, cfg, meta) -> None:
         o = _options(cfg, MSVQ_OPTIONS, self.name)
         export_msvq(net.msvq, path, meta={"lambda": cfg.lmbda, "options": o, **meta})
-
-
-def export_msvq(msvq, path, meta: dict | None = None) -> str:
-    """Write an MSVQ codec checkpoint (float16 weights, float32 codebook)."""
-    import copy
-
-    from semlink.zoo.checkpoints import save_checkpoint
-
-    cpu = copy.deepcopy(msvq).to("cpu").float().eval()
-    return save_checkpoint(path, cpu.state_dict(), arch=MSVQ_ARCH, config=cpu.config(), meta=dict(meta or {}),
-                           half=True)
-
-
-def load_msvq(path_or_ckpt):
-    """An :class:`~.msvq.MSVQ` (CPU, eval) from a checkpoint file or dict."""
-    from semlink.zoo.checkpoints import CheckpointError, read_checkpoint
-
-    from .msvq import MSVQ
-
-    ck = read_checkpoint(path_or_ckpt) if not isinstance(path_or_ckpt, dict) else path_or_ckpt
-    if ck.get("arch") != MSVQ_ARCH:
-        raise CheckpointError(f"not a VQ-DeepVSC MSVQ checkpoint (arch {ck.get('arch')!r})")
-    c = ck["config"]
-    m = MSVQ(tuple(c["widths"]), c["c"], c["d"], c["L"], tuple(c["levels"]), c["commitment"], c["decay"])
-    m.load_state_dict(ck["state_dict"])
-    return m.eval()

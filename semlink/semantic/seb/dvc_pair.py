@@ -23,7 +23,6 @@ the shipped point nearest each lambda).
 
 from __future__ import annotations
 
-import threading
 import zlib
 from typing import Any, Sequence
 
@@ -34,6 +33,7 @@ from semlink.codecs._util import (fit_to_shape, grey, one_rate, padded_tensor, r
 from semlink.codecs.base import Encoded, EncodedSet, Reconstruction, ReceivedSet, SetCodec
 from semlink.codecs.received import Received
 from semlink.codecs.registry import register_codec
+from semlink.models import MODELS
 
 CODEC = "dvc-pair"
 LAMBDAS = (64, 128, 256, 512, 1024, 2048)
@@ -42,30 +42,22 @@ INTRA = ("intra_header", "intra_z", "intra_y")
 INTER = ("motion_z", "motion_y", "residual")
 MULTIPLE = 64
 
-_MODELS: dict[tuple, Any] = {}
-_LOCK = threading.Lock()
-
 
 def load_inter(checkpoint: str | None = None, manifest: str | None = None, name: str = CODEC):
-    """The InterCoder held by a Seb checkpoint (file, or the zoo entry ``name``), CPU, eval, tables ready."""
-    from semlink.nn.dvc import InterCoder, load_state_with_tables
-    from semlink.zoo.checkpoints import CheckpointError, load_checkpoint, read_checkpoint
+    """The InterCoder held by a Seb checkpoint (file, or the zoo entry ``name``), CPU, eval, tables
+    ready (loaded once per process: :data:`semlink.models.MODELS`)."""
 
-    key = (checkpoint, manifest, name)
-    with _LOCK:
-        if key not in _MODELS:
-            ck = read_checkpoint(checkpoint) if checkpoint else load_checkpoint(name, manifest)
-            cfg = ck.get("config", {}).get("inter")
-            if cfg is None:
-                raise CheckpointError(f"{ck.get('path')}: holds no inter coder (config has no 'inter')")
-            m = InterCoder(**cfg)
-            sd = {k[len("inter."):]: v for k, v in ck["state_dict"].items() if k.startswith("inter.")}
-            try:
-                load_state_with_tables(m, sd)
-            except Exception as exc:  # noqa: BLE001
-                raise CheckpointError(f"{ck.get('path')}: inter coder weights do not fit: {exc}") from None
-            _MODELS[key] = m.eval()
-        return _MODELS[key]
+    def load():
+        from semlink.zoo.checkpoints import CheckpointError, load_checkpoint, read_checkpoint
+
+        from .checkpoint import load_seb
+
+        ck = read_checkpoint(checkpoint) if checkpoint else load_checkpoint(name, manifest)
+        if ck.get("config", {}).get("inter") is None:
+            raise CheckpointError(f"{ck.get('path')}: holds no inter coder (config has no 'inter')")
+        return load_seb(ck).inter
+
+    return MODELS.get((CODEC, checkpoint, manifest, name), load)
 
 
 def _pack_header(level: int, sizes) -> bytes:
