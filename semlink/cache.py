@@ -62,3 +62,12 @@ def save_arrays(kind: str, key: str, arrays: dict[str, np.ndarray], facts: dict[
         return path
     except OSError:
         return None
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -60,6 +60,8 @@ from typing import Iterable
 import numpy as np
 from PIL import Image
 
+from semlink.cache import sha256_file  # noqa: F401  (also the corpus API)
+
 from .corpus_v2_sources import V2_SOURCES
 
 from semlink.errors import ConfigError
@@ -158,14 +160,6 @@ def source_dir(name: str) -> Path:
     from semlink.cache import cache_dir
 
     return cache_dir() / "corpus" / name
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fetch(name: str, dest: Path | None = None, deb: Path | None = None) -> Path:

