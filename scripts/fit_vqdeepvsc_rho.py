@@ -23,8 +23,7 @@ DEGREE, V = 2, 1e-3
 
 
 def best_points(df: pd.DataFrame) -> pd.DataFrame:
-    df = df.copy()
-    df["rho"] = df["codec"].str.replace("rho=", "", regex=False).astype(float)
+    df = df.assign(rho=df["encode_info.rho"])  # the fixed rho each row was coded with
     mean = df.groupby(["channel", "snr_db", "rho"], as_index=False)["ms_ssim"].mean()
     rows = []
     for (ch, snr), g in mean.groupby(["channel", "snr_db"]):
@@ -36,7 +35,9 @@ def best_points(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(csv: str) -> None:
-    df = pd.read_csv(csv)
+    from semlink.results import load
+
+    df = load(csv)
     pts = best_points(df)
     src = f"{csv}: best mean MS-SSIM per (channel, SNR) over rho in {sorted(set(pts['rho']))}"
     l2 = RhoLaw.fit(pts["snr_db"], pts["rho"], DEGREE, "l2", V, src)
@@ -47,13 +48,12 @@ def main(csv: str) -> None:
     out.write_text(json.dumps(doc, indent=1) + "\n")
     print(pts[["channel", "snr_db", "rho", "ms_ssim"]].to_string(index=False))
     print("L2:", [round(c, 5) for c in l2.coefficients], " L1:", [round(c, 5) for c in l1.coefficients])
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(5, 3.4))
+    from semlink.results import new_figure, save
+
+    fig = new_figure(figsize=(5, 3.4))
+    ax = fig.subplots()
     for ch, g in pts.groupby("channel"):
         ax.scatter(g["snr_db"], g["rho"], label=f"best rho ({ch})", marker="o" if ch == "awgn" else "s")
     s = np.linspace(min(pts["snr_db"]), max(pts["snr_db"]), 100)
@@ -65,7 +65,7 @@ def main(csv: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(Path(csv).parent / "rho_fit.png", dpi=130)
+    save(fig, (Path(csv) if Path(csv).is_dir() else Path(csv).parent) / "rho_fit", formats=("png",))
     print("wrote", out)
 
 

@@ -61,23 +61,13 @@ def _corpus_facts(data: str) -> dict:
 
 def _test_facts(ckpt: Path) -> dict:
     from semlink.codecs import get_codec
-    from semlink.data import get_dataset
-    from semlink.simulator import metrics
+    from semlink.evaluate import evaluate
 
     codec = get_codec("hyperprior", checkpoint=str(ckpt))
-    q = codec.qualities()[0]
-    bpp, psnr, msssim = [], [], []
-    for item in get_dataset("photos").items:
-        x = item.data
-        enc = codec.encode(x, quality=q)
-        rec = codec.decode(enc)
-        if not rec.decoded_ok:
-            raise RuntimeError(f"{ckpt}: {item.name} did not decode: {rec.reason}")
-        bpp.append(enc.num_bits / (x.shape[0] * x.shape[1]))
-        psnr.append(metrics.psnr(x, rec.image))
-        msssim.append(metrics.ms_ssim(x, rec.image))
-    return {"test_set": "photos (7 images)", "test_bpp": round(float(np.mean(bpp)), 4),
-            "test_psnr_db": round(float(np.mean(psnr)), 3), "test_ms_ssim": round(float(np.mean(msssim)), 4)}
+    rows = evaluate(codec, "photos", [{"quality": codec.qualities()[0]}], require_decoded=True)
+    mean = lambda k: float(np.mean([r[k] for r in rows]))  # noqa: E731
+    return {"test_set": f"photos ({len(rows)} images)", "test_bpp": round(mean("bpp"), 4),
+            "test_psnr_db": round(mean("psnr"), 3), "test_ms_ssim": round(mean("ms_ssim"), 4)}
 
 
 def main() -> int:

@@ -40,27 +40,20 @@ def _phase(run: Path) -> dict:
 
 def _test_points(zoo: Path) -> list[dict]:
     from semlink.codecs import get_codec
-    from semlink.data import get_dataset
-    from semlink.simulator import metrics
+    from semlink.evaluate import evaluate
 
     codec = get_codec("gan-c2f", manifest=str(zoo / "manifest.json"))
-    pm = metrics.perceptual_metric("auto")
+    table = codec.rate_table()
+    rows = evaluate(codec, "photos", [{"quality": q} for q in table], ("psnr", "ms_ssim", "perceptual"),
+                    perceptual="auto", require_decoded=True)
     out = []
-    items = get_dataset("photos").items
-    for q, (keep, e) in codec.rate_table().items():
-        vals = {"bpp": [], "psnr_db": [], "ms_ssim": [], "perceptual": []}
-        for item in items:
-            x = item.data
-            enc = codec.encode(x, quality=q)
-            rec = codec.decode(enc)
-            if not rec.decoded_ok:
-                raise RuntimeError(f"{item.name} q{q} did not decode: {rec.reason}")
-            vals["bpp"].append(enc.num_bits / (x.shape[0] * x.shape[1]))
-            vals["psnr_db"].append(metrics.psnr(x, rec.image))
-            vals["ms_ssim"].append(metrics.ms_ssim(x, rec.image))
-            vals["perceptual"].append(pm(x, rec.image))
+    for q, (keep, e) in table.items():
+        rs = [r for r in rows if r["value"] == q]
+        pm = rs[0]["perceptual_metric"]
+        vals = {"bpp": [r["bpp"] for r in rs], "psnr_db": [r["psnr"] for r in rs],
+                "ms_ssim": [r["ms_ssim"] for r in rs], "perceptual": [r[pm] for r in rs]}
         out.append({"quality": q, "base_channels": keep, "enhancement": None if e is None else f"e{e + 1}",
-                    **{k: round(float(np.mean(v)), 4) for k, v in vals.items()}, "perceptual_metric": pm.name})
+                    **{k: round(float(np.mean(v)), 4) for k, v in vals.items()}, "perceptual_metric": pm})
         print(out[-1])
     return out
 

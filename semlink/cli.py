@@ -20,6 +20,7 @@ SUBCOMMAND_MODULES = (
     "semlink.train.cli",
     "semlink.rd.cli",
     "semlink.zoo.cli",
+    "semlink.figures",
 )
 
 

@@ -19,6 +19,8 @@ import warnings
 
 import numpy as np
 
+from semlink.results.schema import ms_ssim_db
+
 from .curves import as_array
 
 
@@ -26,9 +28,7 @@ def _quality(rows: list[dict], codec: str, metric: str) -> np.ndarray:
     if metric == "psnr_db":
         return as_array(rows, codec, "psnr_db")
     if metric == "ms_ssim_db":
-        v = as_array(rows, codec, "ms_ssim")
-        with np.errstate(divide="ignore"):
-            return -10 * np.log10(np.clip(1 - v, 1e-12, None))
+        return ms_ssim_db(as_array(rows, codec, "ms_ssim"))
     if metric == "perceptual":
         return -as_array(rows, codec, "perceptual")
     raise ValueError(f"metric must be 'psnr_db', 'ms_ssim_db' or 'perceptual', got {metric!r}")
@@ -57,6 +57,12 @@ def monotone_envelope(r: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndar
             keep_q.append(q[i])
             best = q[i]
     return np.asarray(keep_r), np.asarray(keep_q)
+
+
+def bd_rate(r_a, q_a, r_t, q_t, method: str = "pchip") -> float:
+    """BD-rate [%] of the test curve (r_t, q_t) against the anchor (r_a, q_a): each reduced to its
+    monotone envelope, nan with fewer than 4 points left or no common quality range."""
+    return _bd(r_a, q_a, r_t, q_t, method)
 
 
 def _bd(r_a, q_a, r_t, q_t, method: str) -> float:

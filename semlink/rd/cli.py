@@ -11,7 +11,9 @@ classical codec's native ``rate_points()``), ``NAME`` alone (or
 ``NAME=bpp``) the bpp grid :data:`semlink.rd.curves.RATE_GRID_BPP`, ``NAME=bpp:0.1:0.3:1`` the
 given bpp targets. Writes ``rd.csv`` (one row per item and rate point), ``rd_mean.csv`` (mean
 curve per codec), ``bd_rate.csv`` (against ``--anchor``, PSNR and MS-SSIM) and the plots
-``rd_psnr`` / ``rd_msssim`` (PNG + PDF).
+``rd_psnr`` / ``rd_msssim`` (PNG + PDF). A set codec (``seb``, ``dvc-pair``) codes the dataset as
+sets (``encode_set``; ``--set-size N``), every bit counted: each image carries its own parts
+and an equal share of its set's shared parts.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--perceptual", default=None, choices=("auto", "lpips", "st_lpips"),
                    help="also score a perceptual distance (auto: LPIPS if its weights are installed, else ST-LPIPS), "
                         "with its BD-rate and plot")
+    p.add_argument("--set-size", type=int, default=None,
+                   help="set codecs (e.g. seb) code sets of N images jointly (default: the whole dataset is one set)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -67,7 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from .bd import bd_rate_table, mean_curve
     from .curves import rd_points
-    from .plots import plot_rd
+    from semlink.results import frame, ms_ssim_from_db
+    from semlink.results import plots as P
     from semlink.tables import write_csv
 
     codecs = args.codecs if isinstance(args.codecs, dict) else _parse_codecs(args.codecs)
@@ -76,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = rd_points(args.dataset, codecs, size=args.size, max_items=args.max_items, progress=not args.no_progress,
-                     perceptual=getattr(args, "perceptual", None))
+                     perceptual=getattr(args, "perceptual", None), set_size=getattr(args, "set_size", None))
     scored = bool(rows) and "perceptual" in rows[0]
     write_csv(out / "rd.csv", rows, float_format=".6g")
     mean_rows = []
@@ -86,13 +91,19 @@ def run(args: argparse.Namespace) -> int:
         p_ = -mean_curve(rows, c, "perceptual")[1] if scored else None
         for i in range(len(r)):
             mean_rows.append({"codec": c, "bpp": r[i], "psnr_db": q[i], "ms_ssim_db": m[i],
-                              "ms_ssim": 1 - 10 ** (-m[i] / 10), **({"perceptual": p_[i]} if scored else {})})
+                              "ms_ssim": float(ms_ssim_from_db(m[i])), **({"perceptual": p_[i]} if scored else {})})
     write_csv(out / "rd_mean.csv", mean_rows, float_format=".6g")
     bd = bd_rate_table(rows, args.anchor, "psnr_db", args.method) + bd_rate_table(rows, args.anchor, "ms_ssim_db", args.method)
     if scored:
         bd += bd_rate_table(rows, args.anchor, "perceptual", args.method)
     write_csv(out / "bd_rate.csv", bd, float_format=".6g")
-    plot_rd(rows, out, title=f"{args.dataset}: {len(set(r['item'] for r in rows))} images")
+    df = frame(rows)
+    title = f"{args.dataset}: {len(set(r['item'] for r in rows))} images"
+    panels = [("psnr_db", "rd_psnr", "PSNR [dB]"), ("ms_ssim", "rd_msssim", "MS-SSIM")]
+    if scored:
+        panels.append(("perceptual", "rd_perceptual", f"{rows[0]['perceptual_metric']} distance (lower = better)"))
+    for y, name, label in panels:
+        P.save(P.plot_rd(df, y, ylabel=label, title=title), out / name, dpi=150)
     print(f"{'codec':12s} {'metric':10s} BD-rate vs {args.anchor} (mean curve / per-item mean, overlap)")
     for b in bd:
         f = lambda v: "n/a" if not math.isfinite(v) else f"{v:+.1f} %"  # noqa: E731

@@ -9,7 +9,6 @@ decoded image. Rate points are ``(param, value)`` pairs handed to ``codec.encode
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -44,8 +43,11 @@ def rd_points(
     progress: bool = True,
     dataset_options: dict[str, Any] | None = None,
     perceptual: str | None = None,
+    set_size: int | None = None,
 ) -> list[dict]:
-    """Code every item of ``dataset`` with every codec at each of its rate points.
+    """Code every item of ``dataset`` with every codec at each of its rate points
+    (:func:`semlink.evaluate.evaluate`; a set codec codes the dataset as sets with
+    ``encode_set``: one set of every item, or sets of ``set_size``).
 
     Args:
         dataset: an image dataset name (see ``semlink data list``) or ``"folder:DIR"`` (parsed
@@ -57,53 +59,53 @@ def rd_points(
         perceptual: also score a learned perceptual distance (lower = better): "auto" (LPIPS
             where its weights are installed, else ST-LPIPS), "lpips" or "st_lpips"; None: not.
             Adds the columns ``perceptual`` and ``perceptual_metric`` (which one it was).
+        set_size: images per set for set codecs (None: the whole dataset is one set).
     Returns:
-        rows (dicts): dataset, item, height, width, codec, tool, param, value, quality (the
-        codec's rate-point id where it reports one), bits, bpp, psnr_db, ms_ssim, [perceptual,
-        perceptual_metric,] decoded_ok, encode_s, decode_s.
+        rows (dicts), items in dataset order, then codecs and rate points in the given order:
+        dataset, item, height, width, codec, tool, param, value, quality (the codec's rate-point
+        id where it reports one), bits, bpp, psnr_db, ms_ssim, [perceptual, perceptual_metric,]
+        decoded_ok, encode_s, decode_s; set codecs add set and shared_bits (bits include the
+        image's share of the set's shared bits).
     """
-    from tqdm import tqdm
-
     from semlink.codecs import get_codec
     from semlink.data import get_dataset, parse_dataset_arg
-    from semlink.simulator import metrics
+    from semlink.evaluate import evaluate
 
     name, options = parse_dataset_arg(dataset)
     options.update(dataset_options or {})
     ds = get_dataset(name, size=size, max_items=max_items, **options)
     if ds.kind != "image":
         raise ValueError(f"dataset {dataset!r} is a {ds.kind} dataset; rate-distortion curves need images")
-    pm = metrics.perceptual_metric(perceptual) if perceptual else None
     plan = []
-    for name, spec in codecs.items():
-        codec = get_codec(name)
-        for param, value in _points_of(codec, spec):
-            plan.append((name, codec, param, value))
-    rows: list[dict] = []
-    bar = tqdm(total=len(plan) * len(ds.items), disable=not progress, desc=f"rd {dataset}", dynamic_ncols=True)
-    for item in ds.items:
-        x = item.data
-        h, w = x.shape[:2]
-        for name, codec, param, value in plan:
-            t0 = time.perf_counter()
-            enc = codec.encode(x, **{param: value})
-            t1 = time.perf_counter()
-            rec = codec.decode(enc)
-            t2 = time.perf_counter()
-            row = {
-                "dataset": dataset, "item": item.name, "height": h, "width": w, "codec": name,
-                "tool": enc.info.get("tool", ""), "param": param, "value": value,
-                "quality": enc.info.get("quality", ""), "bits": int(enc.num_bits),
-                "bpp": enc.num_bits / (h * w), "psnr_db": metrics.psnr(x, rec.image),
-                "ms_ssim": metrics.ms_ssim(x, rec.image),
-            }
-            if pm is not None:
-                row.update(perceptual=pm(x, rec.image), perceptual_metric=pm.name)
-            row.update(decoded_ok=bool(rec.decoded_ok), encode_s=t1 - t0, decode_s=t2 - t1)
-            rows.append(row)
-            bar.update(1)
-    bar.close()
-    return rows
+    for cname, spec in codecs.items():
+        codec = get_codec(cname)
+        plan.append((cname, codec, _points_of(codec, spec)))
+    metrics = ("psnr", "ms_ssim", "perceptual") if perceptual else ("psnr", "ms_ssim")
+    order = {it.name: i for i, it in enumerate(ds)}
+    rows: list[tuple[tuple[int, int], dict]] = []
+    k = 0
+    for cname, codec, points in plan:
+        got = evaluate(codec, ds, points, metrics, perceptual=perceptual, set_size=set_size, progress=progress)
+        per_point = len(got) // len(points)
+        for j, r in enumerate(got):
+            rows.append(((order[r["item"]], k + j // per_point), _rd_row(dataset, cname, r, codec.codes_sets)))
+        k += len(points)
+    rows.sort(key=lambda t: t[0])
+    return [r for _, r in rows]
+
+
+def _rd_row(dataset: str, name: str, r: dict, is_set: bool) -> dict:
+    """An :func:`~semlink.evaluate.evaluate` row in ``rd.csv``'s columns."""
+    row = {"dataset": dataset, "item": r["item"], "height": r["height"], "width": r["width"], "codec": name,
+           "tool": r["tool"], "param": r["param"], "value": r["value"], "quality": r["quality"],
+           "bits": r["bits"] if is_set else int(r["bits"]), "bpp": r["bpp"], "psnr_db": r["psnr"],
+           "ms_ssim": r["ms_ssim"]}
+    if "perceptual_metric" in r:
+        row.update(perceptual=r[r["perceptual_metric"]], perceptual_metric=r["perceptual_metric"])
+    if is_set:
+        row.update(set=r["set"], shared_bits=r["shared_bits"])
+    row.update(decoded_ok=r["decoded_ok"], encode_s=r["encode_s"], decode_s=r["decode_s"])
+    return row
 
 
 def codec_points(rows: list[dict], codec: str) -> list[tuple[str, Any]]:

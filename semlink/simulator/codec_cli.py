@@ -7,7 +7,9 @@ Example::
     semlink codec jpeg --dataset folder:my_pictures --quality 50
 
 Lives in :mod:`semlink.simulator` (not :mod:`semlink.codecs`) because it uses the metrics:
-``semlink.codecs`` never imports ``semlink.simulator``.
+``semlink.codecs`` never imports ``semlink.simulator``. The loop is
+:func:`semlink.evaluate.evaluate` (the sweep's metric definitions: a clip's PSNR and MS-SSIM are
+the means over its frames); ``sec`` is encoding + decoding time.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
-import time
 
 import numpy as np
 
 from ..codecs import get_codec, list_codecs
 from ..data import dataset_spec, get_dataset, parse_dataset_arg
+from ..evaluate import evaluate
+from ..results.stats import mean_ci
 from . import metrics
 
 _RATE_FLAGS = ("bpp", "quality", "crf", "qp", "bitrate", "bcr")
@@ -103,28 +106,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"codec {codec.name}  dataset {dataset}  rate {rate or 'default'}")
     print(f"{'item':20s} {'shape':>18s} {rate_col:>9s} {'psnr_db':>8s} {'ms_ssim':>8s} {pname:>9s} {'ok':>3s} {'sec':>6s}")
     rows = []
-    for item in ds:
-        t0 = time.perf_counter()
-        try:
-            enc = codec.encode(item.data, **rate)
-        except (ValueError, TypeError) as exc:
-            print(f"error: {exc}")
-            return 2
-        rec = codec.decode(enc)
-        x = item.data
-        r = metrics.bcr(enc.num_bits, x.shape) if codec.kind == "video" else metrics.bpp(enc.num_bits, *x.shape[:2])
-        q = metrics.psnr(x, rec.data)
-        try:
-            s = metrics.ms_ssim(x, rec.data)
-        except ValueError:
-            s = math.nan
-        d = perceptual(x, rec.data) if perceptual else math.nan
+
+    def show(row: dict) -> None:
+        r, q, s = row[rate_col], row["psnr"], row["ms_ssim"]
+        d = row[perceptual.name] if perceptual else math.nan
         rows.append((r, q, s, d))
-        shape = "x".join(map(str, x.shape))
-        print(f"{item.name:20s} {shape:>18s} {r:9.5f} {q:8.3f} {s:8.5f} {d:9.5f} {'y' if rec.decoded_ok else 'n':>3s} {time.perf_counter() - t0:6.1f}")
+        shape = f"{row['frames']}x{row['height']}x{row['width']}x3" if codec.kind == "video" else \
+            f"{row['height']}x{row['width']}x3"
+        print(f"{row['item']:20s} {shape:>18s} {r:9.5f} {q:8.3f} {s:8.5f} {d:9.5f} {'y' if row['decoded_ok'] else 'n':>3s} "
+              f"{row['encode_s'] + row['decode_s']:6.1f}")
+
+    try:
+        evaluate(codec, ds, rate, ("psnr", "ms_ssim", "perceptual") if perceptual else ("psnr", "ms_ssim"),
+                 perceptual=perceptual, on_row=show)
+    except (ValueError, TypeError) as exc:
+        print(f"error: {exc}")
+        return 2
     if rows:
         m = np.array(rows, dtype=float)
-        with np.errstate(invalid="ignore"):
-            means = [np.mean(m[:, i]) for i in range(4)]
+        means = [mean_ci(m[:, i], inf="keep")["mean"] for i in range(4)]
         print(f"{'mean':20s} {'':>18s} {means[0]:9.5f} {means[1]:8.3f} {means[2]:8.5f} {means[3]:9.5f}")
     return 0

@@ -69,34 +69,36 @@ def _print_stage_times(rows: list[dict]) -> None:
           + " (warmup: link set-up and codec construction, once per worker; encodings are cached)")
 
 
-def draw_default_plots(rows: list[dict], out: Path) -> list[Path]:
-    from semlink.sweep.plots import plot_metric, plot_rate_breakdown
+def draw_default_plots(rows, out: Path) -> list[Path]:
+    """The standard plots of a sweep's rows (or table) into ``out``: each quality metric and BER/BLER
+    vs SNR, the rate breakdown and, with link adaptation, the MCS chosen."""
+    from semlink.results import frame
+    from semlink.results import plots as P
 
+    df = rows if hasattr(rows, "columns") else frame(rows)
     files = []
-    perceptual = next((m for m in ("lpips", "st_lpips") if any(m in r for r in rows)), None)
+    perceptual = next((m for m in ("lpips", "st_lpips") if m in df.columns), None)
     for m in DEFAULT_PLOTS:
         m = perceptual if m == "perceptual" else m
-        if m and any(r.get(m) not in (None, "") for r in rows):
-            files += plot_metric(rows, m, out / f"{m}_vs_snr")
-    files += plot_rate_breakdown(rows, out / "rate_breakdown")
-    if any(r.get("mcs") for r in rows):
-        from semlink.sweep.plots import plot_mcs
-
-        files += plot_mcs(rows, out / "mcs_vs_snr")
+        if m and m in df.columns:
+            files += P.save(P.plot_metric(df, m), out / f"{m}_vs_snr")
+    files += P.save(P.plot_rate_breakdown(df), out / "rate_breakdown")
+    if "mcs" in df.columns and (df["mcs"].fillna("") != "").any():
+        files += P.save(P.plot_mcs(df), out / "mcs_vs_snr")
     return files
 
 
 def run_plot_cmd(args: argparse.Namespace) -> int:
-    from semlink.sweep.plots import plot_metric, plot_rate_breakdown
-    from semlink.sweep.store import read_table
+    from semlink.results import load
+    from semlink.results import plots as P
 
-    rows = [r for path in args.results for r in read_table(path)]
+    df = load(list(args.results))
     first = args.results[0]
     base = first if first.is_dir() else first.parent
     if args.metric == "rates":
-        files = plot_rate_breakdown(rows, args.out or base / "rate_breakdown")
+        files = P.save(P.plot_rate_breakdown(df), args.out or base / "rate_breakdown")
     else:
-        files = plot_metric(rows, args.metric, args.out or base / f"{args.metric}_vs_snr")
+        files = P.save(P.plot_metric(df, args.metric), args.out or base / f"{args.metric}_vs_snr")
     for f in files:
         print(f"wrote {f}")
     return 0

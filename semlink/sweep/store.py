@@ -10,7 +10,6 @@ sees a half-written table.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
@@ -106,26 +105,9 @@ class ResultStore:
 
 
 def read_table(path: str | Path) -> list[dict]:
-    """Read a results.csv (or a directory holding one) back as rows with numbers parsed."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "results.csv"
-    if not path.is_file():
-        raise ValueError(f"results file {str(path)!r} does not exist")
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows:
-        for k, v in r.items():
-            r[k] = _parse(v)
-    return rows
+    """A results.csv (or the folder holding it) as rows: typed by the declared schema
+    (:func:`semlink.results.records`; JSON columns parsed, item names kept as strings).
+    New code should use :func:`semlink.results.load` (a DataFrame)."""
+    from semlink.results import records
 
-
-def _parse(v: str):
-    if v in ("True", "False"):
-        return v == "True"
-    try:
-        if v.lstrip("-").isdigit():
-            return int(v)
-        return float(v)
-    except ValueError:
-        return v
+    return records(path)
