@@ -206,14 +206,17 @@ def _code(codec, unit, rate: Rate, set_name: str, metrics: tuple[str, ...], pm, 
 def _quality(x: np.ndarray, y: np.ndarray, metrics: tuple[str, ...], pm) -> dict[str, Any]:
     """The sweep's metric definitions (:func:`semlink.simulator.metrics.quality_metrics`), each
     metric alone so that one that cannot be computed (a tiny image's MS-SSIM) is nan."""
-    from semlink.simulator.metrics import quality_metrics
+    from semlink.simulator.metrics import build_metric
 
     out: dict[str, Any] = {}
     for m in metrics:
+        metric = pm if m == "perceptual" else build_metric(m)  # learned metrics come in built (pm)
+        if metric is None:
+            continue
         try:
-            out.update(quality_metrics(x, y, (m,), pm if m == "perceptual" else None))
+            out[metric.name] = metric(x, y)
         except ValueError:
-            out[pm.name if m == "perceptual" and pm is not None else m] = math.nan
+            out[metric.name] = math.nan
     if "perceptual" in metrics:
         out["perceptual_metric"] = pm.name if pm is not None else ""
     return out

@@ -23,6 +23,8 @@ from semlink.results.schema import ms_ssim_db
 
 from .curves import as_array
 
+from semlink.errors import ConfigError
+
 
 def _quality(rows: list[dict], codec: str, metric: str) -> np.ndarray:
     if metric == "psnr_db":
@@ -97,7 +99,7 @@ def bd_rate_table(rows: list[dict], anchor: str, metric: str = "psnr_db", method
     """
     codecs = list(dict.fromkeys(r["codec"] for r in rows))
     if anchor not in codecs:
-        raise ValueError(f"anchor codec {anchor!r} is not in the rows ({', '.join(codecs)})")
+        raise ConfigError(f"anchor codec {anchor!r} is not in the rows ({', '.join(codecs)})")
     r_a, q_a = mean_curve(rows, anchor, metric)
     ra_i, qa_i = as_array(rows, anchor, "bpp"), _quality(rows, anchor, metric)
     out = []

@@ -22,6 +22,8 @@ import argparse
 import math
 from pathlib import Path
 
+from semlink.errors import ConfigError
+
 
 def _parse_codecs(text: str) -> dict[str, object]:
     out: dict[str, object] = {}
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     codecs = args.codecs if isinstance(args.codecs, dict) else _parse_codecs(args.codecs)
     if args.anchor not in codecs:
-        raise ValueError(f"--anchor {args.anchor!r} is not one of --codecs ({', '.join(codecs)})")
+        raise ConfigError(f"--anchor {args.anchor!r} is not one of --codecs ({', '.join(codecs)})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = rd_points(args.dataset, codecs, size=args.size, max_items=args.max_items, progress=not args.no_progress,

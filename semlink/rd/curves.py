@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from semlink.errors import ConfigError
+
 #: Default bpp targets for codecs with rate control (span of the seed papers' comparisons).
 RATE_GRID_BPP = (0.08, 0.12, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 1.25)
 
@@ -24,13 +26,13 @@ def _points_of(codec, spec: Any) -> list[tuple[str, Any]]:
     if spec == "all":
         qs = list(codec.qualities()) if hasattr(codec, "qualities") else list(codec.rate_points())
         if not qs:
-            raise ValueError(f"{codec.name}: no rate points to sweep (none shipped); give bpp targets")
+            raise ConfigError(f"{codec.name}: no rate points to sweep (none shipped); give bpp targets")
         return [("quality", q) for q in qs]
     if spec == "bpp":
         return [("bpp", b) for b in RATE_GRID_BPP]
     pts = [(str(k), v) for k, v in spec]
     if not pts:
-        raise ValueError(f"{codec.name}: empty list of rate points")
+        raise ConfigError(f"{codec.name}: empty list of rate points")
     return pts
 
 
@@ -75,7 +77,7 @@ def rd_points(
     options.update(dataset_options or {})
     ds = get_dataset(name, size=size, max_items=max_items, **options)
     if ds.kind != "image":
-        raise ValueError(f"dataset {dataset!r} is a {ds.kind} dataset; rate-distortion curves need images")
+        raise ConfigError(f"dataset {dataset!r} is a {ds.kind} dataset; rate-distortion curves need images")
     plan = []
     for cname, spec in codecs.items():
         codec = get_codec(cname)

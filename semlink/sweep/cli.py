@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from semlink.errors import ConfigError
+
 D = argparse.ArgumentDefaultsHelpFormatter
 DEFAULT_PLOTS = ("psnr", "ms_ssim", "perceptual", "ber", "bler")
 
@@ -50,7 +52,7 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     out = args.out or spec.out
     if args.scheduler and args.backend != "dask":
-        raise ValueError("--scheduler needs --backend dask")
+        raise ConfigError("--scheduler needs --backend dask")
     rows = run_sweep(spec, out, workers=args.workers, fresh=args.fresh, progress=not args.quiet, backend=args.backend,
                      scheduler=args.scheduler)
     print(f"{len(rows)} rows in {Path(out) / 'results.csv'}")
