@@ -98,16 +98,13 @@ def get_figure(name: str) -> Figure:
 
 
 # ----------------------------------------------------------------------------- command line
-def _option(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"figure option must be KEY=VALUE, got {text!r}")
-    for conv in (int, float):
-        try:
-            return key, conv(value)
-        except ValueError:
-            pass
-    return key, {"true": True, "false": False, "none": None}.get(value.lower(), value)
+def _option(text: str):
+    from semlink.options import parse_key_value
+
+    try:
+        return parse_key_value(text, "figure option")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:

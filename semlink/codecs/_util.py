@@ -155,3 +155,28 @@ def tensor_image(x, h: int, w: int) -> np.ndarray:
 
     x = torch.nan_to_num(x.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0, 1)
     return np.ascontiguousarray((x[0, :, :h, :w].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8))
+
+
+def pack_fields(version: int, quality: int, values, max_quality: int = 31) -> bytes:
+    """A stream header: one byte ``version << 5 | quality`` (quality 1..31), then unsigned
+    LEB128 varints (sizes, part lengths)."""
+    if not 1 <= quality <= max_quality:
+        raise ConfigError(f"quality id must be in [1, {max_quality}], got {quality}")
+    return bytes([(version << 5) | quality]) + b"".join(write_varint(v) for v in values)
+
+
+def unpack_fields(buf: bytes, version: int, count: int) -> tuple[int, list[int]]:
+    """(quality, ``count`` varints) of a :func:`pack_fields` header; StreamError when malformed
+    (empty, another version, truncated, trailing bytes)."""
+    if not buf:
+        raise StreamError("empty header")
+    got, quality = buf[0] >> 5, buf[0] & 0x1F
+    if got != version:
+        raise StreamError(f"unknown header version {got}")
+    vals, pos = [], 1
+    for _ in range(count):
+        v, pos = read_varint(buf, pos)
+        vals.append(v)
+    if pos != len(buf):
+        raise StreamError(f"header has {len(buf) - pos} trailing bytes")
+    return quality, vals

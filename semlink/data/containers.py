@@ -61,13 +61,18 @@ def rcc_names(path: str | Path) -> list[str]:
     return sorted(_rcc_entries(Path(path).read_bytes(), str(path)))
 
 
-def rcc_read(path: str | Path, entry: str) -> bytes:
-    """The bytes of ``entry`` in a Qt resource bundle (zlib entries inflated)."""
+def _locate(path, entry: str, index) -> tuple[bytes, tuple]:
+    """(the file's bytes, where ``entry`` is) by the container's ``index(data, path)``."""
     data = Path(path).read_bytes()
-    entries = _rcc_entries(data, str(path))
+    entries = index(data, str(path))
     if entry not in entries:
         raise ContainerError(f"{path}: no entry {entry!r}")
-    off, flags = entries[entry]
+    return data, entries[entry]
+
+
+def rcc_read(path: str | Path, entry: str) -> bytes:
+    """The bytes of ``entry`` in a Qt resource bundle (zlib entries inflated)."""
+    data, (off, flags) = _locate(path, entry, _rcc_entries)
     (size,) = struct.unpack(">I", data[off:off + 4])
     raw = data[off + 4:off + 4 + size]
     if flags & 1:  # zlib, behind a 4-byte uncompressed length
@@ -101,11 +106,7 @@ def eet_names(path: str | Path) -> list[str]:
 
 def eet_read(path: str | Path, entry: str) -> bytes:
     """The bytes of ``entry`` in an EET file (zlib entries inflated; lz4 ones refused)."""
-    data = Path(path).read_bytes()
-    entries = _eet_entries(data, str(path))
-    if entry not in entries:
-        raise ContainerError(f"{path}: no entry {entry!r}")
-    off, size, dsize, flags = entries[entry]
+    data, (off, size, dsize, flags) = _locate(path, entry, _eet_entries)
     raw = data[off:off + size]
     if flags & 1:
         try:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from semlink.errors import ConfigError
 
-from .schema import BY_NAME, JSON_COLUMNS, parse_rate
+from .schema import BY_NAME, parse_rate
 
 #: JSON columns expanded into one column per key by default (``bits_by_part.header`` ...).
 EXPAND = ("bits_by_part", "symbols_by_part", "encode_info", "channel_state")

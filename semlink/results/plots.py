@@ -12,6 +12,11 @@ the y axis.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: importing matplotlib here would slow every import
+    from matplotlib.figure import Figure
+
 import math
 from pathlib import Path
 from typing import Callable, Sequence

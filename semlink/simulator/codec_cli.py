@@ -37,16 +37,13 @@ def _hw(text: str) -> int | tuple[int, int]:
     return int(text)
 
 
-def _option(text: str) -> tuple[str, object]:
-    key, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"codec option must be KEY=VALUE, got {text!r}")
-    for conv in (int, float):
-        try:
-            return key, conv(value)
-        except ValueError:
-            pass
-    return key, {"true": True, "false": False, "none": None}.get(value.lower(), value)
+def _option(text: str):
+    from semlink.options import parse_key_value
+
+    try:
+        return parse_key_value(text, "codec option")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

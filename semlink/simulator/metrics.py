@@ -192,7 +192,6 @@ class PerceptualMetric:
 
     def __init__(self, name: Literal["lpips", "lpips_vgg", "st_lpips"], precision: str = "auto", device: str = "auto",
                  cache_mb: float = 768.0) -> None:
-        import torch
 
         if name in ("lpips", "lpips_vgg"):
             from semlink.nn.imagenet import lpips_network
@@ -202,13 +201,7 @@ class PerceptualMetric:
             self.net = build_st_lpips()
         else:
             raise ConfigError(f"perceptual metric {name!r} is unknown", allowed=PERCEPTUAL_NAMES)
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if precision == "auto":
-            precision = "bf16" if _native_bf16(device) else "fp32"
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
-        self.device, self.precision = str(device), precision
+        self.device, self.precision = device_and_precision(device, precision)
         self.net.eval().to(self.device)
         self.name = name
         self._cache: "collections.OrderedDict[str, list]" = collections.OrderedDict()
@@ -290,6 +283,20 @@ def _unit_normalize(x, eps: float = 1e-10):
     return x / (torch.sqrt(torch.sum(x**2, dim=1, keepdim=True)) + eps)
 
 
+def device_and_precision(device: str = "auto", precision: str = "auto") -> tuple[str, str]:
+    """(device, "fp32" | "bf16") of a learned metric: ``"auto"`` device is CUDA when torch sees one;
+    ``"auto"`` precision is bf16 where the device runs it natively (:func:`_native_bf16`)."""
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if precision == "auto":
+        precision = "bf16" if _native_bf16(device) else "fp32"
+    if precision not in ("fp32", "bf16"):
+        raise ConfigError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
+    return str(device), precision
+
+
 def _native_bf16(device: str) -> bool:
     """True where bf16 runs natively (:func:`semlink.precision.resolve_amp`): a CUDA device with
     bf16, or a CPU with avx512_bf16 / amx_bf16 (oneDNN emulates bf16 on other AVX-512 CPUs, where
@@ -330,16 +337,9 @@ class DistsMetric:
     perceptual = True
 
     def __init__(self, precision: str = "auto", device: str = "auto") -> None:
-        import torch
 
         self.net = build_dists()
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if precision == "auto":
-            precision = "bf16" if _native_bf16(device) else "fp32"
-        if precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
-        self.device, self.precision = str(device), precision
+        self.device, self.precision = device_and_precision(device, precision)
         self.net.eval().to(self.device)
 
     def per_frame(self, ref: np.ndarray, rec: np.ndarray) -> np.ndarray:

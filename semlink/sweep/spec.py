@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,14 +176,10 @@ def _unknown(where: str, keys, allowed) -> None:
 
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and validate a TOML sweep spec."""
+    from semlink.options import read_toml
+
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"spec file {str(path)!r} does not exist")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    return parse_spec(raw, default_name=path.stem, path=path)
+    return parse_spec(read_toml(path, "spec file"), default_name=path.stem, path=path)
 
 
 def parse_spec(raw: dict, default_name: str = "sweep", path: Path | None = None) -> SweepSpec:

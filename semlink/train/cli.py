@@ -168,18 +168,14 @@ _RECIPE_KEYS = {"lambda": "lmbda", "steps": "steps", "out": "out", "resume": "re
 
 def _merged_options(args: argparse.Namespace, model: str = "hyperprior") -> dict:
     """Recipe values overridden by the options given on the command line -> TrainConfig kwargs."""
-    import tomllib
     from pathlib import Path
 
     opts: dict = {}
     if args.recipe:
+        from semlink.options import read_toml
+
         path = Path(args.recipe)
-        if not path.is_file():
-            raise ConfigError(f"--recipe {path}: no such file")
-        try:
-            raw = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"--recipe {path}: not valid TOML: {e}") from None
+        raw = read_toml(path, "--recipe")
         extra = {"description", "model", "options"}
         unknown = sorted(set(raw) - set(_RECIPE_KEYS) - extra)
         if unknown:

@@ -132,14 +132,20 @@ def parts_table(snr_db: float = 5.0) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _table_csv(inputs: list[Path], out: Path, name: str, build, fmt: str, recompute: bool) -> tuple[Path, list[Path]]:
+    """The committed table ``inputs[0]/name`` or, recomputed (``recompute`` or absent), ``out/name``;
+    returns (its path, [the path when it was written now])."""
+    csv = inputs[0] / name if inputs else out / name
+    if recompute or not csv.is_file():
+        csv = _csv(build(), out / name, fmt)
+        return csv, [csv]
+    return csv, []
+
+
 @register_figure("seb-fig5", inputs=("results/seb-fig5",), options=dict(RECOMPUTE), codes=True,
                  summary="Seb Fig. 5: CBR of each part per subset and lambda (parts.csv, fig5.png)")
 def fig5(inputs: list[Path], out: Path, recompute: bool = False) -> list[Path]:
-    csv = inputs[0] / "parts.csv" if inputs else out / "parts.csv"
-    files = []
-    if recompute or not csv.is_file():
-        csv = _csv(parts_table(), out / "parts.csv", "%.6f")
-        files.append(csv)
+    csv, files = _table_csv(inputs, out, "parts.csv", lambda: parts_table(), "%.6f", recompute)
     df = load(csv, expand=())
     df["cbr_motion"] = df["cbr_motion_z"] + df["cbr_motion_y"]
     fig = new_figure(figsize=(12, 3.6))
@@ -279,11 +285,7 @@ def bd_table(rd: pd.DataFrame) -> pd.DataFrame:
                  summary="Seb RD on the mixed set (no channel) with the grey-reference ablation, BD-rates "
                          "(rd_mixed.csv/.png, bd_rate_mixed.csv)")
 def rd(inputs: list[Path], out: Path, recompute: bool = False) -> list[Path]:
-    csv = inputs[0] / "rd_mixed.csv" if inputs else out / "rd_mixed.csv"
-    files = []
-    if recompute or not csv.is_file():
-        csv = _csv(rd_table(), out / "rd_mixed.csv", "%.5f")
-        files.append(csv)
+    csv, files = _table_csv(inputs, out, "rd_mixed.csv", lambda: rd_table(), "%.5f", recompute)
     df = load(csv, expand=())
     files.append(_csv(bd_table(df), out / "bd_rate_mixed.csv", "%.2f"))
     fig = new_figure(figsize=(10, 3.8))
@@ -331,11 +333,7 @@ def split_table(dataset: str = "mixed") -> pd.DataFrame:
 @register_figure("seb-split", inputs=("results/seb-fig5",), options=dict(RECOMPUTE), codes=True,
                  summary="Seb set-splitting ablation: RD per splitting rule (split_ablation.csv/.png)")
 def split_ablation(inputs: list[Path], out: Path, recompute: bool = False) -> list[Path]:
-    csv = inputs[0] / "split_ablation.csv" if inputs else out / "split_ablation.csv"
-    files = []
-    if recompute or not csv.is_file():
-        csv = _csv(split_table(), out / "split_ablation.csv", "%.5f")
-        files.append(csv)
+    csv, files = _table_csv(inputs, out, "split_ablation.csv", lambda: split_table(), "%.5f", recompute)
     df = load(csv, expand=())
     fig = new_figure(figsize=(5, 3.6))
     ax = fig.subplots()
