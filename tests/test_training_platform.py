@@ -430,3 +430,38 @@ def test_video_pack_labels_synthetic_clips_and_stores_them_losslessly(tmp_path, 
     clip, _ = render_motion(photo, e["motion"], 4, (96, 64), rng)
     stored = next(it for it in ds if it.name == str(Path(e["file"]).with_suffix(""))).data
     assert np.array_equal(stored, clip)
+
+
+def test_zoo_add_ships_a_run_with_its_provenance_and_test_figures(images, tmp_path, capsys):
+    """`semlink zoo add`: the file, its facts (incl. the --init chain), test figures per level;
+    the codec then serves every level of the one file from the manifest."""
+    from semlink.cli import main
+    from semlink.codecs import get_codec
+
+    first = tmp_path / "first"
+    train(TrainConfig(steps=2, out=str(first), data=f"folder:{images}", amp="none", compile="off", **GAINED))
+    second = tmp_path / "second"
+    train(TrainConfig(steps=3, out=str(second), data=f"folder:{images}", amp="none", compile="off", init=str(first),
+                      val_fraction=0.34, val_every=3, **GAINED))
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    (zoo / "manifest.json").write_text('{"models": []}')
+    assert main(["zoo", "add", str(second), "--name", "tiny-v3", "--zoo", str(zoo), "--recipe", "r.toml"]) == 0
+    (entry,) = json.loads((zoo / "manifest.json").read_text())["models"]
+    assert entry["file"] == "tiny-v3.pt" and entry["qualities"] == [1, 2, 3] and entry["codec"] == "hyperprior"
+    assert entry["steps"] == 2 + 3 and len(entry["phases"]) == 2 and entry["recipe"] == "r.toml"
+    assert entry["arch"] == "GainedMeanScaleHyperprior" and "val_loss" in entry and entry["test_set"].startswith("photos")
+    assert set(entry["test_rate_points"]) == {"q1", "q2", "q3"} and entry["test_bpp"] > 0
+    codec = get_codec("hyperprior", manifest=str(zoo))
+    assert codec.qualities() == [1, 2, 3]
+    x = _photo(3, 64, 64)
+    assert codec.decode(codec.encode(x, quality=2)).decoded_ok
+    # again: the entry is replaced, not duplicated; an identical file is left in place
+    mtime = (zoo / "tiny-v3.pt").stat().st_mtime_ns
+    assert main(["zoo", "add", str(second), "--name", "tiny-v3", "--zoo", str(zoo), "--no-test"]) == 0
+    assert len(json.loads((zoo / "manifest.json").read_text())["models"]) == 1
+    assert (zoo / "tiny-v3.pt").stat().st_mtime_ns == mtime
+    from semlink.zoo.add import add_run
+
+    with pytest.raises(ValueError, match="not a training run"):
+        add_run(tmp_path, "x", zoo=zoo)

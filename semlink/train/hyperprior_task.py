@@ -195,6 +195,48 @@ class HyperpriorTask(TrainTask):
         else:
             export_checkpoint(net, path, quality=cfg.quality, meta={"lambda": cfg.lmbda, **meta})
 
+    # --- the model zoo -------------------------------------------------------------------
+    def loss_description(self, cfg: dict) -> str:
+        if cfg.get("arch") == "GainedMeanScaleHyperprior":
+            return ("lambda_l * 255^2 * MSE + bpp per sample, its level l drawn uniformly (one network, every lambda); "
+                    "noise for the likelihoods, straight-through rounding into the synthesis (mixed quantisation)")
+        return "lambda * 255^2 * MSE + bpp (CompressAI RateDistortionLoss)"
+
+    def zoo_entries(self, file, name: str, cfg: dict, quality: int | None) -> list[dict]:
+        if cfg.get("arch") == "GainedMeanScaleHyperprior":
+            lam = list(self.lambdas_of(cfg))
+            return [{"name": name, "codec": "hyperprior", "quality": 0, "qualities": list(range(1, len(lam) + 1)),
+                     "lambdas": lam}]
+        return [{"name": name, "codec": "hyperprior", "quality": int(quality or cfg.get("quality", 1))}]
+
+    def lambdas_of(self, cfg: dict) -> tuple[float, ...]:
+        from semlink.nn.gained_hyperprior import DEFAULT_LAMBDAS
+
+        return tuple(float(v) for v in cfg.get("options", {}).get("lambdas", DEFAULT_LAMBDAS))
+
+    def zoo_test(self, manifest, entries: list[dict]) -> dict[str, dict]:
+        """bpp, PSNR, MS-SSIM of every rate point on the ``photos`` set (7 images, every bit counted)."""
+        import numpy as np
+
+        from semlink.codecs import get_codec
+        from semlink.evaluate import evaluate
+
+        out = {}
+        for e in entries:
+            codec = get_codec("hyperprior", checkpoint=str(Path(manifest).parent / e["file"]))
+            qs = codec.qualities()
+            rows = evaluate(codec, "photos", [{"quality": q} for q in qs], ("psnr", "ms_ssim"), require_decoded=True)
+            points = {}
+            for q in qs:
+                rs = [r for r in rows if r["value"] == q]
+                points[f"q{q}"] = {"bpp": round(float(np.mean([r["bpp"] for r in rs])), 4),
+                                   "psnr_db": round(float(np.mean([r["psnr"] for r in rs])), 3),
+                                   "ms_ssim": round(float(np.mean([r["ms_ssim"] for r in rs])), 4)}
+            low = points[f"q{qs[0]}"]
+            out[e["name"]] = {"test_set": "photos (7 images)", "test_rate_points": points, "test_point": f"q{qs[0]}",
+                              "test_bpp": low["bpp"], "test_psnr_db": low["psnr_db"], "test_ms_ssim": low["ms_ssim"]}
+        return out
+
 
 def autocast_transforms(net, device: str) -> None:
     """Run the four transforms (g_a, g_s, h_a, h_s) under bf16 autocast, returning float32, so

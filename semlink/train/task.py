@@ -106,6 +106,21 @@ class TrainTask(abc.ABC):
     def export(self, net, path, cfg, meta: dict[str, Any]) -> None:
         """Write the codec checkpoint (what the codec loads) to ``path``."""
 
+    # --- the model zoo (``semlink zoo add``, :mod:`semlink.zoo.add`) ---------------------------
+    def loss_description(self, cfg: dict) -> str:
+        """The training loss in words, for the manifest (``cfg``: the run's saved config)."""
+        return (self.__doc__ or "").strip().splitlines()[0] if self.__doc__ else ""
+
+    def zoo_entries(self, file, name: str, cfg: dict, quality: int | None) -> list[dict]:
+        """The manifest entries an exported ``file`` is: each ``name``, ``codec``, ``quality``
+        (or ``qualities``) and, where the codec loads several files, ``role``."""
+        return [{"name": name, "codec": self.name, "quality": int(quality or 0)}]
+
+    def zoo_test(self, manifest, entries: list[dict]) -> dict[str, dict]:
+        """Test figures per entry name, computed with the codec loaded from ``manifest`` on the
+        task's evaluation set (never a training item); {} = none."""
+        return {}
+
 
 def task_options(cfg, defaults: dict, task: str) -> dict:
     """``cfg.options`` over the task's ``defaults``; ValueError naming unknown options."""

@@ -15,7 +15,33 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     lp.add_argument("--json", action="store_true", help="print the manifest entries as JSON")
     lp.add_argument("--verify", action="store_true", help="also check every file's sha256")
     lp.set_defaults(func=_list)
+    ap = sub.add_parser("add", help="ship a training run's export in the zoo, with its provenance and test figures",
+                        description="Copy RUN's export to ZOO/NAME.pt and write its manifest entries: the facts of the "
+                                    "run and of every run it was --init'ed from (data, corpus, recipe, steps, device, "
+                                    "hours, training and validation figures) and the task's test figures.")
+    ap.add_argument("run", help="training run directory (holds train_state.pt)")
+    ap.add_argument("--name", required=True, help="manifest name (and file name NAME.pt)")
+    ap.add_argument("--zoo", default=None, help="zoo folder or manifest.json (default: the shipped zoo)")
+    ap.add_argument("--use", choices=("last", "best"), default="last",
+                    help="the run's export (last) or best.pt (lowest validation loss)")
+    ap.add_argument("--quality", type=int, default=None, help="rate-point id, where the task needs one")
+    ap.add_argument("--recipe", default="", help="the recipe file the run was made with (recorded)")
+    ap.add_argument("--note", default="", help="free text recorded in the entry")
+    ap.add_argument("--no-test", action="store_true", help="write the entries without test figures")
+    ap.set_defaults(func=_add)
     return p
+
+
+def _add(args: argparse.Namespace) -> int:
+    from .add import add_run
+
+    entries = add_run(args.run, args.name, zoo=args.zoo, use=args.use, quality=args.quality, recipe=args.recipe,
+                      note=args.note, test=not args.no_test)
+    for e in entries:
+        summary = {k: e[k] for k in ("name", "codec", "quality", "qualities", "role", "steps", "train_seconds",
+                                      "test_bpp", "test_psnr_db", "test_ms_ssim") if k in e}
+        print(json.dumps(summary))
+    return 0
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -60,6 +60,19 @@ class GanC2FBaseTask(TrainTask):
     log_columns = ("loss", "bpp", "mse", "psnr", "perc", "g_gan", "fm", "d_loss", "aux_loss")
     export_name = BASE_EXPORT
 
+    def loss_description(self, cfg: dict) -> str:
+        from .zoo_facts import LOSS_BASE
+
+        return LOSS_BASE
+
+    def zoo_entries(self, file, name: str, cfg: dict, quality: int | None) -> list[dict]:
+        return [{"name": name, "codec": "gan-c2f", "quality": 0, "role": "base"}]
+
+    def zoo_test(self, manifest, entries: list[dict]) -> dict[str, dict]:
+        from .zoo_facts import zoo_test
+
+        return zoo_test(manifest, entries)
+
     def __init__(self) -> None:
         self._perc = None
 
@@ -220,6 +233,24 @@ class GanC2FEnhTask(TrainTask):
     fixed = ("lmbda",)
     log_columns = ("loss", "bpp", "mse", "psnr", "base_psnr", "aux_loss")
     export_name = ENH_EXPORT
+
+    def loss_description(self, cfg: dict) -> str:
+        from .zoo_facts import LOSS_ENH
+
+        return LOSS_ENH
+
+    def zoo_entries(self, file, name: str, cfg: dict, quality: int | None) -> list[dict]:
+        from semlink.errors import ConfigError
+
+        if not quality:
+            raise ConfigError("gan-c2f-enh: give --quality N (the enhancement layer's number, 1 for e1)")
+        return [{"name": name, "codec": "gan-c2f", "quality": int(quality), "role": "enhancement",
+                 "base": "gan-c2f-base"}]
+
+    def zoo_test(self, manifest, entries: list[dict]) -> dict[str, dict]:
+        from .zoo_facts import zoo_test
+
+        return zoo_test(manifest, entries)
 
     def __init__(self) -> None:
         self._base = None

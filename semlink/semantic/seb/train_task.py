@@ -90,6 +90,21 @@ class SebTask(TrainTask):
                    "dvc_psnr", "aux_loss", "level")
     export_name = EXPORT
 
+    def loss_description(self, cfg: dict) -> str:
+        from .zoo_facts import LOSS
+
+        return LOSS
+
+    def zoo_entries(self, file, name: str, cfg: dict, quality: int | None) -> list[dict]:
+        from .zoo_facts import zoo_entries
+
+        return zoo_entries(name)
+
+    def zoo_test(self, manifest, entries: list[dict]) -> dict[str, dict]:
+        from .zoo_facts import zoo_test
+
+        return zoo_test(manifest, entries)
+
     def check(self, cfg) -> None:
         o = _options(cfg)
         if cfg.crop % 64:

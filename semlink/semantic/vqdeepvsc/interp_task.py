@@ -142,6 +142,21 @@ class InterpolatorTask(TrainTask):
     log_columns = ("loss", "l_out", "l_warp", "psnr")
     export_name = IF_EXPORT
 
+    def loss_description(self, cfg: dict) -> str:
+        from .zoo_facts import LOSS_IFNET
+
+        return LOSS_IFNET
+
+    def zoo_entries(self, file, name: str, cfg: dict, quality: int | None) -> list[dict]:
+        return [{"name": name, "codec": "vqdeepvsc", "quality": 0, "role": "interpolator"}]
+
+    def zoo_test(self, manifest, entries: list[dict]) -> dict[str, dict]:
+        from pathlib import Path
+
+        from .zoo_facts import interp_test
+
+        return {e["name"]: interp_test(Path(manifest).parent / e["file"]) for e in entries}
+
     def check(self, cfg) -> None:
         o = _options(cfg)
         if not 2 <= int(o["max_gap"]) <= 32:

@@ -62,6 +62,21 @@ class MSVQTask(TrainTask):
     log_columns = ("loss", "mse", "psnr", "perc", "vq", "g_gan", "d_loss", "perplexity")
     export_name = MSVQ_EXPORT
 
+    def loss_description(self, cfg: dict) -> str:
+        from .zoo_facts import LOSS_MSVQ
+
+        return LOSS_MSVQ
+
+    def zoo_entries(self, file, name: str, cfg: dict, quality: int | None) -> list[dict]:
+        return [{"name": name, "codec": "vqdeepvsc", "quality": 0, "role": "msvq"}]
+
+    def zoo_test(self, manifest, entries: list[dict]) -> dict[str, dict]:
+        from pathlib import Path
+
+        from .zoo_facts import msvq_test
+
+        return {e["name"]: msvq_test(Path(manifest).parent / e["file"]) for e in entries}
+
     def __init__(self) -> None:
         self._perc = None
 
