@@ -180,7 +180,7 @@ class VQDeepVSCCodec(Codec):
         law = self.rho_law()
         if law is None:
             raise ValueError(f"{CODEC}: rho='adaptive' needs the fitted law rho_fit.json "
-                             "(scripts/fit_vqdeepvsc_rho.py); give a fixed rho=...")
+                             "(python -m semlink.semantic.vqdeepvsc.rho_fit); give a fixed rho=...")
         return law(state.snr_db), "adaptive"
 
     def encode(self, item: np.ndarray, *, bcr: float | None = None, channel_state: ChannelState | None = None,

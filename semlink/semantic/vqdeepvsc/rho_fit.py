@@ -1,18 +1,17 @@
 """Fit VQ-DeepVSC's SNR -> key-frame ratio law (eqs. 5-8) from measured sweep rows.
 
-    python scripts/fit_vqdeepvsc_rho.py results/vqdeepvsc-rho/results.csv
+    python -m semlink.semantic.vqdeepvsc.rho_fit results/vqdeepvsc-rho/results.csv [--out rho_fit.json]
 
 For every (channel, SNR) of the sweep (experiments/vqdeepvsc_rho.toml: fixed rho values at one
 BCR), the rho with the best mean MS-SSIM over clips and trials is one data point (ties: the
 larger rho). The polynomial in ln(gamma) (degree 2) is fitted with L2 (shipped) and L1
-regularisation (eq. 7, v = 1e-3); writes semlink/semantic/vqdeepvsc/rho_fit.json and
-results/vqdeepvsc-rho/rho_fit.png (the points, both fits).
+regularisation (eq. 7, v = 1e-3); writes the law (default: the package's ``rho_fit.json``, which
+the codec loads) and ``rho_fit.png`` beside the results (the points, both fits).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +33,7 @@ def best_points(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(csv: str) -> None:
+def main(csv: str, out: Path | None = None) -> None:
     from semlink.results import load
 
     df = load(csv)
@@ -42,7 +41,7 @@ def main(csv: str) -> None:
     src = f"{csv}: best mean MS-SSIM per (channel, SNR) over rho in {sorted(set(pts['rho']))}"
     l2 = RhoLaw.fit(pts["snr_db"], pts["rho"], DEGREE, "l2", V, src)
     l1 = RhoLaw.fit(pts["snr_db"], pts["rho"], DEGREE, "l1", V, src)
-    out = Path(__file__).resolve().parents[1] / "semlink/semantic/vqdeepvsc/rho_fit.json"
+    out = Path(out) if out is not None else Path(__file__).resolve().parent / "rho_fit.json"
     doc = {**l2.to_json(), "degree": DEGREE, "l1_alternative": list(l1.coefficients),
            "measurements": pts.to_dict(orient="records")}
     out.write_text(json.dumps(doc, indent=1) + "\n")
@@ -70,4 +69,10 @@ def main(csv: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "results/vqdeepvsc-rho/results.csv")
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("results", nargs="?", default="results/vqdeepvsc-rho/results.csv", help="the rho sweep's results")
+    ap.add_argument("--out", default=None, help="where the law goes (default: the package's rho_fit.json)")
+    a = ap.parse_args()
+    main(a.results, Path(a.out) if a.out else None)
