@@ -185,6 +185,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _why(r: subprocess.CompletedProcess) -> str:
+    """The failing rank's error (torchrun's own summary comes last and hides it)."""
+    lines = r.stderr.splitlines()
+    keep = [ln for ln in lines if "Error" in ln or "error" in ln or ln.startswith(("Traceback", "  File"))]
+    return "\n".join(keep[:60]) or r.stderr[-3000:]
+
+
 def _torchrun(args: list[str], env: dict) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
            "--master-port", str(_free_port()), "-m", "semlink.train", *args]
@@ -201,13 +208,13 @@ def test_torchrun_two_cpu_processes_train_and_resume(images, tmp_path):
     common = ["hyperprior", "--recipe", str(recipe), "--data", f"folder:{images}", "--out", str(out), "--save-every",
               "2", "--log-every", "1", "--amp", "none", "--compile", "off", "--no-progress", "--threads", "1"]
     r = _torchrun(common + ["--steps", "3"], env)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, _why(r)
     # rank 0 alone reports and writes; the weights were checked equal across ranks at every save
     assert r.stdout.count("checkpoint:") == 1 and "step 3 (3 run" in r.stdout
     state = torch.load(out / "train_state.pt", weights_only=True)
     assert state["step"] == 3 and len((out / "log.csv").read_text().splitlines()) == 4
     r = _torchrun(common + ["--steps", "5", "--resume"], env)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, _why(r)
     assert torch.load(out / "train_state.pt", weights_only=True)["step"] == 5
 
 
@@ -461,7 +468,7 @@ def test_zoo_add_ships_a_run_with_its_provenance_and_test_figures(images, tmp_pa
     assert main(["zoo", "add", str(second), "--name", "tiny-v3", "--zoo", str(zoo), "--no-test"]) == 0
     assert len(json.loads((zoo / "manifest.json").read_text())["models"]) == 1
     assert (zoo / "tiny-v3.pt").stat().st_mtime_ns == mtime
-    from semlink.zoo.add import add_run
+    from semlink.train.zoo_add import add_run
 
     with pytest.raises(ValueError, match="not a training run"):
         add_run(tmp_path, "x", zoo=zoo)

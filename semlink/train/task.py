@@ -106,7 +106,7 @@ class TrainTask(abc.ABC):
     def export(self, net, path, cfg, meta: dict[str, Any]) -> None:
         """Write the codec checkpoint (what the codec loads) to ``path``."""
 
-    # --- the model zoo (``semlink zoo add``, :mod:`semlink.zoo.add`) ---------------------------
+    # --- the model zoo (``semlink zoo add``, :mod:`semlink.train.zoo_add`) ---------------------
     def loss_description(self, cfg: dict) -> str:
         """The training loss in words, for the manifest (``cfg``: the run's saved config)."""
         return (self.__doc__ or "").strip().splitlines()[0] if self.__doc__ else ""

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from .add import add_run
+    from semlink.train.zoo_add import add_run
 
     entries = add_run(args.run, args.name, zoo=args.zoo, use=args.use, quality=args.quality, recipe=args.recipe,
                       note=args.note, test=not args.no_test)

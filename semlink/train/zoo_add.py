@@ -1,4 +1,5 @@
-"""``semlink zoo add RUN --name NAME``: ship a training run's export in the model zoo.
+"""``semlink zoo add RUN --name NAME``: ship a training run's export in the model zoo (a training
+tool: it lives with the trainer, above the zoo it writes to).
 
 One procedure for every training task (:mod:`semlink.train.task`):
 
