@@ -239,3 +239,46 @@ def test_sweep_runs_on_an_existing_dask_cluster(tmp_path, dask_cluster, monkeypa
         ran = c.run(lambda dask_worker: sum("_run_group" in str(e) for e in dask_worker.state.log))
         assert len(ran) == 2 and sum(ran.values()) > 0
     assert main(["sweep", str(spec_file), "--scheduler", dask_cluster]) == 2  # needs --backend dask
+
+
+def test_a_resume_never_mixes_two_runs(tmp_path):
+    """The fingerprint: a changed seed, dataset option or model file stops a resume naming it;
+    more SNRs are new rows of the same run; --fresh starts over."""
+    from semlink.errors import ConfigError
+    from semlink.sweep import parse_spec, run_sweep
+
+    base = {"snr_db": [30.0], "metrics": ["psnr"], "out": str(tmp_path / "o"),
+            "dataset": {"name": "photos", "max_items": 1, "options": {"size": 64, "crop": 64}},
+            "codec": [{"name": "jpeg", "quality": 50}], "link": {"mode": "ideal", "cbr": 1.0}}
+    assert len(run_sweep(parse_spec(base), progress=False)) == 1
+    assert (tmp_path / "o" / "fingerprint.json").is_file()
+    more = {**base, "snr_db": [20.0, 30.0]}
+    assert len(run_sweep(parse_spec(more), progress=False)) == 2  # extends the run
+    with pytest.raises(ConfigError, match="seed: 0 -> 7"):
+        run_sweep(parse_spec({**base, "seed": 7}), progress=False)
+    with pytest.raises(ConfigError, match="dataset_options: .*'size': 64.*'size': 96"):
+        run_sweep(parse_spec({**base, "dataset": {**base["dataset"], "options": {"size": 96, "crop": 64}}}),
+                  progress=False)
+    assert len(run_sweep(parse_spec({**base, "seed": 7}), progress=False, fresh=True)) == 1
+
+
+def test_a_retrained_model_is_a_different_run(tmp_path):
+    import shutil
+
+    from semlink.errors import ConfigError
+    from semlink.sweep import parse_spec, run_sweep
+    from semlink.sweep.fingerprint import codec_fingerprint
+    from semlink.zoo.checkpoints import zoo_dir
+
+    zoo = tmp_path / "zoo"
+    shutil.copytree(zoo_dir(), zoo, ignore=shutil.ignore_patterns("*.pt"))
+    fp = codec_fingerprint("hyperprior", {"manifest": str(zoo)})
+    assert "manifest:" + str(zoo) in fp["files"] and fp["class"].endswith("HyperpriorCodec")
+    assert "zoo manifest" in codec_fingerprint("hyperprior")["files"]
+    spec = {"snr_db": [30.0], "metrics": ["psnr"], "out": str(tmp_path / "o"),
+            "dataset": {"name": "photos", "max_items": 1, "options": {"size": 64, "crop": 64}},
+            "codec": [{"name": "jpeg", "quality": 50}], "link": {"mode": "ideal", "cbr": 1.0}}
+    run_sweep(parse_spec(spec), progress=False)
+    # the same label now names another codec configuration: its fingerprint differs
+    with pytest.raises(ConfigError, match="codec 'jpeg'"):
+        run_sweep(parse_spec({**spec, "codec": [{"name": "webp", "quality": 50, "label": "jpeg"}]}), progress=False)

@@ -150,6 +150,9 @@ class Codec(abc.ABC):
     #: the same input and rate always give the same bytes (the sweep then shares encodings
     #: between workers through its on-disk cache); False for codecs that draw random numbers.
     deterministic: bool = True
+    #: loads its models from the shipped zoo unless given files (its fingerprint then includes
+    #: the zoo manifest's sha256: :mod:`semlink.sweep.fingerprint`)
+    uses_zoo: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -62,6 +62,8 @@ class RowTask:
     #: link adaptation: the link actually used at this SNR (chosen MCS), its name ("outage": none fits)
     link_used: LinkSpec | None = None
     mcs: str = ""
+    #: digest of the codec's fingerprint (semlink.sweep.fingerprint): part of the encoding cache key
+    codec_fingerprint: str = ""
 
 
 def row_key(item: str, codec: CodecPoint, link: LinkSpec, snr_db: float, trial: int) -> str:
@@ -126,7 +128,7 @@ def _encoder(task: RowTask, codec, items: list[tuple[str, np.ndarray]], ctx: Wor
     a cached encoding costs the row 0 s."""
 
     def encode(rate: dict, state):
-        k = (task.dataset, task.dataset_options, task.items, task.codec.codec, task.codec.options,
+        k = (task.dataset, task.dataset_options, task.items, task.codec.codec, task.codec.options, task.codec_fingerprint,
              json.dumps(rate, sort_keys=True), json.dumps(state.as_dict() if state else None, sort_keys=True))
         cached = ctx.encodings.get_fresh(k)
         if cached is not None:
@@ -288,11 +290,16 @@ def run_sweep(
         raise ValueError(f"backend={backend!r} is not allowed; choose 'local' or 'dask'")
     if scheduler is not None and backend != "dask":
         raise ValueError("a scheduler address needs backend='dask'")
+    from semlink.sweep.fingerprint import check_or_write, digest, sweep_fingerprint
+
     store = ResultStore(out_dir or spec.out)
     if fresh:
         store.reset()
+    fp = sweep_fingerprint(spec)
+    check_or_write(store.dir, fp, has_rows=bool(store.done_keys()))  # a resume never mixes two runs
     enc_dir = str(store.encodings_dir.resolve())
-    tasks = [dataclasses.replace(t, encodings_dir=enc_dir) for t in plan(spec)]
+    codec_fp = {label: digest(f) for label, f in fp["codecs"].items()}
+    tasks = [dataclasses.replace(t, encodings_dir=enc_dir, codec_fingerprint=codec_fp[t.codec.label]) for t in plan(spec)]
     order = [k for t in tasks for k in t.row_keys]
     done = store.done_keys()
     todo = [t for t in tasks if not all(k in done for k in t.row_keys)]

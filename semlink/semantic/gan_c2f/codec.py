@@ -84,6 +84,7 @@ class _Models:
 class GanC2FCodec(Codec):
     """Base layer (unsupervised map + SPADE generator) + residual enhancement layer."""
 
+    uses_zoo = True
     kind = "image"
     rate_keys = ("bpp", "quality")
 

@@ -78,6 +78,7 @@ class SebCodec(SetCodec):
             reference is mid-grey, so the inter coder codes it alone; both ends must agree).
     """
 
+    uses_zoo = True
     kind = "image"
     rate_keys = ("quality",)
     native_rate_key = "quality"

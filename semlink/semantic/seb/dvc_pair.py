@@ -101,6 +101,7 @@ class DVCPairCodec(SetCodec):
     ``dvc-pair`` entry), ``manifest``, ``reference`` ("previous" | "first").
     """
 
+    uses_zoo = True
     kind = "image"
     rate_keys = ("quality",)
     native_rate_key = "quality"
