@@ -242,7 +242,7 @@ def guarded(decode_call, shapes: list[tuple[int, ...]], name: str) -> list[Recon
         for rec, shape in zip(recs, shapes):
             check_reconstruction(rec, shape)
         return recs
-    except ConfigError:
+    except (ConfigError, DecodeError):  # (a nested guard's strict failure passes through unchanged)
         raise
     except StreamError as exc:
         return [conceal(s, f"stream unusable: {exc}") for s in shapes]
