@@ -10,10 +10,15 @@ Example (the report under ``results/rd-photos/``)::
 classical codec's native ``rate_points()``), ``NAME`` alone (or
 ``NAME=bpp``) the bpp grid :data:`semlink.rd.curves.RATE_GRID_BPP`, ``NAME=bpp:0.1:0.3:1`` the
 given bpp targets. Writes ``rd.csv`` (one row per item and rate point), ``rd_mean.csv`` (mean
-curve per codec), ``bd_rate.csv`` (against ``--anchor``, PSNR and MS-SSIM) and the plots
+curve per codec), ``bd_rate.csv`` (against each ``--anchor``, PSNR and MS-SSIM) and the plots
 ``rd_psnr`` / ``rd_msssim`` (PNG + PDF). A set codec (``seb``, ``dvc-pair``) codes the dataset as
 sets (``encode_set``; ``--set-size N``), every bit counted: each image carries its own parts
 and an equal share of its set's shared parts.
+
+Anchors: semlink's ``jpeg2000`` (OpenJPEG through Pillow, colour transform, raw codestream) needs
+about a fifth fewer bits than ``jpeg2000-ffmpeg`` (FFmpeg's libopenjpeg on yuv444p in a .jp2, the
+anchor of CompressAI's published curves), so BD-rates against the two differ; ``--anchor
+jpeg2000,jpeg2000-ffmpeg`` reports both (every anchor must be among ``--codecs``).
 """
 
 from __future__ import annotations
@@ -55,7 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="image dataset (semlink data list) or folder:DIR (your own images in DIR)")
     p.add_argument("--codecs", type=_parse_codecs, default="hyperprior=all,jpeg2000,jpeg,webp,heic",
                    help="comma-separated NAME[=all|bpp|bpp:B1:B2:...]")
-    p.add_argument("--anchor", default="jpeg2000", help="codec the BD-rates are measured against")
+    p.add_argument("--anchor", default="jpeg2000",
+                   help="codec(s) the BD-rates are measured against, comma-separated (e.g. jpeg2000,jpeg2000-ffmpeg: "
+                        "semlink's anchor and CompressAI's)")
     p.add_argument("--method", default="pchip", choices=("pchip", "akima", "cubic"), help="BD interpolation")
     p.add_argument("--size", type=int, default=None, help="resize: shorter side in pixels")
     p.add_argument("--max-items", type=int, default=None, help="only the first N items")
@@ -78,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     from semlink.tables import write_csv
 
     codecs = args.codecs if isinstance(args.codecs, dict) else _parse_codecs(args.codecs)
-    if args.anchor not in codecs:
+    anchors = [a for a in str(args.anchor).split(",") if a]
+    missing = [a for a in anchors if a not in codecs]
+    if missing or not anchors:
         raise ConfigError(f"--anchor {args.anchor!r} is not one of --codecs ({', '.join(codecs)})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,9 +104,8 @@ def run(args: argparse.Namespace) -> int:
             mean_rows.append({"codec": c, "bpp": r[i], "psnr_db": q[i], "ms_ssim_db": m[i],
                               "ms_ssim": float(ms_ssim_from_db(m[i])), **({"perceptual": p_[i]} if scored else {})})
     write_csv(out / "rd_mean.csv", mean_rows, float_format=".6g")
-    bd = bd_rate_table(rows, args.anchor, "psnr_db", args.method) + bd_rate_table(rows, args.anchor, "ms_ssim_db", args.method)
-    if scored:
-        bd += bd_rate_table(rows, args.anchor, "perceptual", args.method)
+    metrics = ["psnr_db", "ms_ssim_db"] + (["perceptual"] if scored else [])
+    bd = [b for anchor in anchors for m in metrics for b in bd_rate_table(rows, anchor, m, args.method)]
     write_csv(out / "bd_rate.csv", bd, float_format=".6g")
     df = frame(rows)
     title = f"{args.dataset}: {len(set(r['item'] for r in rows))} images"
@@ -106,10 +114,10 @@ def run(args: argparse.Namespace) -> int:
         panels.append(("perceptual", "rd_perceptual", f"{rows[0]['perceptual_metric']} distance (lower = better)"))
     for y, name, label in panels:
         P.save(P.plot_rd(df, y, ylabel=label, title=title), out / name, dpi=150)
-    print(f"{'codec':12s} {'metric':10s} BD-rate vs {args.anchor} (mean curve / per-item mean, overlap)")
+    print(f"{'codec':15s} {'anchor':15s} {'metric':10s} BD-rate (mean curve / per-item mean, overlap)")
     for b in bd:
         f = lambda v: "n/a" if not math.isfinite(v) else f"{v:+.1f} %"  # noqa: E731
-        print(f"{b['codec']:12s} {b['metric']:10s} {f(b['bd_rate_mean_curve_pct']):>9s} / "
+        print(f"{b['codec']:15s} {b['anchor']:15s} {b['metric']:10s} {f(b['bd_rate_mean_curve_pct']):>9s} / "
               f"{f(b['bd_rate_per_item_mean_pct']):>9s}  ({b['overlap']:.2f})")
     print(f"wrote {out}/rd.csv, rd_mean.csv, bd_rate.csv, rd_psnr.png/.pdf, rd_msssim.png/.pdf")
     return 0
