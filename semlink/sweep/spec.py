@@ -16,7 +16,7 @@ anything runs. Example (``experiments/quick.toml``)::
 
     [[codec]]
     name = "jpeg2000"
-    bpp = 0.3                      # one rate key: bpp | quality | bitrate | bcr | crf | qp (list ok)
+    bpp = 0.3                      # one rate key the codec declares (bpp, quality, crf, ...; list ok)
 
     [link]
     mode = "phy"                   # every semlink.phy.LinkConfig field; lists are swept
@@ -37,6 +37,10 @@ More keys:
   on the same sets (one table).
 * ``[link.protect]`` (phy mode): other link settings for named parts (unequal error
   protection), e.g. ``header = { code = "80211n-648-1/2", modulation = "qpsk" }``.
+* ``[[link]]`` tables are swept together; ``codecs = ["label", ...]`` gives a link to some codecs
+  only (e.g. the seed system on its protected link, the baselines on a plain one), ``name`` names
+  it. Links of different kinds (ideal, PHY, PHY with a budget) may share a spec: each codec's rate
+  points follow the link (:mod:`semlink.simulator.rate`).
 * ``[link] cbr = X`` (phy mode): a fixed budget of data REs per source symbol. A codec with a
   ``bpp`` (images) or ``bcr`` (clips) target is coded at the largest target that fits; a set codec,
   or a codec with rate points only, sends the largest of its rate points whose parts fit (else the
