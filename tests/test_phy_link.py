@@ -236,3 +236,22 @@ def test_static_ofdm_channel_equals_sionna_ofdm_channel(channel):
         y2, h2 = ref.ofdm_channel(g_ref, no)
         torch.testing.assert_close(h1[..., 0, :].expand_as(h2[:, :, :, :, :, 0]), h2[:, :, :, :, :, 0], rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(y1, y2, rtol=1e-4, atol=1e-5)
+
+
+def test_the_one_adapter_of_sionnas_private_rng_state_still_fits():
+    """semlink touches Sionna's private generator attributes in one place (semlink.phy.rng); a Sionna
+    upgrade that moves them fails here, not deep inside a sweep."""
+    from semlink.phy.rng import SIONNA_RNG_ATTRIBUTES, check_sionna_rng_attributes, sionna_generators
+
+    check_sionna_rng_attributes()
+    from sionna.phy import config
+
+    before = tuple(getattr(config, a) for a in SIONNA_RNG_ATTRIBUTES)
+    with sionna_generators(5):
+        assert config._seed == 5
+    assert tuple(getattr(config, a) for a in SIONNA_RNG_ATTRIBUTES) == before
+    import pathlib
+
+    users = [p for p in pathlib.Path(__file__).resolve().parents[1].joinpath("semlink").rglob("*.py")
+             if any(f"config.{a}" in p.read_text() for a in SIONNA_RNG_ATTRIBUTES)]
+    assert [p.name for p in users] == ["rng.py"]

@@ -22,6 +22,19 @@ from typing import Iterator
 import numpy as np
 
 _SEED_MODULUS = 2**64
+#: the private attributes of ``sionna.phy.config`` this adapter swaps (sionna-no-rt 2.2.0); the only
+#: place semlink touches Sionna's internals (tests/test_phy_link.py checks they still exist)
+SIONNA_RNG_ATTRIBUTES = ("_seed", "_py_rng", "_np_rng", "_torch_rngs")
+
+
+def check_sionna_rng_attributes() -> None:
+    """RuntimeError naming the missing attributes when Sionna's config no longer has them."""
+    from sionna.phy import config
+
+    missing = [a for a in SIONNA_RNG_ATTRIBUTES if not hasattr(config, a)]
+    if missing:
+        raise RuntimeError(f"sionna.phy.config lacks {missing}: semlink.phy.rng was written for sionna-no-rt 2.2.0 "
+                           f"(pyproject.toml pins it); adapt sionna_generators to the installed Sionna")
 
 
 @contextmanager
