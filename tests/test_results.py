@@ -329,3 +329,19 @@ def test_no_results_reader_selects_a_matplotlib_backend():
     offenders = [str(p.relative_to(root)) for p in files
                  if any(s in p.read_text() for s in ("matplotlib.use(", "rcParams[", "import matplotlib.pyplot"))]
     assert not offenders, offenders
+
+
+def test_examples_are_chosen_by_a_stated_rule():
+    import pandas as pd
+
+    from semlink.results import pick_examples
+
+    rows = []
+    for item, (a, b) in {"x": (30.0, 31.0), "y": (33.0, 30.0), "z": (29.0, 29.5), "w": (31.0, 30.0)}.items():
+        rows += [{"codec": "seb", "item": item, "psnr": a}, {"codec": "jpeg2000", "item": item, "psnr": b}]
+    df = pd.DataFrame(rows)
+    got = pick_examples(df, "psnr", "seb", "jpeg2000")
+    assert [(p["rule"], p["item"]) for p in got] == [("worst", "x"), ("median", "z"), ("best", "y")]
+    assert got[0]["value"] == -1.0 and "psnr(seb) - psnr(jpeg2000) per item (4 items)" in got[0]["rule_text"]
+    (d,) = pick_examples(df, "psnr", "seb", rule=("best",), higher_is_better=False)  # a distance: lowest is best
+    assert d["item"] == "z"

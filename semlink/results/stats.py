@@ -155,6 +155,44 @@ def paired(df: pd.DataFrame, a: str, b: str, metric: str, *, by: Sequence[str] |
     return _frame(rows, by, ("a", "b", "n_pairs", "n_unpaired", *STAT_COLUMNS, "excludes_zero"), df)
 
 
+def pick_examples(df: pd.DataFrame, metric: str, a: str, b: str | None = None, *, column: str = "codec",
+                  item: str = "item", rule: Sequence[str] = ("worst", "median", "best"),
+                  higher_is_better: bool = True) -> list[dict]:
+    """Items for a figure, chosen by a stated rule (never by name).
+
+    Per item, the mean of ``metric`` of ``a`` (rows where ``column == a``) minus, when ``b`` is
+    given, the mean of ``b`` on the same item (the paired difference); then, for each word of
+    ``rule``, the item at that rank: ``"worst"`` (lowest value; highest for a distance, with
+    ``higher_is_better=False``), ``"median"`` (the lower median), ``"best"``.
+
+    Returns:
+        ``{"rule", "item", "value", "rule_text"}`` per word, in order (an item may repeat when the
+        table holds fewer items than words).
+    """
+    _need(df, [column, item, metric])
+    va = df[df[column] == a].groupby(item)[metric].mean()
+    if va.empty:
+        raise ConfigError(f"{column}={a!r} is not in the results", allowed=sorted(map(str, df[column].dropna().unique())))
+    vals = va
+    what = f"{metric} of {a}"
+    if b is not None:
+        vb = df[df[column] == b].groupby(item)[metric].mean()
+        vals = (va - vb).dropna()
+        what = f"{metric}({a}) - {metric}({b}) per item"
+    vals = vals[np.isfinite(vals.to_numpy(dtype=float))].sort_values(ascending=higher_is_better)
+    if vals.empty:
+        raise ConfigError(f"no item has a finite {what}")
+    ranks = {"worst": 0, "median": (len(vals) - 1) // 2, "best": len(vals) - 1}
+    out = []
+    for word in rule:
+        if word not in ranks:
+            raise ConfigError(f"example rule {word!r} is unknown", allowed=list(ranks))
+        name = vals.index[ranks[word]]
+        out.append({"rule": word, "item": str(name), "value": float(vals.iloc[ranks[word]]),
+                    "rule_text": f"{word} item by {what} ({len(vals)} items)"})
+    return out
+
+
 def _need(df: pd.DataFrame, cols: Sequence[str]) -> None:
     missing = [c for c in dict.fromkeys(cols) if c not in df.columns]
     if missing:

@@ -77,16 +77,25 @@ def perception_distortion(inputs: list[Path], out: Path, below_bpp: float = 0.2)
 
 
 @register_figure("gan-c2f-crops", inputs=("results/gan-c2f-rd",), codes=True, options={
-    "item": ("chelsea", "the item whose crop is shown"), "quality": (2, "gan-c2f rate point"),
+    "item": ("rule", "the item whose crop is shown: 'rule' = the item of median perceptual distance of gan-c2f at "
+                     "quality (rd.csv); or an item name"), "quality": (2, "gan-c2f rate point"),
     "crop": (192, "centre crop side [px]"), "codecs": ("heic,webp,jpeg2000,jpeg", "codecs coded at gan-c2f's rate")},
     summary="gan-c2f crops: one item decoded by gan-c2f and by the classical codecs at the same rate (crops.png)")
-def crops(inputs: list[Path], out: Path, item: str = "chelsea", quality: int = 2, crop: int = 192,
+def crops(inputs: list[Path], out: Path, item: str = "rule", quality: int = 2, crop: int = 192,
           codecs: str = "heic,webp,jpeg2000,jpeg") -> list[Path]:
     from semlink.codecs import get_codec
     from semlink.data import get_dataset
     from semlink.simulator import metrics
 
-    dataset = str(_rd(inputs)["dataset"].iloc[0])
+    rd = _rd(inputs)
+    dataset = str(rd["dataset"].iloc[0])
+    why = "given by name"
+    if item == "rule":
+        from semlink.results import pick_examples
+
+        at = rd[(rd["codec"] != "gan-c2f") | (rd["value"] == int(quality))]
+        (p,) = pick_examples(at, "perceptual", "gan-c2f", rule=("median",), higher_is_better=False)
+        item, why = p["item"], p["rule_text"]
     found = [i for i in get_dataset(dataset).items if i.name == item]
     if not found:
         raise ConfigError(f"item {item!r} is not in dataset {dataset!r}")
@@ -113,7 +122,7 @@ def crops(inputs: list[Path], out: Path, item: str = "chelsea", quality: int = 2
             ax.set_title(name, fontsize=9)
         else:
             ax.set_title(f"{name}\n{b:.3f} bpp, {metrics.psnr(x, img):.1f} dB\n{pm.name} {pm(x, img):.3f}", fontsize=8)
-    fig.suptitle(f"{item}: centre {cs}x{cs} crop; each codec at gan-c2f q{quality}'s rate (its own rate control)",
+    fig.suptitle(f"{item} ({why}): centre {cs}x{cs} crop; each codec at gan-c2f q{quality}'s rate (its own rate control)",
                  fontsize=9)
     fig.tight_layout()
     return save(fig, out / "crops", formats=("png",), dpi=150)

@@ -168,9 +168,10 @@ def fig5(inputs: list[Path], out: Path, recompute: bool = False) -> list[Path]:
 # ----------------------------------------------------------------------------- Fig. 6
 @register_figure("seb-fig6", inputs=("results/seb-fig4",), out="results/seb-fig6", codes=True, options={
     "snr_db": (5.0, "the SNR whose rate points are shown"),
-    "show": ("bigbuckbunny/f012,photos/coffee", "items shown (comma-separated)")},
+    "show": ("rule", "items shown: 'rule' = the worst, median and best item by the paired PSNR difference seb - "
+                     "jpeg2000 at snr_db; or item names, comma-separated")},
     summary="Seb Fig. 6: reconstructions at the rate each codec sent at 5 dB in the fig-4 sweep (fig6.png)")
-def fig6(inputs: list[Path], out: Path, snr_db: float = 5.0, show: str = "bigbuckbunny/f012,photos/coffee") -> list[Path]:
+def fig6(inputs: list[Path], out: Path, snr_db: float = 5.0, show: str = "rule") -> list[Path]:
     from semlink.codecs import get_codec
     from semlink.data import get_dataset
 
@@ -179,7 +180,14 @@ def fig6(inputs: list[Path], out: Path, snr_db: float = 5.0, show: str = "bigbuc
     ds = get_dataset("mixed")
     items = [it.data for it in ds]
     names = [it.name for it in ds]
-    show_items = [s.strip() for s in str(show).split(",") if s.strip()]
+    if show == "rule":
+        from semlink.results import pick_examples
+
+        picked = pick_examples(rows, "psnr", "seb", "jpeg2000")
+        show_items = list(dict.fromkeys(p["item"] for p in picked))
+        rule_text = picked[0]["rule_text"].replace("worst", "worst, median and best")
+    else:
+        show_items, rule_text = [s.strip() for s in str(show).split(",") if s.strip()], "items given by name"
     recon: dict[str, dict[str, tuple[np.ndarray, str]]] = {n: {} for n in show_items}
     for c in ORDER:
         r = rows[rows["codec"] == c]
@@ -218,7 +226,7 @@ def fig6(inputs: list[Path], out: Path, snr_db: float = 5.0, show: str = "bigbuc
             axes[a][b].set_title(title, fontsize=7)
             axes[a][b].axis("off")
     link = rows["link"].iloc[0] if len(rows) else ""
-    fig.suptitle(f"{link}, SNR {snr_db:g} dB (the rate each codec sends there)", fontsize=9)
+    fig.suptitle(f"{link}, SNR {snr_db:g} dB (the rate each codec sends there); rows: {rule_text}", fontsize=9)
     fig.tight_layout()
     return save(fig, out / "fig6", formats=("png",), dpi=80)
 
