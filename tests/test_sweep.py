@@ -282,3 +282,34 @@ def test_a_retrained_model_is_a_different_run(tmp_path):
     # the same label now names another codec configuration: its fingerprint differs
     with pytest.raises(ConfigError, match="codec 'jpeg'"):
         run_sweep(parse_spec({**spec, "codec": [{"name": "webp", "quality": 50, "label": "jpeg"}]}), progress=False)
+
+
+def test_one_budget_rule_for_every_codec_of_a_spec(tmp_path):
+    """budget = "item" (default): no image of any codec exceeds its own budget, a set codec's
+    shared bits apportioned; budget = "set": a set codec pools; mixing it with per-image codecs is refused."""
+    import math
+    from pathlib import Path
+
+    from semlink.errors import ConfigError
+    from semlink.phy.ideal import capacity_awgn
+    from semlink.sweep import parse_spec, run_sweep
+
+    base = {"snr_db": [0.0, 4.0, 8.0, 14.0], "metrics": ["psnr"], "out": str(tmp_path / "o"),
+            "dataset": {"name": "photos", "max_items": 4, "options": {"size": 64, "crop": 64}, "set_size": 4},
+            "plugins": [str(Path(__file__).parent / "toy_codecs.py")],
+            "codec": [{"name": "toy-set"}, {"name": "jpeg", "quality": [20, 50, 80], "label": "jpeg"}],
+            "link": {"mode": "ideal", "cbr": 0.15}}
+    rows = run_sweep(parse_spec(base), progress=False)
+    assert {r["codec"] for r in rows} == {"toy-set", "jpeg"}
+    sent = {c: sum(not r["outage"] for r in rows if r["codec"] == c) for c in ("toy-set", "jpeg")}
+    assert all(0 < n < 16 for n in sent.values()), sent  # both codecs sent some images and lost others
+    for r in rows:
+        if not r["outage"]:
+            own = math.floor(0.15 * 64 * 64 * 3) * capacity_awgn(r["snr_db"])  # the image's own budget [bits]
+            assert r["bits"] <= own + 1e-6, (r["codec"], r["snr_db"], r["bits"], own)
+    sets = [r for r in rows if r["codec"] == "toy-set"]
+    assert all(r["budget_rule"] == "item" and math.isfinite(r["budget_item"]) for r in sets)
+    pooled = {**base, "codec": [base["codec"][0]], "link": {**base["link"], "budget": "set"}, "out": str(tmp_path / "p")}
+    assert run_sweep(parse_spec(pooled), progress=False)
+    with pytest.raises(ConfigError, match="does not allocate per-image rates jointly"):
+        parse_spec({**base, "link": {**base["link"], "budget": "set"}})

@@ -14,6 +14,14 @@ Both have ``key`` (a stable id that is part of every row key), ``label()`` (the 
 ``columns()`` (the results table's link columns), ``build(links)`` (the transport, links built
 once per configuration through a :class:`LinkCache`) and ``codecs`` (the codec labels the link
 serves; empty = every codec) and ``name``, which are not part of the key.
+
+``budget`` is the rule for image sets over a budgeted link (the ideal link, or ``cbr`` on the PHY),
+one rule for every codec of the spec: ``"item"`` (default): every image has its own channel uses,
+a set codec's shared parts are apportioned equally to its images and the set is sent only when
+every image fits (else: an outage of the whole set); ``"set"``: the images of a set pool the set's
+channel uses (a set codec is judged on the whole set). With ``"set"``, per-image codecs would have
+to allocate per-image rates jointly, which semlink does not do yet: a spec that combines them is
+refused.
 """
 
 from __future__ import annotations
@@ -35,8 +43,8 @@ from semlink.phy.config import LinkConfig, OFDMGrid
 PROTECT_FIELDS = ("code", "modulation", "codewords_per_packet", "num_iter", "demapping", "decoder")
 LINK_FIELDS = {f.name for f in dataclasses.fields(LinkConfig)}
 #: keys of a [link] table beside the LinkConfig fields
-PHY_KEYS = {"mode", "cbr", "protect", "adapt_bler", "codecs", "name"}
-IDEAL_KEYS = {"mode", "cbr", "fading", "codecs", "name"}
+PHY_KEYS = {"mode", "cbr", "protect", "adapt_bler", "codecs", "name", "budget"}
+IDEAL_KEYS = {"mode", "cbr", "fading", "codecs", "name", "budget"}
 FADINGS = ("awgn", "rayleigh")
 
 
@@ -80,6 +88,8 @@ class PhyLinkSpec:
     adapt_bler: float | None = None
     codecs: tuple[str, ...] = ()
     name: str = ""
+    #: the budget rule for image sets: "item" (each image its own channel uses) or "set" (pooled)
+    budget: str = "item"
 
     mode = "phy"
 
@@ -101,6 +111,8 @@ class PhyLinkSpec:
             d.pop("modulation"), d.pop("code")
         if self.protect:
             d["protect"] = self.protect_dict()
+        if self.budget != "item":
+            d["budget"] = self.budget
         return d
 
     @property
@@ -147,7 +159,7 @@ class PhyLinkSpec:
         for p, _ in self.protect:
             by_part[p], s = links.get(self.part_config(p))
             spent += s
-        return PhyTransport(default, by_part, self.protect_dict(), self.cbr), spent
+        return PhyTransport(default, by_part, self.protect_dict(), self.cbr, budget_rule=self.budget), spent
 
 
 @dataclass(frozen=True)
@@ -158,13 +170,18 @@ class IdealLinkSpec:
     fading: str = "awgn"
     codecs: tuple[str, ...] = ()
     name: str = ""
+    #: the budget rule for image sets: "item" (each image its own channel uses) or "set" (pooled)
+    budget: str = "item"
 
     mode = "ideal"
     adapt_bler = None
     protect = ()
 
     def describe_dict(self) -> dict:
-        return {"mode": "ideal", "cbr": self.cbr, "fading": self.fading}
+        d = {"mode": "ideal", "cbr": self.cbr, "fading": self.fading}
+        if self.budget != "item":
+            d["budget"] = self.budget
+        return d
 
     @property
     def key(self) -> str:
@@ -184,7 +201,7 @@ class IdealLinkSpec:
         from semlink.phy.ideal import IdealLink
         from semlink.phy.transport import IdealTransport
 
-        return IdealTransport(IdealLink(self.cbr, self.fading)), 0.0
+        return IdealTransport(IdealLink(self.cbr, self.fading), self.budget), 0.0
 
 
 LinkSpec = PhyLinkSpec | IdealLinkSpec
@@ -221,6 +238,9 @@ def parse_links(raw: dict | list, where: str = "[link]") -> list[LinkSpec]:
     if mode not in ("phy", "ideal"):
         raise ConfigError(f"link.mode={mode!r} is not allowed", allowed=["phy", "ideal"])
     codecs, name = _served(raw, where)
+    budget = raw.get("budget", "item")
+    if budget not in ("item", "set"):
+        raise ConfigError(f"{where}.budget={budget!r} is not a budget rule", allowed=("item", "set"))
     if mode == "ideal":
         if "protect" in raw:
             raise ConfigError("link.protect (unequal error protection) needs mode = 'phy': the ideal link has no "
@@ -234,7 +254,7 @@ def parse_links(raw: dict | list, where: str = "[link]") -> list[LinkSpec]:
                 raise ConfigError(f"link.cbr must be positive, got {cbr!r}")
             if fading not in FADINGS:
                 raise ConfigError(f"link.fading={fading!r} is not allowed", allowed=FADINGS)
-            out.append(IdealLinkSpec(float(cbr), fading, codecs, name))
+            out.append(IdealLinkSpec(float(cbr), fading, codecs, name, budget))
         return out
     fields = {k: v for k, v in raw.items() if k not in PHY_KEYS}
     _unknown("[link]", fields, LINK_FIELDS)
@@ -284,7 +304,7 @@ def parse_links(raw: dict | list, where: str = "[link]") -> list[LinkSpec]:
             protect.append((part, tuple(sorted(ov.items()))))
         for c in cbrs:
             out.append(PhyLinkSpec(cfg, tuple(protect), None if c is None else float(c),
-                                   None if adapt is None else float(adapt), codecs, name))
+                                   None if adapt is None else float(adapt), codecs, name, budget))
     return out
 
 

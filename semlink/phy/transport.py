@@ -87,6 +87,10 @@ class Budget:
         hard: True: parts over the limit are not sent (PHY); False: they are sent and the link
             decides (ideal: delivered iff within capacity).
         facts: row columns describing the budget (e.g. ``bits_budget``, ``data_symbols_budget``).
+        item_limits: the ``"item"`` budget rule for a set of several items: item i's own budget
+            (its share of the channel uses); a set fits only when every item's own parts plus an
+            equal share of the set's shared parts fit its budget, and a set that does not fit at
+            its lowest rate is not sent. Empty: the pooled rule (the set's parts against ``limit``).
     """
 
     unit: str
@@ -94,9 +98,18 @@ class Budget:
     cost: Callable[[Sequence[OutgoingPart]], float]
     hard: bool
     facts: dict = field(default_factory=dict)
+    item_limits: tuple[float, ...] = ()
+
+    def load(self, parts: Sequence[OutgoingPart]) -> float:
+        """How full the budget is: cost / limit (item rule: the fullest item's, shared parts apportioned)."""
+        if not self.item_limits:
+            return self.cost(parts) / self.limit if self.limit > 0 else float("inf")
+        share = self.cost([p for p in parts if p.owner is None]) / len(self.item_limits)
+        return max((self.cost([p for p in parts if p.owner == i]) + share) / lim if lim > 0 else float("inf")
+                   for i, lim in enumerate(self.item_limits))
 
     def fits(self, parts: Sequence[OutgoingPart]) -> bool:
-        return self.cost(parts) <= self.limit
+        return self.load(parts) <= 1.0
 
 
 class Transport(Protocol):
@@ -109,9 +122,22 @@ class Transport(Protocol):
     def send(self, parts: Sequence[OutgoingPart], *, snr_db: float, rng: np.random.Generator, source_symbols: int,
              want_llr: bool = False) -> TransportResult: ...
 
-    def budget(self, snr_db: float, source_symbols: int) -> Budget | None: ...
+    def budget(self, snr_db: float, source_symbols: int, item_symbols: Sequence[int] = ()) -> Budget | None: ...
 
     def channel_state(self, snr_db: float, source_symbols: int) -> ChannelState: ...
+
+
+#: ``"item"``: each item of a set has its own budget (a set codec's shared parts apportioned equally);
+#: ``"set"``: a set's items share the set's channel uses (pooled)
+BUDGET_RULES = ("item", "set")
+
+
+def _check_rule(rule: str) -> str:
+    if rule not in BUDGET_RULES:
+        from semlink.errors import ConfigError
+
+        raise ConfigError(f"budget={rule!r} is not a budget rule", allowed=BUDGET_RULES)
+    return rule
 
 
 def not_sent(parts: Sequence[OutgoingPart], want_llr: bool, reason: str) -> TransportResult:
@@ -135,16 +161,17 @@ class PhyTransport:
     kind = "phy"
 
     def __init__(self, default: Link, by_part: dict[str, Link] | None = None, protect: dict[str, dict] | None = None,
-                 cbr: float | None = None, unavailable: str = "") -> None:
+                 cbr: float | None = None, unavailable: str = "", budget_rule: str = "item") -> None:
         self.default = default
         self.by_part = dict(by_part or {})
         self.protect = dict(protect or {})
         self.cbr = cbr
         self.unavailable = unavailable
+        self.budget_rule = _check_rule(budget_rule)
 
     def with_unavailable(self, reason: str) -> "PhyTransport":
         """The same links, marked unusable (every transmission is an outage with ``reason``)."""
-        return PhyTransport(self.default, self.by_part, self.protect, self.cbr, reason)
+        return PhyTransport(self.default, self.by_part, self.protect, self.cbr, reason, self.budget_rule)
 
     def link_for(self, name: str) -> Link:
         return self.by_part.get(name, self.default)
@@ -167,15 +194,18 @@ class PhyTransport:
             out.append(SentPart(p, ReceivedPart(r.payload, r.packet_ok, r.packet_starts, r.packet_lengths, r.llr), c))
         return TransportResult(tuple(out))
 
-    def budget(self, snr_db: float, source_symbols: int) -> Budget | None:
+    def budget(self, snr_db: float, source_symbols: int, item_symbols: Sequence[int] = ()) -> Budget | None:
         if self.cbr is None:
             return None
         from semlink.phy.budget import max_payload_bytes
 
         symbols = math.floor(self.cbr * source_symbols)
         bits = 8 * max_payload_bytes(self.default.config, symbols)
+        items = (tuple(math.floor(self.cbr * n) for n in item_symbols)
+                 if self.budget_rule == "item" and len(item_symbols) > 1 else ())
         return Budget("data_symbols", symbols, self.data_symbols, hard=True,
-                      facts={"bits_budget": bits, "data_symbols_budget": symbols, "cbr_target": self.cbr})
+                      facts={"bits_budget": bits, "data_symbols_budget": symbols, "cbr_target": self.cbr,
+                             "budget_rule": self.budget_rule}, item_limits=items)
 
     def channel_state(self, snr_db: float, source_symbols: int) -> ChannelState:
         c = self.default.config
@@ -194,8 +224,9 @@ class IdealTransport:
     protect: dict = {}
     unavailable = ""
 
-    def __init__(self, link: IdealLink) -> None:
+    def __init__(self, link: IdealLink, budget_rule: str = "item") -> None:
         self.link = link
+        self.budget_rule = _check_rule(budget_rule)
 
     def send(self, parts: Sequence[OutgoingPart], *, snr_db: float, rng: np.random.Generator, source_symbols: int,
              want_llr: bool = False) -> TransportResult:
@@ -212,10 +243,14 @@ class IdealTransport:
         return TransportResult(tuple(out), outage=not r.delivered,
                                reason="" if r.delivered else "outage: rate above capacity", capacity=r.capacity)
 
-    def budget(self, snr_db: float, source_symbols: int) -> Budget:
+    def budget(self, snr_db: float, source_symbols: int, item_symbols: Sequence[int] = ()) -> Budget:
         # the transmitter knows the mean SNR: what the AWGN capacity carries in the granted uses
-        bits = self.link.channel_uses(source_symbols) * capacity_awgn(snr_db)
-        return Budget("bits", bits, lambda parts: 8 * sum(len(p.data) for p in parts), hard=False)
+        cap = capacity_awgn(snr_db)
+        bits = self.link.channel_uses(source_symbols) * cap
+        items = (tuple(self.link.channel_uses(n) * cap for n in item_symbols)
+                 if self.budget_rule == "item" and len(item_symbols) > 1 else ())
+        return Budget("bits", bits, lambda parts: 8 * sum(len(p.data) for p in parts), hard=False,
+                      facts={"budget_rule": self.budget_rule}, item_limits=items)
 
     def channel_state(self, snr_db: float, source_symbols: int) -> ChannelState:
         return ChannelState(snr_db, "ideal", self.link.fading, cbr=self.link.cbr,

@@ -99,11 +99,13 @@ class BestOfPoints:
         for v in self.values:
             coded, s = encode({self.key: v}, state)
             spent += s
-            tried.append((budget.cost(outgoing_parts(coded)), v, coded))
-        fitting = [t for t in tried if t[0] <= budget.limit]
-        cost, v, coded = max(fitting, key=lambda t: t[0]) if fitting else min(tried, key=lambda t: t[0])
+            parts = outgoing_parts(coded)
+            tried.append((budget.cost(parts), budget.fits(parts), v, coded))
+        fitting = [t for t in tried if t[1]]
+        _, _, v, coded = max(fitting, key=lambda t: t[0]) if fitting else min(tried, key=lambda t: t[0])
         # over a hard budget nothing is sent ("key>budget"); over capacity the smallest point is sent and lost
-        label = _fmt(self.key, v) if fitting or not budget.hard else f"{self.key}>budget"
+        refused = budget.hard or bool(budget.item_limits)
+        label = _fmt(self.key, v) if fitting or not refused else f"{self.key}>budget"
         return RateOutcome(coded, spent, label, bool(fitting))
 
 
@@ -128,13 +130,16 @@ class FitBudget:
                 break
             coded, s = encode({self.key: target}, state)
             spent += s
-            need = budget.cost(outgoing_parts(coded))
-            if need <= budget.limit:
+            parts = outgoing_parts(coded)
+            if budget.fits(parts):
                 best = (coded, target)
                 break
-            if best is None or need < budget.cost(outgoing_parts(best[0])):
+            if best is None or budget.load(parts) < budget.load(outgoing_parts(best[0])):
                 best = (coded, None)  # smallest so far (not fitting)
-            target *= self.shrink * budget.limit / need
+            if budget.item_limits:
+                target *= self.shrink / budget.load(parts)
+            else:  # (the pooled rule's arithmetic, kept exactly: the committed budget rows depend on it)
+                target *= self.shrink * budget.limit / budget.cost(parts)
         coded, fitted = best
         label = f"{self.key}={fitted:.4g}" if fitted is not None else f"{self.key}>budget"
         return RateOutcome(coded, spent, label, fitted is not None)

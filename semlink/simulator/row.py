@@ -75,7 +75,7 @@ def simulate(
     state = transport.channel_state(snr_db, source_symbols) if codec.channel_adaptive else None
 
     # 2. rate choice and encoding
-    budget = transport.budget(snr_db, source_symbols)
+    budget = transport.budget(snr_db, source_symbols, n_src)
     choice = rate.choose(encode, state, budget, items)
     coded = choice.coded
     enc_set = coded if isinstance(coded, EncodedSet) else None
@@ -87,9 +87,11 @@ def simulate(
     # 3. transmission: the shared parts once, then each item's parts
     t0 = time.perf_counter()
     parts = outgoing_parts(coded)
-    if budget is not None and budget.hard and not choice.fits and not transport.unavailable:
+    if budget is not None and (budget.hard or budget.item_limits) and not choice.fits and not transport.unavailable:
         # over the budget at the lowest rate: not sent (an unusable link gives its own reason)
-        sent = not_sent(parts, codec.wants_llr, "outage: over the CBR budget at the lowest rate")
+        why = ("outage: an image of the set over its own budget at the lowest rate" if budget.item_limits
+               else "outage: over the CBR budget at the lowest rate")
+        sent = not_sent(parts, codec.wants_llr, why)
     else:
         sent = transport.send(parts, snr_db=snr_db, rng=rng, source_symbols=source_symbols,
                               want_llr=codec.wants_llr)
@@ -150,6 +152,8 @@ def simulate(
             "set_size": n,
             **({k: budget.facts[k] for k in ("bits_budget", "data_symbols_budget", "cbr_target")} if budget is not None
                and budget.hard else {}),
+            **({"budget_rule": budget.facts["budget_rule"], "budget_item": budget.item_limits[i]}
+               if budget is not None and budget.item_limits else {}),
             "encode_info": {**(enc_set.info if enc_set is not None else {}), **enc.info},
             "encode_s": round(choice.encode_s / n, 4), "link_s": round(link_s / n, 4),
             "decode_s": round(decode_s / n, 4), "metrics_s": round(metrics_s, 4),

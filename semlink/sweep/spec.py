@@ -269,7 +269,7 @@ def parse_spec(raw: dict, default_name: str = "sweep", path: Path | None = None)
 
     links = parse_links(raw.get("link"))  # [link], or [[link]] tables: their union
     codecs = _parse_codecs(raw.get("codec"), dataset.kind, ds["name"], sets or set_size is not None)
-    _check_links(links, codecs)
+    _check_links(links, codecs, sets or set_size is not None)
     return SweepSpec(name, out, seed, trials, snrs, ds["name"], ds_opts, items, max_items, codecs, links,
                      metrics, perceptual, raw, path, plugins, sets, set_size, dataset.kind)
 
@@ -370,7 +370,7 @@ def _parse_codecs(entries, dataset_kind: str, dataset_name: str, with_sets: bool
     return out
 
 
-def _check_links(links: list[LinkSpec], codecs: list[CodecEntry]) -> None:
+def _check_links(links: list[LinkSpec], codecs: list[CodecEntry], with_sets: bool = False) -> None:
     """Every link serves known codec labels; a budget fixes the rate of the codecs it serves; every
     part named in ``[link.protect]`` is a part of a codec the link serves."""
     from semlink.codecs import get_codec
@@ -381,6 +381,15 @@ def _check_links(links: list[LinkSpec], codecs: list[CodecEntry]) -> None:
         if unknown:
             raise ConfigError(f"link.codecs: {unknown} name no [[codec]] label", allowed=labels)
         served = [e for e in codecs if lp.applies_to(e.label)]
+        budgeted = isinstance(lp, IdealLinkSpec) or lp.cbr is not None
+        if with_sets and budgeted and lp.budget == "set":
+            from semlink.codecs import codec_class
+
+            single = [e.label for e in served if not getattr(codec_class(e.codec), "codes_sets", False)]
+            if single:
+                raise ConfigError(f"link.budget = 'set' pools a set's channel uses, but {single} code one image at a "
+                                  f"time and semlink does not allocate per-image rates jointly yet: use budget = 'item' "
+                                  f"(every image its own channel uses), or serve those codecs with another link")
         if isinstance(lp, PhyLinkSpec) and lp.cbr is not None:
             for e in served:
                 if e.key is not None:
