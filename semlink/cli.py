@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "semlink.rd.cli",
     "semlink.zoo.cli",
     "semlink.figures",
+    "semlink.results.report",
 )
 
 

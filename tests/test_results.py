@@ -187,6 +187,59 @@ def test_paired_difference_that_excludes_zero_and_one_that_does_not():
         results.paired(pd.concat([df, df]), "a", "b", "psnr")
 
 
+def test_unit_item_counts_items_not_repeated_rows():
+    # every trial of an item gives the same value (an error-free plateau): 3 trials are one draw
+    df = results.frame(_sweep_rows(items=tuple(f"{i:04d}" for i in range(4)), snrs=(30.0,), trials=3,
+                                   value=lambda c, it, s, t, rng: 20.0 + 2 * int(it) + (0.5 if c == "a" else 0.0)
+                                   + 0.3 * ((int(it) * 7) % 3)))
+    rows = results.summarize(df, "codec", "psnr").set_index("codec")
+    items = results.summarize(df, "codec", "psnr", unit="item").set_index("codec")
+    assert rows.loc["a", "n"] == 12 and items.loc["a", "n"] == 4
+    assert items.loc["a", "mean"] == pytest.approx(rows.loc["a", "mean"])
+    per_item = df[df["codec"] == "a"].groupby("item")["psnr"].mean().to_numpy()
+    half = stats.t.ppf(0.975, 3) * per_item.std(ddof=1) / 2
+    assert items.loc["a", "half_width"] == pytest.approx(half)
+    assert items.loc["a", "half_width"] > rows.loc["a", "half_width"]  # repeated rows overstate the evidence
+    p = results.paired(df, "a", "b", "psnr", unit="item").set_index("snr_db")
+    assert p.loc[30.0, "n_pairs"] == 12 and p.loc[30.0, "n"] == 4 and p.loc[30.0, "mean"] == pytest.approx(0.5)
+    with pytest.raises(ConfigError, match="nope"):
+        results.summarize(df, "codec", "psnr", unit="nope")
+
+
+def test_report_tables_and_document_blocks(tmp_path, sweep_dir, capsys):
+    sweep_dir = sweep_dir[0]
+    from semlink.cli import main
+    from semlink.results.report import check_document, report
+
+    table = report(sweep_dir, by=["codec"], metrics=["psnr"], where="snr_db>=0")
+    assert table.splitlines()[0].startswith("| codec | psnr (mean ± 95 %) | n |")
+    with pytest.raises(ConfigError, match="no column 'zzz'"):
+        report(sweep_dir, where="zzz>=3")
+    with pytest.raises(ConfigError, match="COLUMN"):
+        report(sweep_dir, where="snr_db~3")
+    doc = tmp_path / "doc.md"
+    rel = Path(sweep_dir).resolve()
+    doc.write_text(f"text\n<!-- report: {rel} --by codec --metric psnr -->\nstale\n<!-- /report -->\nmore\n")
+    assert check_document(doc) == [f"{rel} --by codec --metric psnr"]
+    assert main(["report", "--update", str(doc)]) == 0
+    assert check_document(doc) == []
+    text = doc.read_text()
+    assert "stale" not in text and text.startswith("text\n") and text.endswith("more\n")
+    assert report(sweep_dir, by=["codec"], metrics=["psnr"]) in text
+
+
+def test_every_report_block_of_the_repository_documents_matches_its_results():
+    from semlink.results.report import BLOCK, check_document
+
+    root = Path(__file__).resolve().parents[1]
+    docs = [p for p in [root / "README.md", *root.glob("docs/*.md"), *root.glob("semlink/**/README.md"),
+                        *root.glob("results/**/README.md")] if BLOCK.search(p.read_text())]
+    assert root / "README.md" in docs  # the main job's plateau table is one
+    for doc in docs:
+        assert check_document(doc, root if doc == root / "README.md" else doc.parent) == [], \
+            f"{doc}: run `semlink report --update {doc.relative_to(root)}`"
+
+
 # ------------------------------------------------------------------------------ plots
 @pytest.fixture
 def no_backend_change(monkeypatch):

@@ -12,6 +12,8 @@
 * :func:`summarize` / :func:`paired` / :func:`mean_ci`: the one confidence-interval implementation;
   :func:`pick_examples`: a figure's items chosen by a stated rule (worst, median, best).
 * :mod:`~semlink.results.plots`: plot functions that take ``ax=`` and return the figure.
+* :mod:`~semlink.results.report`: ``semlink report``, markdown tables (means, paired differences)
+  from result tables, and the document blocks the test suite keeps equal to their data.
 """
 
 from .io import frame, load, records

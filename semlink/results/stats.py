@@ -2,7 +2,11 @@
 
 One interval everywhere: Student t over the rows of a group,
 ``mean ± t(level, n - 1) · s / sqrt(n)`` (sample standard deviation ``s``, ``n`` values).
-The rows of a group are treated as independent draws (items x channel realisations).
+By default the rows of a group are treated as independent draws (items x channel
+realisations). Where rows of one item are not independent (at an error-free plateau the
+realisations of an item decode identically), pass ``unit="item"``: the values are first averaged
+per item (per ``unit`` columns within the group) and the interval is over those means, so ``n``
+counts items, not rows (a cluster-level interval, wider and honest about the effective sample).
 
 Infinite values (PSNR of an error-free lossless decode is ``+inf``) are handled by ``inf``:
 
@@ -74,7 +78,7 @@ def _stat(n, n_inf, m, s, half) -> dict:
 
 
 def summarize(df: pd.DataFrame, by: Sequence[str] | str, metric: str, *, level: float = 0.95,
-              inf: str | float = "drop") -> pd.DataFrame:
+              inf: str | float = "drop", unit: Sequence[str] | str | None = None) -> pd.DataFrame:
     """Mean and ``level`` confidence interval of ``metric`` per group of ``by``.
 
     Args:
@@ -83,23 +87,29 @@ def summarize(df: pd.DataFrame, by: Sequence[str] | str, metric: str, *, level: 
         metric: the column to average (e.g. "psnr", "ms_ssim", "st_lpips", "ber").
         level: confidence level of the interval.
         inf: how infinite values count (module docstring; default: left out, counted in n_inf).
+        unit: column(s) of the independent unit (e.g. "item"): values are averaged per unit
+            first and ``n`` counts units (module docstring); default: every row is a unit.
 
     Returns:
         One row per group, sorted by ``by``: the ``by`` columns, n, n_inf, mean, std,
         half_width, ci_low, ci_high.
     """
     by = [by] if isinstance(by, str) else list(by)
-    _need(df, [*by, metric])
+    units = _units(unit, by)
+    _need(df, [*by, *units, metric])
     rows = []
     for key, g in df.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, key)), **mean_ci(g[metric].to_numpy(dtype=float, na_value=np.nan), level, inf)})
+        v = g[metric].to_numpy(dtype=float, na_value=np.nan)
+        if units:
+            v = _unit_means(g[units], v)
+        rows.append({**dict(zip(by, key)), **mean_ci(v, level, inf)})
     return _frame(rows, by, STAT_COLUMNS, df)
 
 
 def paired(df: pd.DataFrame, a: str, b: str, metric: str, *, by: Sequence[str] | str = ("snr_db",),
            on: Sequence[str] = ("item", "set", "link_id", "trial"), column: str = "codec", level: float = 0.95,
-           inf: str | float = "drop") -> pd.DataFrame:
+           inf: str | float = "drop", unit: Sequence[str] | str | None = None) -> pd.DataFrame:
     """Paired differences ``metric(a) - metric(b)`` between two codecs on the same items and channel
     realisations, with their ``level`` interval per group of ``by``.
 
@@ -115,6 +125,8 @@ def paired(df: pd.DataFrame, a: str, b: str, metric: str, *, by: Sequence[str] |
     Args:
         inf: as in :func:`summarize`, applied to the differences (``inf - inf`` is ``nan``: both
             decoded losslessly; it is left out).
+        unit: as in :func:`summarize`: the differences are averaged per unit (e.g. "item") and
+            the interval is over those means (``n`` counts units; ``n_pairs`` still counts pairs).
 
     Returns:
         One row per group: the ``by`` columns, a, b, n_pairs, n_unpaired, and the statistics of
@@ -125,7 +137,9 @@ def paired(df: pd.DataFrame, a: str, b: str, metric: str, *, by: Sequence[str] |
             (several rate points under one label: filter first, or add the rate column to ``on``).
     """
     by = [by] if isinstance(by, str) else list(by)
+    units = _units(unit, by)
     on = [c for c in on if c in df.columns and c not in by]
+    on += [c for c in units if c not in on]
     _need(df, [*by, *on, column, metric])
     keys = by + on
     sides = {}
@@ -148,6 +162,8 @@ def paired(df: pd.DataFrame, a: str, b: str, metric: str, *, by: Sequence[str] |
         vb = pairs[f"_{b}"].to_numpy(dtype=float, na_value=np.nan)
         with np.errstate(invalid="ignore"):
             d = va - vb
+        if units:
+            d = _unit_means(pairs[units], d)
         st = mean_ci(d, level, inf)
         excl = bool(math.isfinite(st["half_width"]) and (st["ci_low"] > 0 or st["ci_high"] < 0))
         rows.append({**dict(zip(by, key)), "a": a, "b": b, "n_pairs": len(pairs),
@@ -191,6 +207,22 @@ def pick_examples(df: pd.DataFrame, metric: str, a: str, b: str | None = None, *
         out.append({"rule": word, "item": str(name), "value": float(vals.iloc[ranks[word]]),
                     "rule_text": f"{word} item by {what} ({len(vals)} items)"})
     return out
+
+
+def _units(unit: Sequence[str] | str | None, by: Sequence[str]) -> list[str]:
+    if unit is None:
+        return []
+    units = [unit] if isinstance(unit, str) else list(unit)
+    if not units:
+        raise ConfigError("unit must name at least one column (e.g. 'item'), or be None")
+    return [u for u in units if u not in by]
+
+
+def _unit_means(keys: pd.DataFrame, values: np.ndarray) -> np.ndarray:
+    """The mean of ``values`` per distinct row of ``keys`` (nan left out; an inf stays inf)."""
+    frame = keys.reset_index(drop=True).copy()
+    frame["_v"] = values
+    return frame.groupby(list(keys.columns), sort=True, dropna=False)["_v"].mean().to_numpy(dtype=float)
 
 
 def _need(df: pd.DataFrame, cols: Sequence[str]) -> None:
