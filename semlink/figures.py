@@ -68,6 +68,7 @@ class Figure:
 
 FIGURES: Registry[Figure] = Registry("figure", group="semlink.figures", builtins={
     "cliff": "semlink.sweep.figures",
+    "strip": "semlink.sweep.figures",
     "seb-fig4": "semlink.semantic.seb.figures",
     "seb-fig5": "semlink.semantic.seb.figures",
     "seb-fig6": "semlink.semantic.seb.figures",

@@ -217,6 +217,12 @@ def test_report_tables_and_document_blocks(tmp_path, sweep_dir, capsys):
         report(sweep_dir, where="zzz>=3")
     with pytest.raises(ConfigError, match="COLUMN"):
         report(sweep_dir, where="snr_db~3")
+    wide = report(sweep_dir, by=["snr_db"], metrics=["psnr"], columns="codec", count="decoded_ok", digits=2)
+    lines = wide.splitlines()
+    assert lines[0] == "psnr, mean ± 95 % over 6 rows per cell" and lines[2] == "| snr_db | a | b |"
+    assert lines[4].startswith("| 0 | ") and "(6 of 6 decoded_ok)" in lines[5] and "decoded_ok" not in lines[4]
+    with pytest.raises(ConfigError, match="one --metric"):
+        report(sweep_dir, by=["snr_db"], metrics=["psnr", "bpp"], columns="codec")
     doc = tmp_path / "doc.md"
     rel = Path(sweep_dir).resolve()
     doc.write_text(f"text\n<!-- report: {rel} --by codec --metric psnr -->\nstale\n<!-- /report -->\nmore\n")

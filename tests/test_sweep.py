@@ -1,10 +1,13 @@
 """Sweep runner: spec validation, resume, determinism across workers, ideal mode, plots, CLI."""
 
 import math
+import numpy as np
+import pandas as pd
 
 import pytest
 
 from semlink.cli import main
+from semlink.errors import ConfigError
 from semlink.phy.ideal import capacity_awgn
 from semlink.sweep import ResultStore, load_spec, parse_spec, read_table, run_sweep
 
@@ -313,3 +316,40 @@ def test_one_budget_rule_for_every_codec_of_a_spec(tmp_path):
     assert run_sweep(parse_spec(pooled), progress=False)
     with pytest.raises(ConfigError, match="does not allocate per-image rates jointly"):
         parse_spec({**base, "link": {**base["link"], "budget": "set"}})
+
+
+def test_replay_gives_the_stored_rows_and_their_reconstructions_and_the_strip_figure(tmp_path, monkeypatch):
+    """A finished sweep's rows computed again keep their images, agree with the table, and make
+    the reconstruction strips of items chosen by rule."""
+    from semlink.figures import get_figure
+    from semlink.sweep import load_spec, run_sweep
+    from semlink.sweep.replay import replay
+
+    monkeypatch.setenv("SEMLINK_CACHE_DIR", str(tmp_path / "cache"))
+    spec_file = tmp_path / "tiny.toml"
+    spec_file.write_text(
+        'snr_db = [0.0, 6.0, 30.0]\ntrials = 1\nmetrics = ["psnr"]\nout = "%s"\n'
+        '[dataset]\nname = "photos"\nmax_items = 2\noptions = {size = 64, crop = 64}\n'
+        '[[codec]]\nname = "jpeg"\nbpp = 0.5\n[[codec]]\nname = "jpeg2000"\nbpp = 0.5\n'
+        '[link]\nchannel = "awgn"\nestimator = "perfect"\n' % (tmp_path / "o"))
+    rows = run_sweep(load_spec(spec_file), progress=False)
+    out = tmp_path / "o"
+    assert (out / "spec.toml").read_text() == spec_file.read_text()  # the sweep keeps what made it
+    keys = [r["key"] for r in rows if r["snr_db"] in (0.0, 30.0)]
+    got = replay(out, keys)
+    assert [g.key for g in got] == keys
+    for g in got:
+        assert g.matches is True, g.key
+        assert g.reconstruction.shape == g.original.shape == (64, 64, 3) and g.reconstruction.dtype == np.uint8
+        psnr = 10 * np.log10(255.0 ** 2 / np.mean((g.reconstruction.astype(float) - g.original) ** 2))
+        assert psnr == pytest.approx(g.row["psnr"], abs=1e-3)
+    with pytest.raises(ConfigError, match="does not plan"):
+        replay(out, ["nope|jpeg"])
+    (out / "spec.toml").unlink()
+    with pytest.raises(ConfigError, match="no spec"):
+        replay(out, keys)
+    files = get_figure("strip")([out], tmp_path / "fig", rule="worst,best", spec=str(spec_file))
+    pngs = sorted(p.name for p in files if p.suffix == ".png")
+    assert len(pngs) == 2 and all(n.startswith(("strip_worst_", "strip_best_")) for n in pngs)
+    table = pd.read_csv(tmp_path / "fig" / "strip.csv")
+    assert table["matches_table"].all() and set(table["codec"]) == {"jpeg", "jpeg2000"}

@@ -7,6 +7,8 @@ A report is a markdown table made from a results folder (or CSV):
   whether it excludes zero — a document may say "above" or "below" only where it does;
 * ``--where snr_db>=24``: rows kept before summarising (``col==v``, ``col>=v``, ``col<=v``,
   ``col!=v``; several, comma-separated);
+* ``--columns codec``: a wide table (a column per codec, a row per ``--by`` group) of one metric;
+  ``--count outage`` adds how many rows of a cell were outages;
 * ``--unit item``: values averaged per item first, intervals over items (where the rows of an
   item are not independent draws, e.g. at an error-free plateau).
 
@@ -68,9 +70,9 @@ def _fmt(v, digits: int) -> str:
 
 
 def _key(v) -> str:
-    """A grouping value: whole numbers without decimals (24 dB, not 24.000)."""
-    if isinstance(v, float) and math.isfinite(v) and v == int(v):
-        return str(int(v))
+    """A grouping value as it was given (24 dB, 2.5 dB; not 24.000)."""
+    if isinstance(v, float) and math.isfinite(v):
+        return f"{v:g}"
     return _fmt(v, 3)
 
 
@@ -82,8 +84,13 @@ def _table(header: Sequence[str], rows: list[list[str]]) -> str:
 
 def report(path: str | Path, *, by: Sequence[str] = ("codec",), metrics: Sequence[str] = ("psnr",),
            paired_with: tuple[str, str] | None = None, where: str = "", digits: int = 3, level: float = 0.95,
-           unit: str | None = None) -> str:
-    """The markdown table of a results folder (see the module docstring)."""
+           unit: str | None = None, columns: str | None = None, count: str | None = None) -> str:
+    """The markdown table of a results folder (see the module docstring).
+
+    ``columns`` (e.g. "codec"): a wide table, one column per value of that column (table order) and
+    a row per ``by`` group, each cell "mean ± half-width" of the one metric. ``count`` (a boolean
+    column, e.g. "outage"): cells also say how many of their rows have it true.
+    """
     from . import load, paired, summarize
 
     df = _filter(load(path), where)
@@ -104,6 +111,10 @@ def report(path: str | Path, *, by: Sequence[str] = ("codec",), metrics: Sequenc
                             *([str(int(r["n"]))] if unit else []),
                             "yes" if bool(r["excludes_zero"]) else "no"])
         return _table(header, rows)
+    if count is not None and count not in df.columns:
+        raise ConfigError(f"--count {count!r}: no such column", allowed=sorted(df.columns))
+    if columns is not None:
+        return _wide(df, by, metrics, columns, count, digits, level, units)
     tables = {m: summarize(df, by, m, level=level, unit=units) for m in metrics}
     first = tables[metrics[0]]
     header = [*by] + [f"{m} (mean ± {int(level * 100)} %)" for m in metrics] + [unit + "s" if unit else "n"]
@@ -121,12 +132,54 @@ def report(path: str | Path, *, by: Sequence[str] = ("codec",), metrics: Sequenc
     return _table(header, rows)
 
 
+def _cell(r, digits: int) -> str:
+    hw = r["half_width"]
+    return _fmt(r["mean"], digits) + ("" if not isinstance(hw, float) or math.isnan(hw) else f" ± {_fmt(hw, digits)}")
+
+
+def _wide(df: pd.DataFrame, by: list[str], metrics: Sequence[str], columns: str, count: str | None, digits: int,
+          level: float, units) -> str:
+    from . import summarize
+
+    if len(metrics) != 1:
+        raise ConfigError(f"--columns {columns}: give one --metric (got {', '.join(metrics)})")
+    if columns not in df.columns:
+        raise ConfigError(f"--columns {columns!r}: no such column", allowed=sorted(df.columns))
+    metric = metrics[0]
+    by = [c for c in by if c != columns]
+    if not by:
+        raise ConfigError(f"--columns {columns}: give --by columns for the rows (e.g. snr_db)")
+    heads = list(dict.fromkeys(df[columns].astype(str)))
+    t = summarize(df.assign(**{columns: df[columns].astype(str)}), [*by, columns], metric, level=level, unit=units)
+    flags = (df.assign(**{columns: df[columns].astype(str), "_f": df[count].astype(bool)})
+             .groupby([*by, columns], dropna=False)["_f"].sum() if count else None)
+    rows = []
+    for key, g in t.groupby(by, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        cells = [_key(k) for k in key]
+        for h in heads:
+            r = g[g[columns] == h]
+            if r.empty:
+                cells.append("")
+                continue
+            cell = _cell(r.iloc[0], digits)
+            k = int(flags.get((*key, h), 0)) if flags is not None else 0
+            cells.append(cell + (f" ({k} of {int(r.iloc[0]['n'] + r.iloc[0]['n_inf'])} {count})" if k else ""))
+        rows.append(cells)
+    n = t["n"]
+    note = f"{metric}, mean ± {int(level * 100)} % over {int(n.min())}" + (f"-{int(n.max())}" if n.max() != n.min() else "") \
+        + (f" {units[0]}s" if units else " rows") + " per cell"
+    return f"{note}\n\n" + _table([*by, *heads], rows)
+
+
 def _add_table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", default="codec", help="grouping columns, comma-separated (e.g. codec,snr_db)")
     p.add_argument("--metric", default="psnr", help="metric column(s), comma-separated")
     p.add_argument("--paired", default=None, metavar="A,B", help="paired differences A - B on the same items/trials")
     p.add_argument("--where", default="", help="row filters, e.g. snr_db>=24,channel==awgn")
     p.add_argument("--digits", type=int, default=3, help="decimals")
+    p.add_argument("--columns", default=None, help="a wide table: one column per value of this column (e.g. codec)")
+    p.add_argument("--count", default=None, help="a boolean column (e.g. outage) whose true rows each cell counts")
     p.add_argument("--unit", default=None, help="the independent unit, e.g. item: values averaged per unit first, "
                                                 "intervals over units (default: every row)")
 
@@ -144,7 +197,7 @@ def _from_args(a: argparse.Namespace, root: Path = Path(".")) -> str:
     return report(res if res.is_absolute() else root / res, by=[c for c in a.by.split(",") if c],
                   metrics=[m for m in a.metric.split(",") if m],
                   paired_with=tuple(a.paired.split(",", 1)) if a.paired else None, where=a.where, digits=a.digits,
-                  unit=a.unit)
+                  unit=a.unit, columns=a.columns, count=a.count)
 
 
 def render_document(text: str, root: Path = Path(".")) -> str:

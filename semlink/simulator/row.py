@@ -46,6 +46,7 @@ def simulate(
     encode: EncodeFn,
     metrics: Sequence = (),
     memo=None,
+    keep_reconstructions: bool = False,
 ) -> list[dict]:
     """Rows of one transmission of ``items`` (one image/clip, or the images of one set).
 
@@ -59,6 +60,8 @@ def simulate(
         encode: ``encode(rate_kwargs, channel_state) -> (coded, seconds)`` (the runner's cache).
         metrics: metric objects (:func:`~semlink.simulator.metrics.build_metric`), a column each.
         memo: the worker's memo of computed metrics (:func:`~semlink.simulator.metrics.quality_metrics`).
+        keep_reconstructions: also return each decoded image/clip (uint8, the item's shape) under
+            the key ``"reconstruction"`` (for figures; a sweep never stores them).
 
     Returns:
         One dict per item with the measured columns (quality, bits, channel uses, PHY
@@ -159,6 +162,7 @@ def simulate(
             "decode_s": round(decode_s / n, 4), "metrics_s": round(metrics_s, 4),
             "perceptual_metric": ",".join(m.name for m in perceptual),
             "perceptual_precision": getattr(perceptual[0], "precision", "") if perceptual else "",
+            **({"reconstruction": rec.data} if keep_reconstructions else {}),
         })
     return rows
 

@@ -25,8 +25,10 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -64,6 +66,10 @@ class RowTask:
     mcs: str = ""
     #: digest of the codec's fingerprint (semlink.sweep.fingerprint): part of the encoding cache key
     codec_fingerprint: str = ""
+
+
+#: the copy of the spec file a sweep writes into its output folder
+SPEC_COPY = "spec.toml"
 
 
 def row_key(item: str, codec: CodecPoint, link: LinkSpec, snr_db: float, trial: int) -> str:
@@ -187,8 +193,9 @@ def _write_encoding(path, value) -> None:
         pass  # a cache: going on without it is fine
 
 
-def run_task(task: RowTask, ctx: WorkerContext | None = None) -> list[dict]:
-    """Compute the rows of one task (the function workers run) with the worker's context."""
+def run_task(task: RowTask, ctx: WorkerContext | None = None, keep_reconstructions: bool = False) -> list[dict]:
+    """Compute the rows of one task (the function workers run) with the worker's context
+    (``keep_reconstructions``: each row also holds its decoded image, :func:`~semlink.sweep.replay.replay`)."""
     from semlink.plugins import load_plugins
     from semlink.simulator.row import simulate
 
@@ -206,7 +213,8 @@ def run_task(task: RowTask, ctx: WorkerContext | None = None) -> list[dict]:
                                                f"at {task.snr_db:g} dB")
     warmup_s = time.perf_counter() - t1
     rows = simulate(items, codec, transport, task.snr_db, np.random.default_rng(task.seed), rate=task.codec.policy,
-                    encode=_encoder(task, codec, items, ctx), metrics=metrics, memo=ctx.metric_memo)
+                    encode=_encoder(task, codec, items, ctx), metrics=metrics, memo=ctx.metric_memo,
+                    keep_reconstructions=keep_reconstructions)
     out = []
     for key, r in zip(task.row_keys, rows):
         out.append({
@@ -297,6 +305,9 @@ def run_sweep(
         store.reset()
     fp = sweep_fingerprint(spec)
     check_or_write(store.dir, fp, has_rows=bool(store.done_keys()))  # a resume never mixes two runs
+    copy = store.dir / SPEC_COPY
+    if spec.path is not None and Path(spec.path).is_file() and Path(spec.path).resolve() != copy.resolve():
+        shutil.copyfile(spec.path, copy)  # what made the rows (semlink.sweep.replay reads it)
     enc_dir = str(store.encodings_dir.resolve())
     codec_fp = {label: digest(f) for label, f in fp["codecs"].items()}
     tasks = [dataclasses.replace(t, encodings_dir=enc_dir, codec_fingerprint=codec_fp[t.codec.label]) for t in plan(spec)]
