@@ -26,6 +26,10 @@ Schedules (``schedule=``): ``"flooding"`` (default; same message schedule as Sio
 rounding, plus early termination) and ``"layered"`` (row-layered: each block row updates the
 a-posteriori LLRs immediately; converges in about half the iterations).
 
+The kernels use strict IEEE float32 arithmetic (no ``fastmath``: no FMA contraction, no
+reassociation), so that decisions are bit-identical on every x86-64 CPU whatever its SIMD width
+(``tests/test_ldpc_fast.py`` decodes in a subprocess compiled for another CPU target).
+
 Exp and log are :mod:`semlink.phy.fastmath`'s Cephes-style polynomials (relative error ~1e-7,
 Estrin's scheme) built from bit-level intrinsics, so that they vectorise without an SVML
 library. Message signs are handled with sign-bit xor (no selects: LLVM turns those into masked
@@ -88,7 +92,12 @@ _NKC = len(_KC_NAMES)
 # the kernels' kc[...] indices below rely on this layout
 assert _KC_NAMES[:2] == ("_ONE", "_HALF") and _KC_NAMES[23:] == _OWN_KC_NAMES
 
-_JIT = dict(cache=True, fastmath=True, nogil=True, error_model="numpy")
+# No fastmath: with it, LLVM contracts a*b+c into FMAs and reassociates where its cost model for
+# the host CPU says so, and a marginal codeword decoded differently on an AVX-512 Intel CPU than on
+# an AMD one (a PSNR of 23.92 vs 24.02 dB in the main job). Strict IEEE float32 arithmetic (and
+# fastmath's exp/log, which are bit-level polynomials) gives the same bits on every x86-64 CPU,
+# vectorised or not, at a measured cost in decoder time (benchmarks/ldpc_determinism.py).
+_JIT = dict(cache=True, fastmath=False, nogil=True, error_model="numpy")
 
 
 # ----------------------------------------------------------------------------- bit tricks
