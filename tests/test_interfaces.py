@@ -150,8 +150,10 @@ def test_set_rows_resume_and_do_not_depend_on_workers(tmp_path):
 
 
 def test_ideal_mode_counts_the_whole_set_against_capacity(tmp_path):
+    """Under the pooled rule (budget = "set") a set codec's bits are checked against the set's
+    channel uses; under the default per-image rule each image's share (tests/test_sweep.py::test_one_budget_rule_for_every_codec_of_a_spec)."""
     spec = _spec(tmp_path, snr_db=[-10.0, 0.0, 10.0, 30.0], dataset={"name": "photos", "max_items": 2, "set_size": 2,
-                 "options": SMALL}, link={"mode": "ideal", "cbr": 0.05})
+                 "options": SMALL}, link={"mode": "ideal", "cbr": 0.05, "budget": "set"})
     rows = run_sweep(spec, tmp_path / "o", progress=False)
     total_bits = 8 * (8 * 8 * 3) * 3  # shared once + two residuals
     uses = math.floor(0.05 * 2 * 64 * 64 * 3)
