@@ -12,7 +12,8 @@ A report is a markdown table made from a results folder (or CSV):
 * ``--unit item``: values averaged per item first, intervals over items (where the rows of an
   item are not independent draws, e.g. at an error-free plateau).
 
-A document embeds reports between markers::
+A document embeds reports between markers (result paths relative to the repository root, the
+nearest folder above the document with a ``pyproject.toml`` or ``.git``)::
 
     <!-- report: results/quick --by codec --metric psnr,bpp --where snr_db>=24 -->
     | codec | psnr | ... |
@@ -213,10 +214,21 @@ def render_document(text: str, root: Path = Path(".")) -> str:
     return BLOCK.sub(sub, text)
 
 
+def document_root(doc: str | Path) -> Path:
+    """The folder a document's block paths are relative to: the nearest folder above it that holds
+    a ``pyproject.toml`` or ``.git`` (the repository root), else the document's own folder."""
+    doc = Path(doc).resolve()
+    for folder in doc.parents:
+        if (folder / "pyproject.toml").is_file() or (folder / ".git").exists():
+            return folder
+    return doc.parent
+
+
 def check_document(path: str | Path, root: Path | None = None) -> list[str]:
-    """The report blocks of a document whose tables differ from what their results give (their arguments)."""
+    """The report blocks of a document whose tables differ from what their results give (their
+    arguments); block paths are relative to ``root`` (default: :func:`document_root`)."""
     path = Path(path)
-    root = root or path.parent
+    root = root or document_root(path)
     text = path.read_text()
     fresh = render_document(text, root)
     old_blocks = {m.group("args"): m.group("body") for m in BLOCK.finditer(text)}
@@ -240,7 +252,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.update:
         doc = Path(args.update)
         text = doc.read_text()
-        new = render_document(text, doc.parent)
+        new = render_document(text, document_root(doc))
         if new != text:
             doc.write_text(new)
         print(f"{doc}: {len(BLOCK.findall(text))} report block(s) {'updated' if new != text else 'unchanged'}")
