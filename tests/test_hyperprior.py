@@ -67,6 +67,19 @@ def test_round_trip_shape_dtype_and_bit_accounting(codec):
     assert rec.image.shape == img.shape and rec.image.dtype == np.uint8
 
 
+def _assert_same_as_compressai(codec, quality: int, img, enc, rec):
+    """The codec's strings and reconstruction equal CompressAI's compress()/decompress(); returns x."""
+    lm = codec.model(quality)
+    x = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        out = lm.cpu.compress(x)
+        ref = lm.cpu.decompress(out["strings"], out["shape"])["x_hat"]
+    assert out["strings"][1][0] == enc.parts["z"] and out["strings"][0][0] == enc.parts["y"]
+    ref8 = (ref[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    assert np.array_equal(ref8, rec.image)
+    return x
+
+
 def test_cpu_determinism_and_bit_exact_with_compressai(codec):
     img = _image(64, 64, seed=3)
     a, b = codec.encode(img, quality=2), codec.encode(img, quality=2)
@@ -74,14 +87,7 @@ def test_cpu_determinism_and_bit_exact_with_compressai(codec):
     ra, rb = codec.decode(a), codec.decode(b)
     assert np.array_equal(ra.image, rb.image)
     # same bytes and the same reconstruction as CompressAI's own compress()/decompress()
-    lm = codec.model(2)
-    x = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255
-    with torch.no_grad():
-        out = lm.cpu.compress(x)
-        ref = lm.cpu.decompress(out["strings"], out["shape"])["x_hat"]
-    assert out["strings"][1][0] == a.parts["z"] and out["strings"][0][0] == a.parts["y"]
-    ref8 = (ref[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    assert np.array_equal(ref8, ra.image)
+    _assert_same_as_compressai(codec, 2, img, a, ra)
 
 
 def test_odd_sizes_are_padded_and_cropped_back(codec):
@@ -228,16 +234,10 @@ def test_mean_scale_checkpoint_is_bit_exact_with_compressai(tmp_path):
     assert enc.info["arch"] == "MeanScaleHyperprior"
     rec = c.decode(enc)
     assert rec.decoded_ok, rec.reason
-    lm = c.model(4)
-    x = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255
+    x = _assert_same_as_compressai(c, 4, img, enc, rec)
     with torch.no_grad():
-        out = lm.cpu.compress(x)
-        ref = lm.cpu.decompress(out["strings"], out["shape"])["x_hat"]
-    assert out["strings"][1][0] == enc.parts["z"] and out["strings"][0][0] == enc.parts["y"]
-    z = model.eval().h_a(model.g_a(x))
+        z = model.eval().h_a(model.g_a(x))
     assert (torch.round(z - model.entropy_bottleneck._get_medians()) != 0).float().mean() > 0.3
-    ref8 = (ref[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    assert np.array_equal(ref8, rec.image)
     with pytest.raises(ValueError, match="arch must be one of"):
         build_model(16, 24, "Cheng2020")
 

@@ -99,16 +99,20 @@ class ImageCodec(Codec):
         h, w, _ = image.shape
         info: dict[str, Any] = {"tool": self.tool()}
         if key == "bpp":
-            point, met = highest_quality_within(
-                lambda q: self._sized(image, q), self.q_min, self.q_max, value * h * w
-            )
-            q, data = int(point.param), point.output
+            q, data, met = self._at_bpp(image, value)
             info.update(target_bpp=value, target_met=met)
         else:
             q = self._check_quality(self.default_quality if value is None else value)
             data = self._encode_bytes(image, q)
         info.update(quality=q, bpp=8 * len(data) / (h * w), **self.settings())
         return Encoded(codec=self.name, kind="image", shape=image.shape, parts={PART: data}, info=info)
+
+    def _at_bpp(self, image: np.ndarray, bpp: float) -> tuple[Any, bytes, bool]:
+        """``(quality, bytes, target met)`` for a target of ``bpp`` bits per pixel: the highest
+        integer quality whose stream fits (codecs with a continuous quality override this)."""
+        h, w, _ = image.shape
+        point, met = highest_quality_within(lambda q: self._sized(image, q), self.q_min, self.q_max, bpp * h * w)
+        return int(point.param), point.output, met
 
     def _sized(self, image: np.ndarray, q: float) -> tuple[bytes, int]:
         data = self._encode_bytes(image, q)

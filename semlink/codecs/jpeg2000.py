@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ._util import check_context, check_on_loss, grey, one_rate, validate_image
-from .base import Encoded, Reconstruction
+from ._util import check_on_loss, grey
+from .base import Reconstruction
 from .image_base import PART, ImageCodec
 from .pillow_codecs import pillow_decode, pillow_peek_size, pillow_tool
 from .ratecontrol import RATE_TOLERANCE, bisect_continuous
@@ -174,36 +174,20 @@ class Jpeg2000Codec(ImageCodec):
         )
         return strip_j2k_comments(buf.getvalue())
 
-    def encode(self, item: np.ndarray, *, bpp: float | None = None, quality: float | None = None, **extra: Any) -> Encoded:
-        """Code an image at ``bpp`` (bits per pixel, all bytes counted) or ``quality`` (compression ratio)."""
-        check_context(extra)
-        image = validate_image(item)
-        key, value = one_rate({"bpp": bpp, "quality": quality}, ("bpp", "quality"))
+    def _at_bpp(self, image: np.ndarray, bpp: float) -> tuple[float, bytes, bool]:
+        """The compression ratio (the quality) is continuous: start at 24 / bpp, then bisect."""
         h, w, _ = image.shape
-        info: dict[str, Any] = {"tool": self.tool()}
-        if key == "bpp":
-            target_bits = value * h * w
-            ratio = 24.0 / value
-            if ratio < self.q_min:
-                raise ValueError(f"jpeg2000: bpp must be <= 24, got {value}")
-            data = self._encode_bytes(image, ratio)
-            met = abs(8 * len(data) - target_bits) <= RATE_TOLERANCE * target_bits
-            if not met:
-                point, met = bisect_continuous(
-                    lambda r: self._sized(image, r),
-                    max(self.q_min, ratio / 4),
-                    min(self.q_max, ratio * 4),
-                    target_bits,
-                    increasing=False,
-                    log_scale=True,
-                )
-                ratio, data = point.param, point.output
-            info.update(target_bpp=value, target_met=met)
-        else:
-            ratio = self._check_quality(self.default_quality if value is None else value)
-            data = self._encode_bytes(image, ratio)
-        info.update(quality=ratio, bpp=8 * len(data) / (h * w), **self.settings())
-        return Encoded(codec=self.name, kind="image", shape=image.shape, parts={PART: data}, info=info)
+        target_bits = bpp * h * w
+        ratio = 24.0 / bpp
+        if ratio < self.q_min:
+            raise ValueError(f"jpeg2000: bpp must be <= 24, got {bpp}")
+        data = self._encode_bytes(image, ratio)
+        met = abs(8 * len(data) - target_bits) <= RATE_TOLERANCE * target_bits
+        if not met:
+            point, met = bisect_continuous(lambda r: self._sized(image, r), max(self.q_min, ratio / 4),
+                                           min(self.q_max, ratio * 4), target_bits, increasing=False, log_scale=True)
+            ratio, data = point.param, point.output
+        return ratio, data, met
 
     def decode(self, received) -> Reconstruction:
         """``on_loss="decode"``: the longest intact prefix, cut to whole JPEG 2000 packets (see the

@@ -77,8 +77,33 @@ def _key(describe: dict) -> str:
     return hashlib.sha1(json.dumps(describe, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
+class _SpecCommon:
+    """What both link specs share: the row-key id, the codecs served and the budget rule."""
+
+    codecs: tuple[str, ...]
+    budget: str
+
+    def settings(self) -> dict:  # pragma: no cover - every spec defines it
+        raise NotImplementedError
+
+    def describe_dict(self) -> dict:
+        """The settings that make the link (the budget rule only where it is not the default)."""
+        d = self.settings()
+        if self.budget != "item":
+            d["budget"] = self.budget
+        return d
+
+    @property
+    def key(self) -> str:
+        """Stable short id of the configuration (part of every row key; ``codecs``/``name`` excluded)."""
+        return _key(self.describe_dict())
+
+    def applies_to(self, codec_label: str) -> bool:
+        return not self.codecs or codec_label in self.codecs
+
+
 @dataclass(frozen=True)
-class PhyLinkSpec:
+class PhyLinkSpec(_SpecCommon):
     """The explicit digital link (see the module docstring)."""
 
     config: LinkConfig
@@ -101,7 +126,7 @@ class PhyLinkSpec:
         ov = self.protect_dict().get(part)
         return dataclasses.replace(self.config, **ov) if ov else self.config
 
-    def describe_dict(self) -> dict:
+    def settings(self) -> dict:
         d = dataclasses.asdict(self.config)
         d["mode"] = "phy"
         if self.cbr is not None:
@@ -111,14 +136,7 @@ class PhyLinkSpec:
             d.pop("modulation"), d.pop("code")
         if self.protect:
             d["protect"] = self.protect_dict()
-        if self.budget != "item":
-            d["budget"] = self.budget
         return d
-
-    @property
-    def key(self) -> str:
-        """Stable short id of the configuration (part of every row key; ``codecs``/``name`` excluded)."""
-        return _key(self.describe_dict())
 
     def label(self) -> str:
         c = self.config
@@ -134,9 +152,6 @@ class PhyLinkSpec:
         return {"channel": c.channel, "modulation": c.modulation, "code": c.code, "estimator": c.estimator,
                 "equalizer": c.equalizer, "domain": c.domain, "decoder": c.decoder,
                 "channel_params": json.dumps(c.channel_params, sort_keys=True)}
-
-    def applies_to(self, codec_label: str) -> bool:
-        return not self.codecs or codec_label in self.codecs
 
     def at_snr(self, snr_db: float, grid: list[float]) -> tuple["PhyLinkSpec", str]:
         """Link adaptation: the spec with the MCS chosen for ``snr_db`` from the cached (else
@@ -163,7 +178,7 @@ class PhyLinkSpec:
 
 
 @dataclass(frozen=True)
-class IdealLinkSpec:
+class IdealLinkSpec(_SpecCommon):
     """The capacity-achieving link (see the module docstring)."""
 
     cbr: float
@@ -177,15 +192,8 @@ class IdealLinkSpec:
     adapt_bler = None
     protect = ()
 
-    def describe_dict(self) -> dict:
-        d = {"mode": "ideal", "cbr": self.cbr, "fading": self.fading}
-        if self.budget != "item":
-            d["budget"] = self.budget
-        return d
-
-    @property
-    def key(self) -> str:
-        return _key(self.describe_dict())
+    def settings(self) -> dict:
+        return {"mode": "ideal", "cbr": self.cbr, "fading": self.fading}
 
     def label(self) -> str:
         return f"ideal, CBR={self.cbr:.4g}, {self.fading}"
@@ -193,9 +201,6 @@ class IdealLinkSpec:
     def columns(self) -> dict:
         return {"channel": self.fading, "modulation": "ideal", "code": "capacity-achieving", "estimator": "",
                 "equalizer": "", "cbr_budget": self.cbr}
-
-    def applies_to(self, codec_label: str) -> bool:
-        return not self.codecs or codec_label in self.codecs
 
     def build(self, links: LinkCache | None = None):
         from semlink.phy.ideal import IdealLink

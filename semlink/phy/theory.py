@@ -29,8 +29,6 @@ def ber_awgn(modulation: str, esno_db):
         return _q(np.sqrt(es))  # per bit: Eb = Es/2, BER = Q(sqrt(2 Eb/N0))
     if m in ("16qam", "64qam"):
         big_m = 16 if m == "16qam" else 64
-        k = np.log2(big_m)
-        sq = np.sqrt(big_m)
         # exact Gray square-QAM BER (Cho & Yoon 2002) for 16-QAM; first terms for 64-QAM
         d = np.sqrt(3 * es / (big_m - 1))
         if big_m == 16:
