@@ -14,9 +14,10 @@ one (``matches``), so a picture is known to show the row the table reports.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def replay(results: str | Path, keys: Iterable[str], spec: str | Path | None = N
         ConfigError: no spec, or a key the spec does not plan.
     """
     from semlink.results import load
-    from semlink.sweep.runner import SPEC_COPY, plan, run_task
+    from semlink.sweep.runner import SPEC_COPY, plan
     from semlink.sweep.spec import load_spec
 
     results = Path(results)
@@ -100,13 +101,35 @@ def replay(results: str | Path, keys: Iterable[str], spec: str | Path | None = N
 
     ctx = WorkerContext()
     out: dict[str, Replayed] = {}
-    for task in tasks:
-        items = dict(ctx.items(task.dataset, task.dataset_options, task.items))
-        for row in run_task(task, ctx, keep_reconstructions=True):
-            if row["key"] not in want:
-                continue
-            rec = row.pop("reconstruction")
-            old = stored.get(row["key"])
-            ok = None if old is None else all(_same(row.get(c), old.get(c)) for c in COMPARED if c in old)
-            out[row["key"]] = Replayed(row["key"], row, old, items[row["item"]], rec, ok)
+    with _one_thread():
+        for task in tasks:
+            _replay_task(task, ctx, want, stored, out)
     return [out[k] for k in want]
+
+
+@contextmanager
+def _one_thread():
+    """Torch on one thread for the duration, as in a sweep worker (a convolution's float sums
+    depend on the thread count, so a decoder run on two threads can differ from the table by
+    ~1e-3 dB); the caller's thread count is restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _replay_task(task, ctx, want: list[str], stored: dict, out: dict) -> None:
+    from semlink.sweep.runner import run_task
+
+    items = dict(ctx.items(task.dataset, task.dataset_options, task.items))
+    for row in run_task(task, ctx, keep_reconstructions=True):
+        if row["key"] not in want:
+            continue
+        rec = row.pop("reconstruction")
+        old = stored.get(row["key"])
+        ok = None if old is None else all(_same(row.get(c), old.get(c)) for c in COMPARED if c in old)
+        out[row["key"]] = Replayed(row["key"], row, old, items[row["item"]], rec, ok)
