@@ -18,7 +18,7 @@ from semlink.semantic.vqdeepvsc import bitstream as bs
 from semlink.semantic.vqdeepvsc.checkpoint import export_interpolator, export_msvq, load_msvq
 from semlink.semantic.vqdeepvsc.interp import Interpolator, dis_interpolate, learned_interpolate, warp
 from semlink.semantic.vqdeepvsc.interp_task import TripletSampler
-from semlink.semantic.vqdeepvsc.keyframes import RhoLaw, frame_importance, gaps, seam, select_key_frames
+from semlink.semantic.vqdeepvsc.keyframes import RhoLaw, RhoLaws, frame_importance, gaps, seam, select_key_frames
 from semlink.semantic.vqdeepvsc.msvq import MSVQ, perplexity
 from semlink.semantic.vqdeepvsc.selector import restore, select
 
@@ -148,6 +148,17 @@ def test_importance_selection_gaps_and_seam():
     assert calls == [[1 / 3, 2 / 3], [1 / 3, 2 / 3]]
 
 
+def test_rho_laws_per_channel_and_pooled_fallback():
+    low = RhoLaw.fit([0, 10, 20], [0.25, 0.25, 1.0], degree=1, v=0.0)
+    high = RhoLaw.fit([0, 10, 20], [0.25, 1.0, 1.0], degree=1, v=0.0)
+    pooled = RhoLaw.fit([0, 10, 20, 0, 10, 20], [0.25, 0.25, 1.0, 0.25, 1.0, 1.0], degree=1, v=0.0)
+    laws = RhoLaws.from_json({**pooled.to_json(), "per_channel": {"tdl-c": low.to_json(), "awgn": high.to_json()}})
+    assert laws.law_for("awgn") == (high, "awgn") and laws.law_for("tdl-c") == (low, "tdl-c")
+    assert laws.law_for("rayleigh") == (pooled, "pooled") and laws.law_for(None)[1] == "pooled"
+    assert laws(10.0, 16, "awgn") == high(10.0, 16) > laws(10.0, 16, "tdl-c") == low(10.0, 16)
+    assert RhoLaws.from_json(pooled.to_json()).per_channel == ()  # a file from before per-channel laws
+
+
 def test_rho_law_fit_l1_l2():
     snr = [0, 4, 8, 12, 16, 20]
     x = np.log(10 ** (np.array(snr) / 10))
@@ -252,7 +263,9 @@ def test_round_trip_budget_and_repeats(tiny):
     if ad.rho_law() is not None:
         lo = ad.encode(clip, bcr=0.05, channel_state=ChannelState(0.0, modulation="qpsk"))
         hi = ad.encode(clip, bcr=0.05, channel_state=ChannelState(30.0, modulation="qpsk"))
-        assert lo.info["rho_source"] == "adaptive" and lo.info["key_frames"] <= hi.info["key_frames"]
+        assert lo.info["rho_source"] == "adaptive (awgn law)" and lo.info["key_frames"] <= hi.info["key_frames"]
+        other = ad.encode(clip, bcr=0.05, channel_state=ChannelState(0.0, channel="rayleigh", modulation="qpsk"))
+        assert other.info["rho_source"] == "adaptive (pooled law)"
 
 
 def test_combining_uses_checked_copies_then_llrs():

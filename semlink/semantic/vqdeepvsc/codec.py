@@ -9,7 +9,8 @@ Encoder (transmitter), per clip:
 1. frame importance beta (eq. 4) from the interpolator (option ``importance``: "ssim" =
    1 - SSIM, "perceptual" = the perceptual metric's distance);
 2. key-frame ratio rho: option ``rho`` = "adaptive" (the fitted SNR law of eqs. 5-8 shipped
-   in ``rho_fit.json``, evaluated at ``channel_state.snr_db``; 1.0 without a channel state) or
+   in ``rho_fit.json``, one per channel model, evaluated at ``channel_state.snr_db`` with the law of
+   ``channel_state.channel``, else the pooled law; 1.0 without a channel state) or
    a fixed number; M = round(rho N), clipped to [2, N]; v = the top-M frames (first and last
    always);
 3. MSVQ indices of the key frames (eq. 9), the first ``c`` channels of each;
@@ -47,7 +48,7 @@ from semlink.codecs.registry import register_codec
 from semlink.models import MODELS
 
 from . import bitstream as bs
-from .keyframes import RhoLaw, frame_importance, seam, select_key_frames, shipped_rho_law, ssim_distance
+from .keyframes import RhoLaws, frame_importance, seam, select_key_frames, shipped_rho_law, ssim_distance
 from .selector import restore, select
 
 CODEC = "vqdeepvsc"
@@ -109,7 +110,7 @@ class VQDeepVSCCodec(Codec):
         self.rho, self.eta, self.channels = rho, float(eta), channels
         self.interpolator, self.importance, self.max_repeats = interpolator, importance, max_repeats
         self.msvq_path, self.interp_path, self.manifest = msvq, interp, manifest
-        self._law: RhoLaw | None = None
+        self._law: RhoLaws | None = None
         self._perc = None
 
     # --- models --------------------------------------------------------------------------
@@ -134,7 +135,7 @@ class VQDeepVSCCodec(Codec):
             ick = load_checkpoint(mine["interpolator"]["name"], self.manifest) if "interpolator" in mine else None
         return _Models(mck, ick)
 
-    def rho_law(self) -> RhoLaw | None:
+    def rho_law(self) -> RhoLaws | None:
         if self._law is None:
             self._law = shipped_rho_law()
         return self._law
@@ -182,7 +183,8 @@ class VQDeepVSCCodec(Codec):
         if law is None:
             raise ValueError(f"{CODEC}: rho='adaptive' needs the fitted law rho_fit.json "
                              "(python -m semlink.semantic.vqdeepvsc.rho_fit); give a fixed rho=...")
-        return law(state.snr_db), "adaptive"
+        rule, name = law.law_for(state.channel)
+        return rule(state.snr_db), f"adaptive ({name} law)"
 
     def encode(self, item: np.ndarray, *, bcr: float | None = None, channel_state: ChannelState | None = None,
                **extra: Any) -> Encoded:

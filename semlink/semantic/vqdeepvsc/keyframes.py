@@ -7,7 +7,9 @@ gaps and the video seam.
   interpolator reproduces worse, i.e. a more important key frame (the paper selects the top-M).
 * :class:`RhoLaw` — eqs. 5-8: rho = sum_i a_i (ln gamma)^i (gamma = linear SNR), a fitted by
   least squares with L1 or L2 regularisation (:meth:`RhoLaw.fit`) on measured (SNR, best rho)
-  pairs; rho is clipped to [2 / N, 1] when used.
+  pairs; rho is clipped to [2 / N, 1] when used. :class:`RhoLaws`: one such law per channel
+  model (the best ratio is a step whose SNR depends on the channel: one polynomial for all
+  channels misfits it) and a pooled law for channels measured by none.
 * :func:`select_key_frames` — top-M of beta -> the mask v (N bits; first and last always 1).
 * :func:`gaps` — the gap calculator: non-key frames between consecutive key frames.
 * :func:`seam` — the video seam: key frames and interpolated frames back in display order.
@@ -147,9 +149,39 @@ class RhoLaw:
                    tuple(tuple(p) for p in d.get("points", ())), d.get("source", ""))
 
 
-def shipped_rho_law() -> RhoLaw | None:
-    """The fitted law shipped as package data (``rho_fit.json``), or None if not fitted yet."""
+@dataclass(frozen=True)
+class RhoLaws:
+    """Eq. 5 fitted per channel model, with a pooled law for the others.
+
+    Attributes:
+        pooled: the law fitted on every channel's points (used for a channel without its own).
+        per_channel: ``((channel name, law), ...)``, e.g. ``(("awgn", ...), ("tdl-c", ...))``.
+    """
+
+    pooled: RhoLaw
+    per_channel: tuple[tuple[str, RhoLaw], ...] = ()
+
+    def law_for(self, channel: str | None) -> tuple[RhoLaw, str]:
+        """The law for ``channel`` and its name (``"awgn"``, or ``"pooled"`` when it has none)."""
+        for name, law in self.per_channel:
+            if name == channel:
+                return law, name
+        return self.pooled, "pooled"
+
+    def __call__(self, snr_db: float, n_frames: int | None = None, channel: str | None = None) -> float:
+        """Key-frame ratio at ``snr_db`` [dB] on ``channel`` (see :meth:`RhoLaw.__call__`)."""
+        return self.law_for(channel)[0](snr_db, n_frames)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "RhoLaws":
+        """From ``rho_fit.json``: the pooled law at the top level, the others under ``per_channel``."""
+        per = tuple((name, RhoLaw.from_json(law)) for name, law in sorted(d.get("per_channel", {}).items()))
+        return cls(RhoLaw.from_json(d), per)
+
+
+def shipped_rho_law() -> RhoLaws | None:
+    """The fitted laws shipped as package data (``rho_fit.json``), or None if not fitted yet."""
     p = resources.files("semlink.semantic.vqdeepvsc") / "rho_fit.json"
     if not p.is_file():
         return None
-    return RhoLaw.from_json(json.loads(p.read_text()))
+    return RhoLaws.from_json(json.loads(p.read_text()))
