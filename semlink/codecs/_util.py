@@ -105,6 +105,15 @@ def check_on_loss(value: str) -> str:
     return value
 
 
+def lost_parts_reason(part_ok: dict[str, np.ndarray], what: str = "concealed") -> str:
+    """``"3 of 12 packets lost (y); concealed"``: the reason of a concealment, from the
+    per-part CRC flags (part name -> bool [num_packets])."""
+    lost = {k: int((~np.asarray(v, bool)).sum()) for k, v in part_ok.items()}
+    total = sum(len(v) for v in part_ok.values())
+    names = ", ".join(k for k, n in lost.items() if n)
+    return f"{sum(lost.values())} of {total} packets lost ({names}); {what}"
+
+
 # --------------------------------------------------------------------------- header varints
 def write_varint(n: int) -> bytes:
     """Unsigned LEB128: 7 bits per byte, low bits first, high bit set on every byte but the last."""

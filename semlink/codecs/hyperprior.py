@@ -41,9 +41,14 @@ valid strings but reads zeros past the end of a truncated string instead of read
 memory, stops on impossible escape codes, and checks the coder's final state: a valid string
 ends with the state the encoder started from and every word consumed. A header that does not
 match the received shape or names an unknown quality -> mid-grey concealment,
-``decoded_ok=False``. A string that fails the integrity check still gives its (partly wrong)
-reconstruction, with ``decoded_ok=False`` and the reason, like the classical codecs' own
-concealment. The per-packet CRC flags of ``Received`` are not used.
+``decoded_ok=False``. What a damaged part gives is the option ``on_loss``:
+
+* ``"conceal"`` (default): an image with any packet that failed its CRC is concealed (mid-grey,
+  ``decoded_ok=False``, the lost parts named). A lost rANS word desynchronises every symbol
+  after it, and a wrong ``z`` every scale: the damaged decode is often far below mid-grey, so a
+  learned decoder must not be scored on it by default.
+* ``"decode"``: the string is decoded anyway (the integrity check above still reports it), as a
+  study of damaged decoding.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ import numpy as np
 
 from semlink.models import MODELS
 
-from ._util import check_context, grey, one_rate, pack_fields, unpack_fields, validate_image
+from ._util import check_context, check_on_loss, grey, lost_parts_reason, one_rate, pack_fields, unpack_fields, validate_image
 from .base import Codec, Encoded, Reconstruction
 from .ratecontrol import highest_quality_within
 from .received import Received
@@ -87,7 +92,9 @@ class HyperpriorCodec(Codec):
     kind = "image"
     rate_keys = ("bpp", "quality")
 
-    def __init__(self, checkpoint: str | None = None, manifest: str | None = None, device: str = "cpu") -> None:
+    def __init__(self, checkpoint: str | None = None, manifest: str | None = None, device: str = "cpu",
+                 on_loss: str = "conceal") -> None:
+        self.on_loss = check_on_loss(on_loss)
         if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
             raise ValueError(f"{CODEC}: device must be 'cpu' or 'cuda', got {device!r}")
         if checkpoint is not None and manifest is not None:
@@ -247,6 +254,8 @@ class HyperpriorCodec(Codec):
             return Reconstruction(grey(shape), False, f"header announces {w}x{h}, expected {shape[1]}x{shape[0]}; not decoded")
         if q not in self._rate_table():
             return Reconstruction(grey(shape), False, f"header names quality {q}, not one of {self.qualities()}; not decoded")
+        if self.on_loss == "conceal" and not received.ok:
+            return Reconstruction(grey(shape), False, lost_parts_reason(received.part_ok))
         lm = self.model(q)
         hp, wp = -(-h // PAD) * PAD, -(-w // PAD) * PAD
         z_str, y_str = bytes(parts.get("z", b"")), bytes(parts.get("y", b""))

@@ -15,8 +15,15 @@ Shared parts (once per set): ``header``, ``sebs``, ``usage``; per image: ``motio
 patch generator, inter coder, entropy models) are the shared knowledge of both ends, as in the paper.
 
 Receiver (:meth:`SebCodec.decode_set`): header (CRC) -> Sebs -> usage -> reference images (eq. 4) ->
-per image prediction + residual. Never raises: a failed header conceals the set (grey); damaged Sebs,
-usage or latents decode to wrong values with ``decoded_ok=False`` and the reason.
+per image prediction + residual. Never raises: a failed header conceals the set (grey). What a
+damaged part gives is the option ``on_loss``:
+
+* ``"conceal"`` (default): lost Sebs or usage packets conceal the set (mid-grey: every reference
+  would be wrong); an image whose own packets (motion, residual) are lost shows its Seb
+  reference image (the receiver's prediction of it, made from intact shared parts); both with
+  ``decoded_ok=False`` and the lost parts named.
+* ``"decode"``: damaged Sebs, usage or latents decode to wrong values, with ``decoded_ok=False``
+  and the reason (a study of damaged decoding; often far below mid-grey).
 
 Images of any size: each is padded (edge replicated) to a multiple of 64 and cropped back.
 """
@@ -28,7 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from semlink.codecs import Encoded, EncodedSet, Reconstruction, ReceivedSet, SetCodec, register_codec
-from semlink.codecs._util import grey, one_rate, padded_tensor, tensor_image, validate_image
+from semlink.codecs._util import check_on_loss, grey, lost_parts_reason, one_rate, padded_tensor, tensor_image, validate_image
 from semlink.models import MODELS
 
 from .bitstream import SetHeader, pack_usage, unpack_usage
@@ -76,6 +83,7 @@ class SebCodec(SetCodec):
         seed: k-means seed.
         reference: ``"sebs"`` (the system) or ``"grey"`` (ablation: no Sebs, no usage; every image's
             reference is mid-grey, so the inter coder codes it alone; both ends must agree).
+        on_loss: ``"conceal"`` (default) or ``"decode"``: what damaged parts give (module docstring).
     """
 
     uses_zoo = True
@@ -85,7 +93,7 @@ class SebCodec(SetCodec):
     shared_part_names = SHARED
 
     def __init__(self, checkpoint: str | None = None, manifest: str | None = None, split: str | int = "inertia",
-                 kdiv: int = 25, seed: int = 0, reference: str = "sebs") -> None:
+                 kdiv: int = 25, seed: int = 0, reference: str = "sebs", on_loss: str = "conceal") -> None:
         if checkpoint is not None and manifest is not None:
             raise ValueError(f"{CODEC}: give checkpoint= or manifest=, not both")
         if not (split in ("inertia", "none") or (isinstance(split, int) and not isinstance(split, bool) and split >= 1)):
@@ -96,6 +104,7 @@ class SebCodec(SetCodec):
             raise ValueError(f"{CODEC}: reference must be 'sebs' or 'grey', got {reference!r}")
         self.checkpoint, self.manifest, self.split, self.kdiv, self.seed = checkpoint, manifest, split, kdiv, int(seed)
         self.reference = reference
+        self.on_loss = check_on_loss(on_loss)
 
     def rate_points(self) -> list[Any]:
         return list(range(1, len(LAMBDAS) + 1))
@@ -185,6 +194,11 @@ class SebCodec(SetCodec):
         if hdr.n != len(shapes) or not 0 <= hdr.level < len(LAMBDAS):
             return [Reconstruction(grey(s), False, f"set header announces {hdr.n} images at level {hdr.level}, "
                                    f"received {len(shapes)}; set concealed") for s in shapes]
+        conceal = self.on_loss == "conceal"
+        shared_lost = {k: p.packet_ok for k, p in received.shared.items() if k != "header" and not p.ok}
+        if conceal and shared_lost and self.reference == "sebs":
+            why = lost_parts_reason(shared_lost, "set concealed")
+            return [Reconstruction(grey(s), False, why) for s in shapes]
         m = self.model()
         refs, shared_problems = self._references(m, hdr, sp.get("sebs", b""), sp.get("usage", b""))
         if self.reference != "sebs":
@@ -194,6 +208,12 @@ class SebCodec(SetCodec):
             for i, ((h, w), ref) in enumerate(zip(hdr.sizes, refs)):
                 if self.reference != "sebs":
                     ref = torch.full_like(ref, 0.5)
+                if conceal and not received.items[i].ok:
+                    img = _to_uint8(ref, h, w)
+                    img = img if img.shape == shapes[i] else grey(shapes[i])
+                    shown = "Seb reference shown" if self.reference == "sebs" else "concealed"
+                    out.append(Reconstruction(img, False, lost_parts_reason(received.items[i].part_ok, shown)))
+                    continue
                 strings = {k2: bytes(received.items[i].parts.get(k2, b"")) for k2 in OWN}
                 x_hat, problems = m.inter.decompress(ref, strings, hdr.level)
                 problems = shared_problems + problems

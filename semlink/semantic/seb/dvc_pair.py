@@ -13,7 +13,12 @@ their reference: Sebs (shared parts) vs a decoded image of the set.
 
 Parts: shared ``header`` (level, n, sizes, CRC-32); image 0: ``intra_header``, ``intra_z``,
 ``intra_y`` (the hyperprior's parts); images 1..n-1: ``motion_z``, ``motion_y``, ``residual``.
-Decoding never raises; a lost image damages the chain after it (reported per image).
+Decoding never raises. Option ``on_loss``: ``"conceal"`` (default) decodes an image only when its
+own packets and those of every image its prediction chain starts from arrived intact, else
+conceals it (mid-grey: a wrong reference makes the prediction wrong, and another image of the
+set is no concealment for this one); ``"decode"`` decodes every image from whatever arrived, a
+lost image damaging the chain after it (reported per image). The intra image follows the
+hyperprior's own ``on_loss``, the same value.
 
 Rate key ``quality`` 1..6 = lambda 64, 128, 256, 512, 1024, 2048 (the Seb codec's levels); the intra
 image uses hyperprior quality ``INTRA_QUALITY[level]`` = 1, 1, 2, 3, 4, 4 (CompressAI lambdas 0.0018,
@@ -28,7 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from semlink.codecs._util import (fit_to_shape, grey, one_rate, padded_tensor, read_varint, tensor_image,
+from semlink.codecs._util import (check_on_loss, fit_to_shape, grey, lost_parts_reason, one_rate, padded_tensor, read_varint, tensor_image,
                                   validate_image, write_varint)
 from semlink.codecs.base import Encoded, EncodedSet, Reconstruction, ReceivedSet, SetCodec
 from semlink.codecs.received import Received
@@ -107,7 +112,9 @@ class DVCPairCodec(SetCodec):
     native_rate_key = "quality"
     shared_part_names = ("header",)
 
-    def __init__(self, checkpoint: str | None = None, manifest: str | None = None, reference: str = "previous") -> None:
+    def __init__(self, checkpoint: str | None = None, manifest: str | None = None, reference: str = "previous",
+                 on_loss: str = "conceal") -> None:
+        self.on_loss = check_on_loss(on_loss)
         if checkpoint is not None and manifest is not None:
             raise ValueError(f"{CODEC}: give checkpoint= or manifest=, not both")
         if reference not in ("previous", "first"):
@@ -115,7 +122,7 @@ class DVCPairCodec(SetCodec):
         self.checkpoint, self.manifest, self.reference = checkpoint, manifest, reference
         from semlink.codecs.hyperprior import HyperpriorCodec
 
-        self._intra = HyperpriorCodec(manifest=manifest)
+        self._intra = HyperpriorCodec(manifest=manifest, on_loss=self.on_loss)
 
     def rate_points(self) -> list[Any]:
         return list(range(1, len(LAMBDAS) + 1))
@@ -183,8 +190,18 @@ class DVCPairCodec(SetCodec):
         first_t = prev_t = _tensor(first.data)
         m = self.inter()
         broken = "" if first.decoded_ok else "reference chain damaged at image 0"
+        conceal = self.on_loss == "conceal"
         for i in range(1, len(shapes)):
             h, w = sizes[i]
+            own_ok = received.items[i].ok
+            chain_ok = not broken if self.reference == "previous" else first.decoded_ok
+            if conceal and not (own_ok and chain_ok):
+                why = (lost_parts_reason(received.items[i].part_ok) if not own_ok
+                       else f"{broken or 'reference chain damaged at image 0'}; concealed")
+                out.append(Reconstruction(grey(shapes[i]), False, why))
+                if self.reference == "previous":
+                    broken = broken or f"reference chain damaged at image {i}"
+                continue
             ref = prev_t if self.reference == "previous" else first_t
             tgt_shape = (h, w, 3)
             ref = self._fit(ref, np.empty(tgt_shape, np.uint8))
