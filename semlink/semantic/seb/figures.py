@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from semlink.errors import ConfigError
 from semlink.figures import register_figure
 from semlink.results import load, new_figure, save, summarize
 
@@ -167,19 +168,23 @@ def fig5(inputs: list[Path], out: Path, recompute: bool = False) -> list[Path]:
 
 # ----------------------------------------------------------------------------- Fig. 6
 @register_figure("seb-fig6", inputs=("results/seb-fig4",), out="results/seb-fig6", codes=True, options={
-    "snr_db": (5.0, "the SNR whose rate points are shown"),
+    "snr_db": (10.0, "the SNR whose rows are shown (10 dB: the lowest where seb is sent under the per-image budget)"),
     "show": ("rule", "items shown: 'rule' = the worst, median and best item by the paired PSNR difference seb - "
-                     "jpeg2000 at snr_db; or item names, comma-separated")},
-    summary="Seb Fig. 6: reconstructions at the rate each codec sent at 5 dB in the fig-4 sweep (fig6.png)")
-def fig6(inputs: list[Path], out: Path, snr_db: float = 5.0, show: str = "rule") -> list[Path]:
+                     "jpeg2000 at snr_db; or item names, comma-separated"),
+    "spec": ("", "the spec file, when the results folder has no spec.toml")},
+    summary="Seb Fig. 6: the fig-4 sweep's rows at one SNR replayed, reconstructions per codec (fig6.png)")
+def fig6(inputs: list[Path], out: Path, snr_db: float = 10.0, show: str = "rule", spec: str = "") -> list[Path]:
+    """Reconstructions of chosen items by every codec as the fig-4 sweep sent them at ``snr_db``
+    (each a replayed row, checked against the table; an outage is the mid-grey image it decoded to),
+    and the receiver's Seb-only reference image of the rate point seb sent."""
     from semlink.codecs import get_codec
     from semlink.data import get_dataset
+    from semlink.sweep.replay import replay
 
     rows = load(inputs)
-    rows = rows[rows["snr_db"] == snr_db]
-    ds = get_dataset("mixed")
-    items = [it.data for it in ds]
-    names = [it.name for it in ds]
+    rows = rows[(rows["snr_db"] == snr_db) & (rows["trial"] == 0)]
+    if rows.empty:
+        raise ConfigError(f"seb-fig6: no rows at {snr_db:g} dB in {', '.join(map(str, inputs))}")
     if show == "rule":
         from semlink.results import pick_examples
 
@@ -188,51 +193,36 @@ def fig6(inputs: list[Path], out: Path, snr_db: float = 5.0, show: str = "rule")
         rule_text = picked[0]["rule_text"].replace("worst", "worst, median and best")
     else:
         show_items, rule_text = [s.strip() for s in str(show).split(",") if s.strip()], "items given by name"
-    recon: dict[str, dict[str, tuple[np.ndarray, str]]] = {n: {} for n in show_items}
-    for c in ORDER:
-        r = rows[rows["codec"] == c]
-        if r.empty:
-            continue
-        codec = get_codec(c)
-        if codec.codes_sets:
-            key, val = r["rate_key"].iloc[0], r["rate_value"].iloc[0]
-            recs = codec.decode_set(codec.encode_set(items, **{key: _num(key, val)}))
-            lost = not bool(r["decoded_ok"].all())
-            for n in show_items:
-                i = names.index(n)
-                row = r[r["item"] == n].iloc[0]
-                recon[n][c] = (recs[i].data if not lost else np.full_like(items[i], 128),
-                               f"{row['rate']}, {row['bpp']:.3f} bpp, {row['psnr']:.2f} dB")
-        else:
-            for n in show_items:
-                i = names.index(n)
-                row = r[r["item"] == n].iloc[0]
-                rec = codec.decode(codec.encode(items[i], **{row["rate_key"]: float(row["rate_value"])}))
-                recon[n][c] = (rec.data if row["decoded_ok"] else np.full_like(items[i], 128),
-                               f"{row['rate']}, {row['bpp']:.3f} bpp, {row['psnr']:.2f} dB")
-    seb = get_codec("seb")
-    q = int(rows[rows["codec"] == "seb"]["rate_value"].iloc[0])
-    refs = seb.reference_images(items, quality=q)
-    cols = ["original"] + [c for c in ORDER if c in recon[show_items[0]]] + ["Seb only"]
+    codecs = [c for c in ORDER if c in set(rows["codec"])]
+    sel = rows[rows["item"].isin(show_items) & rows["codec"].isin(codecs)]
+    got = {(r.row["item"], r.row["codec"]): r for r in replay(inputs[0], sel["key"], spec=spec or None)}
+    seb_rows = rows[(rows["codec"] == "seb") & rows["rate_value"].notna()]
+    q = int(seb_rows["rate_value"].iloc[0]) if len(seb_rows) else 1
+    originals = [got[(n, codecs[0])].original for n in show_items]
+    ds = get_dataset("mixed")  # the fig-4 set: the Sebs are made from all of its images
+    names = [it.name for it in ds]
+    all_refs = get_codec("seb").reference_images([it.data for it in ds], quality=q)
+    refs = [all_refs[names.index(n)] for n in show_items]
+    cols = ["original", *codecs, "Seb only"]
     fig = new_figure(figsize=(2.6 * len(cols), 2.9 * len(show_items)))
     axes = fig.subplots(len(show_items), len(cols), squeeze=False)
     for a, n in enumerate(show_items):
-        i = names.index(n)
-        panels = [(items[i], n)] + [(recon[n][c][0], f"{LABEL[c]}\n{recon[n][c][1]}") for c in cols[1:-1]]
-        mse = ((refs[i].astype(float) - items[i]) ** 2).mean()
-        panels.append((refs[i], f"Seb reference (quality {q})\n{10 * np.log10(255 ** 2 / mse):.2f} dB"))
+        panels = [(originals[a], n)]
+        for c in codecs:
+            r = got[(n, c)]
+            state = "outage" if r.row["outage"] else f"{r.row['bpp']:.3f} bpp"
+            flag = "" if r.matches is not False else " (differs from table)"
+            panels.append((r.reconstruction, f"{LABEL.get(c, c)}\n{r.row['rate']}, {state}, {r.row['psnr']:.2f} dB{flag}"))
+        mse = ((refs[a].astype(float) - originals[a]) ** 2).mean()
+        panels.append((refs[a], f"Seb reference (quality {q})\n"
+                                f"{10 * np.log10(255 ** 2 / mse):.2f} dB"))
         for b, (img, title) in enumerate(panels):
             axes[a][b].imshow(img)
             axes[a][b].set_title(title, fontsize=7)
             axes[a][b].axis("off")
-    link = rows["link"].iloc[0] if len(rows) else ""
-    fig.suptitle(f"{link}, SNR {snr_db:g} dB (the rate each codec sends there); rows: {rule_text}", fontsize=9)
+    fig.suptitle(f"{rows['link'].iloc[0]}, SNR {snr_db:g} dB (the rows of the fig-4 sweep); rows: {rule_text}", fontsize=9)
     fig.tight_layout()
     return save(fig, out / "fig6", formats=("png",), dpi=80)
-
-
-def _num(key: str, value: float):
-    return int(value) if key == "quality" and float(value).is_integer() else float(value)
 
 
 # ----------------------------------------------------------------------------- RD on the mixed set
