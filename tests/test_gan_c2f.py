@@ -194,6 +194,24 @@ def test_corrupted_parts_never_crash(tiny):
         assert isinstance(rec.reason, str)
 
 
+def test_a_lost_map_or_base_packet_is_concealed_unless_asked_to_decode(tiny):
+    img = _photo(80, 100)
+    enc = tiny.encode(img, quality=4)
+    decoder = get_codec("gan-c2f", base=tiny.base_path, enhancement=tiny.enh_paths, on_loss="decode")
+    for lost in ("map", "base"):
+        rx = Received(enc.codec, enc.kind, enc.shape,
+                      {k: (ReceivedPart.lost(len(v)) if k == lost else ReceivedPart.intact(v)) for k, v in enc.parts.items()})
+        rec = tiny.decode(rx)  # default on_loss = "conceal"
+        assert not rec.decoded_ok and f"({lost})" in rec.reason and (rec.data == 128).all()
+        rec = decoder.decode(rx)
+        assert not rec.decoded_ok and not (rec.data == 128).all()
+    # a lost enhancement packet still falls back to the base image (not concealed)
+    rx = Received(enc.codec, enc.kind, enc.shape,
+                  {k: (ReceivedPart.lost(len(v)) if k == "enh_y" else ReceivedPart.intact(v)) for k, v in enc.parts.items()})
+    rec = tiny.decode(rx)
+    assert "enhancement dropped" in rec.reason and not (rec.data == 128).all()
+
+
 def test_wrong_options_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="enhancement= needs base="):
         get_codec("gan-c2f", enhancement=["x.pt"])

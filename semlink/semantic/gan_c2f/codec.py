@@ -22,8 +22,11 @@ Transmitted parts, in priority order (every byte the decoder reads; ``num_bits``
 
 Images are padded to multiples of 64 (edge replicate) and the output cropped back.
 
-Decoding never raises. Header unusable -> mid-grey, ``decoded_ok=False``. A damaged map or base
-string still gives its (partly wrong) generated image (``decoded_ok=False``, reason). A damaged
+Decoding never raises. Header unusable -> mid-grey, ``decoded_ok=False``. A lost packet of the
+map or the base string (failed CRC) gives mid-grey with option ``on_loss = "conceal"`` (default:
+a wrong class map or a desynchronised base string generates an image far below mid-grey), or the
+partly wrong generated image with ``on_loss = "decode"``; either way ``decoded_ok=False`` and the
+reason (bytes that are wrong with a passing CRC can only be decoded). A damaged
 or lost enhancement layer (a packet with a failed CRC in ``enh_z``/``enh_y``, a length that
 disagrees with the header, or a string failing the rANS integrity check) is DROPPED: the
 output is the base image alone (``decoded_ok=False``, reason "enhancement dropped ...",
@@ -40,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from semlink.codecs._util import check_context, grey, one_rate, pack_fields, unpack_fields, validate_image
+from semlink.codecs._util import check_context, check_on_loss, grey, lost_parts_reason, one_rate, pack_fields, unpack_fields, validate_image
 from semlink.codecs.base import Codec, Encoded, Reconstruction
 from semlink.codecs.received import Received
 from semlink.codecs.registry import register_codec
@@ -88,13 +91,16 @@ class GanC2FCodec(Codec):
     kind = "image"
     rate_keys = ("bpp", "quality")
 
-    def __init__(self, base: str | None = None, enhancement: list[str] | str | None = None, manifest: str | None = None) -> None:
+    def __init__(self, base: str | None = None, enhancement: list[str] | str | None = None, manifest: str | None = None,
+                 on_loss: str = "conceal") -> None:
         """Args:
             base: a user-trained base checkpoint (``gan-c2f-base.pt``); default: the zoo's.
             enhancement: enhancement checkpoints (``gan-c2f-enh.pt``, a list or one path),
                 used with ``base``; default with ``base``: none.
             manifest: another zoo (``manifest.json`` or its directory) instead of the shipped one.
+            on_loss: ``"conceal"`` (default) or ``"decode"``: what a lost map or base packet gives.
         """
+        self.on_loss = check_on_loss(on_loss)
         if manifest is not None and base is not None:
             raise ValueError(f"{CODEC}: give base= (and enhancement=) or manifest=, not both")
         if enhancement is not None and base is None:
@@ -244,6 +250,9 @@ class GanC2FCodec(Codec):
         table = self.rate_table()
         if q not in table:
             return Reconstruction(grey(shape), False, f"header names quality {q}, not one of {list(table)}; not decoded")
+        core = {n: p.packet_ok for n, p in received.packets.items() if n in ("map", "base")}
+        if self.on_loss == "conceal" and not all(ok.all() for ok in core.values()):
+            return Reconstruction(grey(shape), False, lost_parts_reason(core))
         m = self._models()
         keep, e = table[q]
         hp, wp = -(-h // PAD) * PAD, -(-w // PAD) * PAD
