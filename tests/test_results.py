@@ -206,6 +206,18 @@ def test_unit_item_counts_items_not_repeated_rows():
         results.summarize(df, "codec", "psnr", unit="nope")
 
 
+def test_report_groups_by_a_json_column(tmp_path):
+    from semlink.results.report import report
+
+    rows = pd.DataFrame({"codec": ["a", "a", "a", "a"], "psnr": [10.0, 12.0, 20.0, 22.0],
+                         "protect": ["{}", "{}", '{"base": {"code": "80211n-648-1/2"}}', '{"base": {"code": "80211n-648-1/2"}}']})
+    rows.to_csv(tmp_path / "results.csv", index=False)
+    text = report(tmp_path / "results.csv", by=["protect"], metrics=["psnr"], digits=1)
+    assert "| base.code=80211n-648-1/2 | 21.0" in text and "| none | 11.0" in text
+    with pytest.raises(ConfigError, match="no column 'link_name'"):
+        report(tmp_path / "results.csv", by=["link_name"], metrics=["psnr"])
+
+
 def test_report_tables_and_document_blocks(tmp_path, sweep_dir, capsys):
     sweep_dir = sweep_dir[0]
     from semlink.cli import main

@@ -98,6 +98,7 @@ def report(path: str | Path, *, by: Sequence[str] = ("codec",), metrics: Sequenc
     if df.empty:
         raise ConfigError(f"{path}: no row left after --where {where!r}")
     by = list(by)
+    df = _hashable(df, [*by, *([columns] if columns else [])])
     units = [u for u in unit.split(",") if u] if unit else None
     if paired_with is not None:
         a, b = paired_with
@@ -212,6 +213,26 @@ def render_document(text: str, root: Path = Path(".")) -> str:
         return m.group(1) + _from_args(args, root) + m.group(4)
 
     return BLOCK.sub(sub, text)
+
+
+def _flat(v, prefix: str = "") -> list[str]:
+    if isinstance(v, dict):
+        return [x for k, w in sorted(v.items()) for x in _flat(w, f"{prefix}{k}.")] if v else [f"{prefix[:-1]}=none"] if prefix else []
+    if isinstance(v, list):
+        return [f"{prefix[:-1]}={'/'.join(map(str, v))}"]
+    return [f"{prefix[:-1]}={v}"]
+
+
+def _hashable(df, cols: list[str]):
+    """JSON columns (dicts, lists: e.g. ``protect``) as short text that can group rows
+    (``base.code=80211n-648-1/2 map.code=...``; an empty dict is ``none``); an unknown column
+    is a ConfigError naming the columns."""
+    for c in cols:
+        if c not in df.columns:
+            raise ConfigError(f"no column {c!r} to group by", allowed=sorted(df.columns))
+        if df[c].map(lambda v: isinstance(v, (dict, list))).any():
+            df = df.assign(**{c: df[c].map(lambda v: (" ".join(_flat(v)) or "none") if isinstance(v, (dict, list)) else v)})
+    return df
 
 
 def document_root(doc: str | Path) -> Path:
