@@ -265,6 +265,15 @@ def test_a_resume_never_mixes_two_runs(tmp_path):
     assert len(run_sweep(parse_spec({**base, "seed": 7}), progress=False, fresh=True)) == 1
 
 
+def test_the_loss_policy_is_part_of_a_codec_fingerprint():
+    from semlink.sweep.fingerprint import codec_fingerprint
+
+    default = codec_fingerprint("hyperprior")
+    assert default["on_loss"] == "conceal"  # resolved with the default: a changed default is another run
+    assert codec_fingerprint("hyperprior", {"on_loss": "decode"})["on_loss"] == "decode"
+    assert codec_fingerprint("jpeg2000")["on_loss"] == "decode"
+
+
 def test_a_retrained_model_is_a_different_run(tmp_path):
     import shutil
 

@@ -46,7 +46,8 @@ def _versions() -> dict[str, str]:
 
 
 def codec_fingerprint(name: str, options: dict | tuple = ()) -> dict[str, Any]:
-    """What decides a codec's bytes besides its rate: class, tool and version, model files."""
+    """What decides a codec's rows besides its rate: class, tool and version, what a lost packet
+    gives (``on_loss``, resolved with the defaults), model files."""
     from semlink.codecs import get_codec
     from semlink.zoo.checkpoints import zoo_dir
 
@@ -60,6 +61,9 @@ def codec_fingerprint(name: str, options: dict | tuple = ()) -> dict[str, Any]:
             fp["tool"] = tool()
         except Exception as exc:  # noqa: BLE001 - a codec whose models are missing: its row will say so
             fp["tool"] = f"unavailable: {type(exc).__name__}"
+    on_loss = getattr(codec, "on_loss", None)
+    if on_loss is not None:  # what a lost packet gives: defaults change between releases
+        fp["on_loss"] = str(on_loss)
     files = {}
     for key, value in sorted(options.items()):
         for v in (value if isinstance(value, (list, tuple)) else [value]):
