@@ -95,7 +95,8 @@ def check_context(extra: dict) -> None:
         raise ConfigError(f"unknown encode keyword(s) {unknown}; context keywords accepted: {list(CONTEXT_KEYS)}")
 
 
-#: What a classical decoder does with a damaged part (``on_loss`` codec option).
+#: What a decoder does with a damaged part (``on_loss`` codec option; classical codecs default to
+#: "decode", the learned ones to "conceal").
 ON_LOSS = ("decode", "conceal")
 
 
