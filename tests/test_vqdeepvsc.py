@@ -15,7 +15,9 @@ import torch
 from semlink.codecs import Received, ReceivedPart, get_codec
 from semlink.codecs.base import ChannelState
 from semlink.semantic.vqdeepvsc import bitstream as bs
+from semlink.semantic.vqdeepvsc.channel_fit import ChannelTable, shipped_channel_table
 from semlink.semantic.vqdeepvsc.checkpoint import export_interpolator, export_msvq, load_msvq
+from semlink.semantic.vqdeepvsc.concealment import GREY, KEEP, index_reliability, key_frame_reliability, kept_key_frames
 from semlink.semantic.vqdeepvsc.interp import Interpolator, dis_interpolate, learned_interpolate, warp
 from semlink.semantic.vqdeepvsc.interp_task import TripletSampler
 from semlink.semantic.vqdeepvsc.keyframes import RhoLaw, RhoLaws, frame_importance, gaps, seam, select_key_frames
@@ -253,6 +255,7 @@ def test_round_trip_budget_and_repeats(tiny):
     few = _codec(tiny, rho=0.25).encode(clip, bcr=0.05)
     for enc in (full, few):
         assert enc.info["target_met"] and enc.num_bits <= 0.05 * 3 * 32 * 48 * 8 * 8
+        assert enc.info["channels_source"] == "most that fit"  # the shipped table is not this model's
     assert few.info["channels"] == full.info["channels"]  # the channel configuration is fixed by the BCR
     assert few.info["key_frames"] == 2 and few.info["repeats"] > full.info["repeats"]
     for interp in ("learned", "dis"):  # both interpolators fill the gaps of an intact stream
@@ -266,6 +269,20 @@ def test_round_trip_budget_and_repeats(tiny):
         assert lo.info["rho_source"] == "adaptive (awgn law)" and lo.info["key_frames"] <= hi.info["key_frames"]
         other = ad.encode(clip, bcr=0.05, channel_state=ChannelState(0.0, channel="rayleigh", modulation="qpsk"))
         assert other.info["rho_source"] == "adaptive (pooled law)"
+
+
+def test_channel_rule_spends_bits_where_they_pay():
+    t = ChannelTable("x", {2: 0.676, 3: 0.678, 4: 0.677, 6: 0.690, 8: 0.691}, {2: 18.0, 3: 18.0, 4: 18.0, 6: 18.3, 8: 18.3})
+    assert t.choose([2, 3, 4]) == 2  # 3 and 4 add less than TOLERANCE: their bits become repetitions
+    assert t.choose([2, 3, 4, 6, 8]) == 6 and t.choose([2, 3, 4, 6, 8], tolerance=0.0) == 8
+    assert t.choose([2, 5]) == 5  # a level the table lacks counts as the best
+    with pytest.raises(ValueError, match="ms_ssim and psnr_db"):
+        ChannelTable("x", {2: 0.5}, {})
+    with pytest.raises(ValueError, match="channel_quality.json"):
+        ChannelTable.from_json({"levels": {}})
+    shipped = shipped_channel_table()  # measured for the zoo's MSVQ, on training frames
+    assert shipped is not None and len(shipped.msvq_sha256) == 64 and "training frames" in shipped.source
+    assert set(shipped.ms_ssim) == {2, 3, 4, 6, 8}
 
 
 def test_combining_uses_checked_copies_then_llrs():
@@ -291,6 +308,86 @@ def test_combining_uses_checked_copies_then_llrs():
     # short part: zero-padded, never raises
     out, frac = bs.combine(b"\x01", None, None, 2, 4)
     assert len(out) == 4 and frac == 0.0
+
+
+def test_combine_soft_gives_bit_error_probabilities():
+    data = bytes([0b10110001, 0x0F, 0xAA])
+    r = 2
+    sent = bs.repeat(data, r)
+    bits = np.unpackbits(np.frombuffer(sent, np.uint8)).astype(float)
+    llr = np.where(bits == 1, 1.0, -1.0)
+    ok = np.array([True, False, False, False, False, False])  # byte 0 checked in copy 0, bytes 1-2 never
+    out, frac, pe = bs.combine_soft(sent, ok, llr, r, 3)
+    assert out == data and frac == pytest.approx(1 / 3) and pe.shape == (24,)
+    assert np.all(pe[:8] == 0)  # from a CRC-checked copy
+    assert np.allclose(pe[8:], 1 / (1 + np.exp(2.0)))  # two copies of |LLR| 1: |sum| = 2
+    _, _, pe = bs.combine_soft(sent, ok, None, r, 3)  # no LLRs: a majority, nothing known
+    assert np.all(pe[8:] == 0.5) and np.all(pe[:8] == 0)
+    _, frac, pe = bs.combine_soft(b"", None, None, 1, 2)  # nothing arrived: never raises
+    assert frac == 0.0 and np.all(pe == 0.5)
+
+
+def test_key_frame_reliability_follows_the_restorer():
+    # B = 2 bits per index: an index with both bits at error probability 0.5 is right with 0.25
+    assert np.allclose(index_reliability(np.array([0, 0, 0.5, 0.5, 0.1, 0]), 3, 2), [1.0, 0.25, 0.9])
+    assert np.allclose(index_reliability(np.zeros(2), 2, 2), [1.0, 1.0 * 0.25])  # missing bits: unknown
+    m, ls = 3, 4
+    p = np.array([[1, 0, 0, 0], [0, 1, 0, 0]])  # frame 2 sends index 0, frame 3 sends index 1
+    q_eta = np.array([1.0, 1.0, 1.0, 0.2, 1.0, 1.0])  # frame 1's index 3 is doubtful
+    q = key_frame_reliability(q_eta, p, np.zeros(8), m, ls)
+    assert np.allclose(q, [0.8, 0.8, 0.8])  # the restorer copies index 3 into frames 2 and 3
+    q = key_frame_reliability(q_eta[:5], p, np.zeros(8), m, ls)  # s_eta short: frame 3's index is padded
+    assert np.allclose(q, [0.8, 0.8, (1 + 0 + 1 + 0.2) / 4])
+    pe = np.zeros(8)
+    pe[5] = 0.5  # a doubtful mask bit of frame 3 misaligns it
+    q = key_frame_reliability(np.ones(6), p, pe, m, ls)
+    assert np.allclose(q, [1.0, 1.0, 0.5])
+    # the rule: KEEP first, then GREY, else nothing (mid-grey)
+    assert kept_key_frames(np.array([0.95, 0.5, 0.92])).tolist() == [True, False, True]
+    assert kept_key_frames(np.array([0.5, 0.2, 0.3])).tolist() == [True, False, True]
+    assert not kept_key_frames(np.array([GREY - 0.01, 0.0])).any() and 0 < GREY < KEEP < 1
+
+
+def _with_index_damage(enc, frac_unchecked, llr_size, seed=0):
+    """A received stream whose ``indices`` part has its last ``frac_unchecked`` bytes unchecked,
+    with LLRs of magnitude ``llr_size`` and random signs there (other parts intact)."""
+    rng = np.random.default_rng(seed)
+    parts = {k: ReceivedPart.intact(v, with_llr=True) for k, v in enc.parts.items()}
+    data = enc.parts["indices"]
+    n = len(data)
+    cut = int(round(n * (1 - frac_unchecked)))
+    bits = np.unpackbits(np.frombuffer(data, np.uint8)).astype(np.float32)
+    llr = np.where(bits == 1, 10.0, -10.0).astype(np.float32)
+    llr[8 * cut :] = llr_size * rng.choice([-1.0, 1.0], 8 * (n - cut))
+    rx = np.packbits(llr > 0).tobytes()
+    parts["indices"] = ReceivedPart(rx, np.array([True, False]), np.array([0, cut]), np.array([cut, n - cut]), llr)
+    return Received(enc.codec, enc.kind, enc.shape, parts)
+
+
+def test_conceal_drops_unreliable_key_frames(tiny):
+    clip = _clip(6, 32, 48)
+    enc = _codec(tiny, rho=1.0, eta=2.0, max_repeats=1).encode(clip, bcr=0.5)  # eta 2: every index sent
+    assert enc.info["key_frames"] == 6 and enc.info["repeats"] == 1
+    conceal, decode = _codec(tiny, rho=1.0, interpolator="dis"), _codec(tiny, rho=1.0, interpolator="dis", on_loss="decode")
+    assert conceal.on_loss == "conceal" and decode.on_loss == "decode"
+    clean = conceal.decode(Received(enc.codec, enc.kind, enc.shape, {k: ReceivedPart.intact(v) for k, v in enc.parts.items()}))
+    assert clean.decoded_ok
+    # the last third of the indices (key frames 5, 6) arrive as noise with no information
+    rx = _with_index_damage(enc, 1 / 3, 0.0)
+    rc, rd = conceal.decode(rx), decode.decode(rx)
+    assert not rc.decoded_ok and "2 of 6 key frames dropped" in rc.reason and rc.recovered < 1
+    assert np.array_equal(rc.frames[:4], clean.frames[:4])  # the reliable key frames decode as sent
+    assert np.array_equal(rc.frames[4], clean.frames[3]) and np.array_equal(rc.frames[5], clean.frames[3])  # repeated
+    assert not rd.decoded_ok and not np.array_equal(rd.frames[5], clean.frames[5])  # decode: garbage indices used
+    # confident LLRs of a failed packet are trusted: nothing dropped
+    rx = _with_index_damage(enc, 1 / 3, 30.0)
+    assert "dropped" not in conceal.decode(rx).reason
+    # nothing reliable at all: mid-grey, the reason says so
+    rx = _with_index_damage(enc, 1.0, 0.0)
+    rc = conceal.decode(rx)
+    assert not rc.decoded_ok and "mid-grey" in rc.reason and np.all(rc.frames == 128)
+    with pytest.raises(ValueError, match="on_loss"):
+        get_codec("vqdeepvsc", on_loss="drop")
 
 
 # ----------------------------------------------------------------------------- robustness
@@ -330,9 +427,10 @@ def test_ten_thousand_corrupted_streams(tiny):
     codec = _codec(tiny, rho=0.5, interpolator="dis")
     clip = _clip(4, 32, 32)
     enc = codec.encode(clip, bcr=0.1)
+    decode = _codec(tiny, rho=0.5, interpolator="dis", on_loss="decode")
     rng = np.random.default_rng(1)
     for i in range(10_000):
-        rec = codec.decode(_damaged(enc, rng, ("flip", "truncate", "garbage")[i % 3]))
+        rec = (codec, decode)[i % 2].decode(_damaged(enc, rng, ("flip", "truncate", "garbage")[i % 3]))
         assert rec.frames.shape == clip.shape
 
 

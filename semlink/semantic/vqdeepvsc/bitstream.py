@@ -153,6 +153,21 @@ def repeat(data: bytes, r: int) -> bytes:
 def combine(data: bytes, byte_ok: np.ndarray | None, llr: np.ndarray | None, r: int, size: int) -> tuple[bytes, float]:
     """Combine ``r`` received copies of a ``size``-byte block -> (bytes, fraction of bytes taken
     from a CRC-checked copy). Never raises: a short part is zero-padded (and counts as unchecked)."""
+    out, frac, _ = combine_soft(data, byte_ok, llr, r, size)
+    return out, frac
+
+
+def combine_soft(data: bytes, byte_ok: np.ndarray | None, llr: np.ndarray | None, r: int,
+                 size: int) -> tuple[bytes, float, np.ndarray]:
+    """:func:`combine` and, per combined bit, the probability that it is wrong.
+
+    Returns:
+        (bytes, fraction of bytes taken from a CRC-checked copy, bit_error float64 [8 * size]):
+        ``bit_error`` is 0 for a byte taken from a CRC-checked copy, ``1 / (1 + exp(|sum of the
+        copies' channel LLRs|))`` for an unchecked byte with LLRs (the posterior error
+        probability of the combined decision, copies independent), and 0.5 (nothing known) for an
+        unchecked byte without LLRs (a bitwise majority of the decoded copies).
+    """
     total = r * size
     buf = np.frombuffer(bytes(data), np.uint8)[:total]
     ok = np.zeros(total, bool)
@@ -165,19 +180,23 @@ def combine(data: bytes, byte_ok: np.ndarray | None, llr: np.ndarray | None, r: 
     any_ok = okc.any(0)
     first_ok = okc.argmax(0)
     out = copies[first_ok, np.arange(size)].copy()
+    bit_error = np.zeros((size, 8))
     bad = ~any_ok
     if bad.any():
         if llr is not None and np.asarray(llr).size >= 8 * total:
             L = np.nan_to_num(np.asarray(llr, np.float64)[: 8 * total].reshape(r, size, 8), posinf=50, neginf=-50)
-            bits = (L[:, bad].sum(0) > 0).astype(np.uint8)
+            s = L[:, bad].sum(0)
+            bits = (s > 0).astype(np.uint8)
+            bit_error[bad] = 1.0 / (1.0 + np.exp(np.minimum(np.abs(s), 700.0)))
         else:
             cb = np.unpackbits(copies[:, bad], axis=1).reshape(r, -1)
             bits = (2 * cb.sum(0) > r).astype(np.uint8)
             if r % 2 == 0:  # ties: the first copy
                 tie = 2 * cb.sum(0) == r
                 bits[tie] = cb[0, tie]
+            bit_error[bad] = 0.5
         out[bad] = np.packbits(bits.reshape(-1, 8), axis=1).reshape(-1)
-    return out.tobytes(), float(any_ok.mean()) if size else 1.0
+    return out.tobytes(), float(any_ok.mean()) if size else 1.0, bit_error.reshape(-1)
 
 
 def bcr_eq19(n: int, h: int, w: int, l_eta: int, b: int, l_s: int, m: int) -> float:

@@ -16,18 +16,31 @@ Encoder (transmitter), per clip:
 3. MSVQ indices of the key frames (eq. 9), the first ``c`` channels of each;
 4. index selection with threshold ``eta`` (eqs. 16-17);
 5. the budget: ``bcr`` (bits / (3 H W 8 N), everything transmitted counted) fixes c (option
-   ``channels`` = "auto": the most channels whose single copy fits the budget with EVERY
-   frame a key frame) and the repetitions r = floor(budget / one copy) (at most
-   ``max_repeats``): fewer key frames under a poor channel are sent several times at the same
-   BCR (the paper's retransmission). Without ``bcr``: c = the largest level, r = 1.
+   ``channels`` = "auto": among the channel counts whose single copy fits the budget with EVERY
+   frame a key frame, the fewest within 0.005 MS-SSIM of the best of them, by the table
+   measured on training frames for the zoo's MSVQ, :mod:`.channel_fit`; another MSVQ: the most
+   that fit) and the repetitions r = floor(budget / one copy) (at most ``max_repeats``): bits
+   a channel would not turn into quality, and fewer key frames under a poor channel, become
+   copies sent at the same BCR (the paper's retransmission). Without ``bcr``: c = the largest
+   level, r = 1.
 
 Decoder (receiver): header (first CRC-valid copy), combined copies of ``p`` and ``indices``
 (:mod:`.bitstream`), the restorer, MSVQ decoding of the M key frames, and the interpolator
 (option ``interpolator``: "learned" = IFNet + FusionNet, "dis" = OpenCV DIS flow, the labelled
 classical variant) for the N - M others, joined by the video seam.
 
-Decoding never raises: an unusable header gives a mid-grey clip (``decoded_ok=False``);
-damaged indices or masks give a (partly wrong) video with ``decoded_ok=False`` and
+Decoding never raises: an unusable header gives a mid-grey clip (``decoded_ok=False``). What
+damaged indices or masks give is the option ``on_loss``:
+
+* ``"conceal"`` (default): every key frame gets a reliability q_k, the expected fraction of its
+  indices that are right, from the combined copies' CRCs and channel LLRs
+  (:mod:`.concealment`); key frames with q_k >= 0.9 are decoded and the others are filled by
+  the seam from their kept neighbours (interpolated between two, repeated at the ends), as any
+  non-key frame is; when none reaches 0.9 those with q_k >= 0.25 are decoded; when none reaches
+  0.25 the clip is mid-grey. Thresholds measured on training clips (:mod:`.concealment`).
+* ``"decode"``: every key frame is decoded from whatever indices arrived (v1's behaviour).
+
+Either way ``decoded_ok=False``, the reason names what was unchecked or dropped, and
 ``recovered`` = the fraction of index/mask bytes checked by a CRC in some copy.
 
 Frames are padded to multiples of 16 (edge replicate) and cropped back.
@@ -41,13 +54,15 @@ from typing import Any
 
 import numpy as np
 
-from semlink.codecs._util import check_context, grey, one_rate, validate_video
+from semlink.codecs._util import check_context, check_on_loss, grey, one_rate, validate_video
 from semlink.codecs.base import ChannelState, Codec, Encoded, Reconstruction
 from semlink.codecs.received import Received
 from semlink.codecs.registry import register_codec
 from semlink.models import MODELS
 
 from . import bitstream as bs
+from .channel_fit import shipped_channel_table
+from .concealment import index_reliability, key_frame_reliability, kept_key_frames
 from .keyframes import RhoLaws, frame_importance, seam, select_key_frames, shipped_rho_law, ssim_distance
 from .selector import restore, select
 
@@ -57,10 +72,13 @@ PAD = 16
 
 
 class _Models:
-    def __init__(self, msvq_ckpt: dict, interp_ckpt: dict | None) -> None:
+    def __init__(self, msvq_ckpt: dict, interp_ckpt: dict | None, msvq_sha256: str) -> None:
         from .checkpoint import load_interpolator, load_msvq
 
         self.msvq = load_msvq(msvq_ckpt)
+        table = shipped_channel_table()
+        #: the measured quality per channel count, when it was measured for this MSVQ
+        self.channel_table = table if table is not None and table.msvq_sha256 == msvq_sha256 else None
         self.codebook = self.msvq.quantizer.codebook.detach().cpu().numpy().astype(np.float64)
         self.interp = load_interpolator(interp_ckpt) if interp_ckpt is not None else None
         self.lock = threading.Lock()
@@ -84,16 +102,20 @@ class VQDeepVSCCodec(Codec):
     wants_llr = True
 
     def __init__(self, rho: float | str = "adaptive", eta: float = 1.0, channels: int | str = "auto",
-                 interpolator: str = "learned", importance: str = "ssim", max_repeats: int = 8,
-                 msvq: str | None = None, interp: str | None = None, manifest: str | None = None) -> None:
+                 interpolator: str = "learned", importance: str = "ssim", max_repeats: int = 32,
+                 msvq: str | None = None, interp: str | None = None, manifest: str | None = None,
+                 on_loss: str = "conceal") -> None:
         """Args:
             rho: "adaptive" (fitted SNR law) or a fixed key-frame ratio in (0, 1].
             eta: selector threshold (eq. 17); 1.0 = the paper's setting.
-            channels: "auto" (fit the BCR budget) or a fixed count of MSVQ channels sent.
+            channels: "auto" (the fewest channels worth their bits that fit the BCR; module docstring)
+                or a fixed count of MSVQ channels sent.
             interpolator: "learned" (IFNet + FusionNet) or "dis" (OpenCV DIS flow, classical).
             importance: f_is of eq. 4: "ssim" (1 - SSIM) or "perceptual" (ST-LPIPS distance).
             max_repeats: most copies of the index stream under a poor channel.
             msvq, interp: user-trained checkpoints instead of the zoo's; manifest: another zoo.
+            on_loss: "conceal" (default: unreliable key frames are dropped and filled by the seam)
+                or "decode" (every key frame decoded from what arrived); module docstring.
         """
         if not (rho == "adaptive" or (isinstance(rho, (int, float)) and 0 < float(rho) <= 1)):
             raise ValueError(f"{CODEC}: option rho must be 'adaptive' or a number in (0, 1], got {rho!r}")
@@ -110,6 +132,7 @@ class VQDeepVSCCodec(Codec):
         self.rho, self.eta, self.channels = rho, float(eta), channels
         self.interpolator, self.importance, self.max_repeats = interpolator, importance, max_repeats
         self.msvq_path, self.interp_path, self.manifest = msvq, interp, manifest
+        self.on_loss = check_on_loss(on_loss)
         self._law: RhoLaws | None = None
         self._perc = None
 
@@ -122,7 +145,9 @@ class VQDeepVSCCodec(Codec):
         from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint, read_manifest
 
         if self.msvq_path is not None:
-            mck = read_checkpoint(self.msvq_path)
+            from semlink.cache import sha256_file
+
+            mck, sha = read_checkpoint(self.msvq_path), sha256_file(self.msvq_path)
             ick = read_checkpoint(self.interp_path) if self.interp_path else None
         else:
             models, _ = read_manifest(self.manifest)
@@ -131,9 +156,9 @@ class VQDeepVSCCodec(Codec):
                 raise ValueError(f"{CODEC}: the manifest lists no MSVQ model (role = 'msvq'); train one with "
                                  "`semlink train vqdeepvsc-msvq --recipe semlink/semantic/vqdeepvsc/recipes/msvq-cpu.toml` "
                                  "and pass msvq=...")
-            mck = load_checkpoint(mine["msvq"]["name"], self.manifest)
+            mck, sha = load_checkpoint(mine["msvq"]["name"], self.manifest), str(mine["msvq"].get("sha256", ""))
             ick = load_checkpoint(mine["interpolator"]["name"], self.manifest) if "interpolator" in mine else None
-        return _Models(mck, ick)
+        return _Models(mck, ick, sha)
 
     def rho_law(self) -> RhoLaws | None:
         if self._law is None:
@@ -225,22 +250,26 @@ class VQDeepVSCCodec(Codec):
             return select(sk, models.codebook, self.eta)
 
         if self.channels != "auto":
-            c = int(self.channels)
+            c, c_src = int(self.channels), "fixed"
             if c > msvq.c:
                 raise ValueError(f"{CODEC}: channels={c} but the model has {msvq.c}")
         elif budget is None:
-            c = levels[-1]
+            c, c_src = levels[-1], "no budget: all"
         else:
-            # the most channels whose one copy fits the budget with EVERY frame a key frame (the
-            # channel configuration is fixed by the BCR; fewer key frames are repeated instead)
-            # estimated from the key frames' selection, scaled to N frames
-            c = levels[0]
-            for k in reversed(levels):
+            # the channel counts whose one copy fits the budget with EVERY frame a key frame (the
+            # channel configuration is fixed by the BCR; fewer key frames are repeated instead),
+            # estimated from the key frames' selection scaled to N frames
+            def fits(k: int) -> bool:
                 se, _ = selected(k)
-                l_eta_full = se.size * n / len(keys)
-                if 8 * sum(sizes(k, n, math.ceil(l_eta_full))) <= budget:
-                    c = k
-                    break
+                return 8 * sum(sizes(k, n, math.ceil(se.size * n / len(keys)))) <= budget
+
+            fitting = [k for k in levels if fits(k)]
+            if not fitting:
+                c, c_src = levels[0], "fewest (none fits)"
+            elif models.channel_table is not None:
+                c, c_src = models.channel_table.choose(fitting), "measured table"
+            else:
+                c, c_src = max(fitting), "most that fit"
         s_eta, p = selected(c)
         hdr_b, p_b, i_b = sizes(c, m, s_eta.size)
         once = 8 * (p_b + i_b)
@@ -251,6 +280,7 @@ class VQDeepVSCCodec(Codec):
         total = 8 * sum(len(q) for q in parts.values())
         ls = hl * wl * c
         info = {"tool": self.tool(), "rho": round(rho, 4), "rho_source": rho_src, "key_frames": m, "channels": c,
+                "channels_source": c_src,
                 "repeats": r, "eta": self.eta, "l_s": ls, "l_eta": int(s_eta.size), "bits_per_index": b,
                 "bcr_eq19": round(bs.bcr_eq19(n, h, w, int(s_eta.size), b, ls, m), 6),
                 "bcr": round(total / (3 * h * w * 8 * n), 6),
@@ -292,26 +322,39 @@ class VQDeepVSCCodec(Codec):
             except KeyError:
                 notes.append(f"part {name} missing")
                 fractions.append(0.0)
-                return bytes(size)
+                return bytes(size), np.full(8 * size, 0.5)
             if len(rp.data) != r * size:
                 notes.append(f"part {name} has {len(rp.data)} bytes, header implies {r * size}")
-            data, frac = bs.combine(rp.data, rp.byte_ok(), rp.llr, r, size)
+            data, frac, bit_error = bs.combine_soft(rp.data, rp.byte_ok(), rp.llr, r, size)
             fractions.append(frac)
             if frac < 1:
                 notes.append(f"{name}: {100 * (1 - frac):.1f} % of bytes unchecked in every copy")
-            return data
+            return data, bit_error
 
-        p_bytes = part("p", p_b)
-        i_bytes = part("indices", i_b)
+        p_bytes, p_error = part("p", p_b)
+        i_bytes, i_error = part("indices", i_b)
+        recovered = float(np.mean(fractions)) if fractions else 1.0
         p = bs.unpack_uint(p_bytes, ls * (m - 1), 1).reshape(max(m - 1, 0), ls)
         s_eta = bs.unpack_uint(i_bytes, header.l_eta, header.b)
         s, consistent = restore(s_eta, p, m, ls)
         if not consistent:
             notes.append("restorer: s_eta length disagrees with the masks")
-        idx = torch.from_numpy(s.reshape(m, c, hl, wl))
+        kept = np.ones(m, bool)
+        if notes and self.on_loss == "conceal":
+            q = key_frame_reliability(index_reliability(i_error, header.l_eta, header.b), p, p_error, m, ls)
+            kept = kept_key_frames(q)
+            listed = ", ".join(f"{v:.2f}" for v in q[:8]) + (", ..." if m > 8 else "")
+            if not kept.any():
+                notes.append(f"no key frame reliable (expected fraction of right indices {listed}); mid-grey")
+                return Reconstruction(grey(shape), False, "; ".join(notes), recovered)
+            if not kept.all():
+                notes.append(f"{int((~kept).sum())} of {m} key frames dropped as unreliable "
+                             f"(expected fraction of right indices {listed}); filled from the kept ones")
+        idx = torch.from_numpy(s.reshape(m, c, hl, wl)[kept])
         with models.lock, torch.no_grad():
-            keys = torch.cat([msvq.decode_indices(idx[i : i + 4], c) for i in range(0, m, 4)])
+            keys = torch.cat([msvq.decode_indices(idx[i : i + 4], c) for i in range(0, len(idx), 4)])
         key_frames = [(k.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)[:h, :w] for k in keys]
-        frames = seam(key_frames, np.array(header.v), self._interpolate(models))
-        ok = not notes
-        return Reconstruction(frames, ok, "; ".join(notes), float(np.mean(fractions)) if fractions else 1.0)
+        v = np.array(header.v)
+        v[np.flatnonzero(v)[~kept]] = 0
+        frames = seam(key_frames, v, self._interpolate(models))
+        return Reconstruction(frames, not notes, "; ".join(notes), recovered)
