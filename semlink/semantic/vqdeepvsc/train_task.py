@@ -6,8 +6,9 @@
 
 * MSE: mean squared error of frames in [0, 1] (``w_mse`` scales it);
 * ``lambda`` (``--lambda``): weight of eq. 12, the VGG-16 feature loss of
-  :class:`semlink.nn.perceptual.VGGFeatureLoss` (offline shift-tolerant VGG-16 trunk of
-  stlpips-pytorch, not ImageNet VGG);
+  :class:`semlink.nn.perceptual.VGGFeatureLoss` on the network of option ``perceptual_trunk``:
+  ``"imagenet"`` (default: the paper's ImageNet VGG-16, read offline) or ``"stlpips"``
+  (stlpips-pytorch's shift-tolerant VGG-16 trunk, the stand-in the v1 zoo model was trained with);
 * L_VQ: the codebook term of eq. 13 is replaced by EMA codebook updates (k-means initialised,
   dead codes restarted: the standard remedy for codebook collapse); the commitment term
   ``||sg[z_q] - z||^2`` is weighted by ``mu1`` (option, the model's ``commitment``);
@@ -36,7 +37,7 @@ MSVQ_EXPORT = "vqdeepvsc-msvq.pt"
 
 MSVQ_OPTIONS = {"widths": [32, 64, 96], "c": 8, "d": 8, "L": 1024, "levels": [2, 3, 4, 6, 8], "mu1": 0.25,
                 "decay": 0.99, "mu2": 0.1, "gan_start": 1500, "d_lr": 1e-4, "d_channels": 64, "w_mse": 1.0,
-                "val_keep": 3}
+                "val_keep": 3, "perceptual_trunk": "imagenet"}
 
 
 def init_from_run(net, path: str, task: str) -> dict:
@@ -63,9 +64,10 @@ class MSVQTask(TrainTask):
     export_name = MSVQ_EXPORT
 
     def loss_description(self, cfg: dict) -> str:
-        from .zoo_facts import LOSS_MSVQ
+        from .zoo_facts import msvq_loss
 
-        return LOSS_MSVQ
+        options = (cfg.get("options") if isinstance(cfg, dict) else getattr(cfg, "options", None)) or {}
+        return msvq_loss(options.get("perceptual_trunk", MSVQ_OPTIONS["perceptual_trunk"]))
 
     def zoo_entries(self, file, name: str, cfg: dict, quality: int | None) -> list[dict]:
         return [{"name": name, "codec": "vqdeepvsc", "quality": 0, "role": "msvq"}]
@@ -113,7 +115,8 @@ class MSVQTask(TrainTask):
         if self._perc is None:
             from semlink.nn.perceptual import VGGFeatureLoss
 
-            self._perc = VGGFeatureLoss(bf16=cfg.amp == "bf16").to(cfg.device)
+            trunk = _options(cfg, MSVQ_OPTIONS, self.name)["perceptual_trunk"]
+            self._perc = VGGFeatureLoss(trunk, bf16=cfg.amp == "bf16").to(cfg.device)
         return self._perc
 
     def _forward(self, net, x, keep, cfg):

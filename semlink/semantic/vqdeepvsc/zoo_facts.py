@@ -9,9 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-LOSS_MSVQ = ("MSE + lambda * VGG feature loss (eq. 12; stlpips-pytorch's shift-tolerant VGG-16 trunk, not ImageNet VGG) "
-             "+ mu1 * commitment (EMA codebook, k-means init, dead-code restarts replace eq. 13's codebook term) "
-             "+ mu2 * log-loss GAN (eq. 14, patch discriminator, from gan_start)")
+_TRUNKS = {"imagenet": "torchvision's ImageNet VGG-16, offline", "stlpips": "stlpips-pytorch's shift-tolerant VGG-16 trunk, not ImageNet VGG"}
+
+
+def msvq_loss(trunk: str) -> str:
+    """The MSVQ's training loss in words, for the VGG-16 of option ``perceptual_trunk``."""
+    return (f"MSE + lambda * VGG feature loss (eq. 12; {_TRUNKS[trunk]}) "
+            "+ mu1 * commitment (EMA codebook, k-means init, dead-code restarts replace eq. 13's codebook term) "
+            "+ mu2 * log-loss GAN (eq. 14, patch discriminator, from gan_start)")
+
+
+#: the loss of the shipped (v1) MSVQ
+LOSS_MSVQ = msvq_loss("stlpips")
 LOSS_IFNET = "Charbonnier(F~, F) + w_warp * Charbonnier(warped neighbours, F)"
 
 
