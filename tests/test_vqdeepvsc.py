@@ -256,11 +256,17 @@ def test_round_trip_budget_and_repeats(tiny):
     for enc in (full, few):
         assert enc.info["target_met"] and enc.num_bits <= 0.05 * 3 * 32 * 48 * 8 * 8
         assert enc.info["channels_source"] == "most that fit"  # the shipped table is not this model's
+    assert _codec(tiny, rho=1.0, channels="most").encode(clip, bcr=0.05).info["channels"] == full.info["channels"]
     assert few.info["channels"] == full.info["channels"]  # the channel configuration is fixed by the BCR
     assert few.info["key_frames"] == 2 and few.info["repeats"] > full.info["repeats"]
     for interp in ("learned", "dis"):  # both interpolators fill the gaps of an intact stream
         rec = _codec(tiny, rho=0.25, interpolator=interp).decode(few)
         assert rec.decoded_ok and rec.reason == "" and rec.frames.shape == clip.shape and rec.recovered == 1.0
+    # the receiver in bf16 autocast: the same frames up to rounding; the precision is in the tool string
+    f32, b16 = _codec(tiny, rho=0.25, precision="fp32"), _codec(tiny, rho=0.25, precision="bf16")
+    r32, r16 = f32.decode(few), b16.decode(few)
+    assert "receiver fp32" in f32.tool() and "receiver bf16" in b16.tool()
+    assert r16.decoded_ok and np.abs(r32.frames.astype(int) - r16.frames).max() <= 16
     # the adaptive law: a bad channel gives fewer key frames than a good one
     ad = _codec(tiny)
     if ad.rho_law() is not None:
@@ -435,8 +441,8 @@ def test_ten_thousand_corrupted_streams(tiny):
 
 
 def test_options_are_validated(tiny):
-    for bad in ({"rho": 0}, {"rho": "auto"}, {"eta": "x"}, {"channels": 0}, {"interpolator": "rife"},
-                {"importance": "psnr"}, {"max_repeats": 0}):
+    for bad in ({"rho": 0}, {"rho": "auto"}, {"eta": "x"}, {"channels": 0}, {"channels": "many"}, {"interpolator": "rife"},
+                {"importance": "psnr"}, {"max_repeats": 0}, {"precision": "fp16"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             get_codec("vqdeepvsc", **bad)
     with pytest.raises(ValueError, match="2..255 frames"):
@@ -479,7 +485,7 @@ def test_training_tasks_run_and_export(tmp_path):
     imgs.mkdir()
     for i in range(3):
         Image.fromarray(_clip(1, 64, 64, seed=i)[0]).save(imgs / f"{i}.png")
-    cfg = TrainConfig(lmbda=0.0, steps=3, out=str(tmp_path / "vq"), model="vqdeepvsc-msvq", batch=2, crop=64,
+    cfg = TrainConfig(lmbda=1e-4, steps=3, out=str(tmp_path / "vq"), model="vqdeepvsc-msvq", batch=2, crop=64,
                       data=str(imgs), progress=False, threads=1,
                       options={"widths": [8, 8], "c": 2, "d": 4, "L": 16, "levels": [1, 2], "val_keep": 2,
                                "gan_start": 1, "d_channels": 8})
@@ -488,6 +494,8 @@ def test_training_tasks_run_and_export(tmp_path):
     assert m.L == 16 and m.levels == (1, 2)
     log = (tmp_path / "vq" / "log.csv").read_text().splitlines()
     assert log[0].split(",")[:3] == ["step", "loss", "mse"] and "perplexity" in log[0]
+    perc = log[0].split(",").index("perc")  # eq. 12 ran (on ImageNet VGG-16, the default trunk)
+    assert float(log[-1].split(",")[perc]) > 0
     with pytest.raises(ValueError, match="unknown option"):
         train(TrainConfig(lmbda=0.0, steps=1, out=str(tmp_path / "x"), model="vqdeepvsc-msvq", crop=64,
                           data=str(imgs), progress=False, options={"codebook": 3}))

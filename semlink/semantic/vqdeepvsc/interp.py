@@ -175,15 +175,18 @@ def pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int
 
 
 @torch.no_grad()
-def learned_interpolate(model: Interpolator, f0: np.ndarray, f1: np.ndarray, ts: list[float]) -> list[np.ndarray]:
-    """uint8 frames [H, W, 3] -> uint8 frames at times ``ts`` (CPU, float32)."""
+def learned_interpolate(model: Interpolator, f0: np.ndarray, f1: np.ndarray, ts: list[float],
+                        bf16: bool = False) -> list[np.ndarray]:
+    """uint8 frames [H, W, 3] -> uint8 frames at times ``ts`` (CPU; float32, or bf16 autocast
+    with ``bf16``: about 2x faster where the CPU has native bf16, not bit-exact)."""
     a = torch.from_numpy(np.array(f0, copy=True)).permute(2, 0, 1)[None].float() / 255
     b = torch.from_numpy(np.array(f1, copy=True)).permute(2, 0, 1)[None].float() / 255
     a, (h, w) = pad_to(a, model.multiple)
     b, _ = pad_to(b, model.multiple)
     out = []
     for t in ts:
-        y = model(a, b, torch.tensor([float(t)]))[0, :, :h, :w]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            y = model(a, b, torch.tensor([float(t)]))[0, :, :h, :w].float()
         out.append((y.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8))
     return out
 
