@@ -19,7 +19,7 @@ Encoder (transmitter), per clip:
    ``channels`` = "auto": among the channel counts whose single copy fits the budget with EVERY
    frame a key frame, the fewest within 0.005 MS-SSIM of the best of them, by the table
    measured on training frames for the zoo's MSVQ, :mod:`.channel_fit`; another MSVQ: the most
-   that fit) and the repetitions r = floor(budget / one copy) (at most ``max_repeats``): bits
+   that fit; "most": the most that fit, v1's rule; a number: fixed) and the repetitions r = floor(budget / one copy) (at most ``max_repeats``): bits
    a channel would not turn into quality, and fewer key frames under a poor channel, become
    copies sent at the same BCR (the paper's retransmission). Without ``bcr``: c = the largest
    level, r = 1.
@@ -45,7 +45,7 @@ Either way ``decoded_ok=False``, the reason names what was unchecked or dropped,
 
 Option ``precision`` ("auto" default, "fp32", "bf16"): the receiver's networks (MSVQ decoder,
 learned interpolator) run under bf16 autocast where the CPU has native bf16 ("auto": avx512_bf16
-/ amx_bf16, :func:`semlink.precision.resolve_amp`), about 2x faster; the decoded frames then
+/ amx_bf16, :func:`semlink.precision.resolve_amp`), 1.7-1.9x faster here; the decoded frames then
 differ from float32 decoding by about 58 dB PSNR (measured on a 240x320 key frame). The
 transmitter always runs in float32 (the indices sent do not depend on the machine). The
 resolved precision is part of :meth:`tool` (so of a sweep's fingerprint).
