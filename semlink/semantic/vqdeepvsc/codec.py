@@ -144,6 +144,7 @@ class VQDeepVSCCodec(Codec):
         if precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"{CODEC}: option precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
         self.precision = precision
+        self._bf16: bool | None = None
         self._law: RhoLaws | None = None
         self._perc = None
 
@@ -183,12 +184,16 @@ class VQDeepVSCCodec(Codec):
         return [0.01, 0.015, 0.023, 0.035]
 
     def decode_bf16(self) -> bool:
-        """True when the receiver's networks run under bf16 autocast (option ``precision``)."""
-        if self.precision == "auto":
-            from semlink.precision import resolve_amp
+        """True when the receiver's networks run under bf16 autocast (option ``precision``;
+        "auto" is resolved once per codec)."""
+        if self._bf16 is None:
+            if self.precision == "auto":
+                from semlink.precision import resolve_amp
 
-            return resolve_amp("auto", "cpu").bf16
-        return self.precision == "bf16"
+                self._bf16 = resolve_amp("auto", "cpu").bf16
+            else:
+                self._bf16 = self.precision == "bf16"
+        return self._bf16
 
     def tool(self) -> str:
         return f"semlink vqdeepvsc v{bs.VERSION} (receiver {'bf16' if self.decode_bf16() else 'fp32'})"
