@@ -102,11 +102,11 @@ def _measure(out: str = "results/vqdeepvsc-concealment") -> None:  # pragma: no 
     from semlink.data.registry import get_dataset
     from semlink.simulator.metrics import ms_ssim, psnr
 
+    from .channel_fit import TRAINING_CLIPS
     from .codec import _pad
 
     torch.set_num_threads(1)
-    names = ["real__kivy-clips__cityCC0__k00", "real__kivy-clips__cityCC0__k03", "real__opencv-clips__tree__k01",
-             "real__opencv-clips__vtest__k00", "real__opencv-clips__vtest__k12"]
+    names = TRAINING_CLIPS
     ds = get_dataset("folder", path="~/.cache/semlink/corpus/video-v1/clips", size=264, crop=(240, 320), max_frames=16)
     items = {it.name: it for it in ds.items}
     msvq = get_codec("vqdeepvsc")._models().msvq
