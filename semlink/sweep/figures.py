@@ -150,7 +150,7 @@ def strip(inputs: list[Path], out: Path, a: str = "", b: str = "", metric: str =
                                 "decoded_ok": r.row.get("decoded_ok"), "matches_table": r.matches})
         fig.suptitle(f"{item}: {pick['rule_text']}; {metric} per cell, trial {trial}", fontsize=9)
         fig.tight_layout()
-        files += save(fig, out / f"strip_{pick['rule']}_{item}", dpi=90)
+        files += save(fig, out / f"strip_{pick['rule']}_{item}", dpi=90, palette=False)
     csv = out / "strip.csv"
     pd.DataFrame(records).to_csv(csv, index=False)
     return [*files, csv]

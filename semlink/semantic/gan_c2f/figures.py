@@ -125,4 +125,4 @@ def crops(inputs: list[Path], out: Path, item: str = "rule", quality: int = 2, c
     fig.suptitle(f"{item} ({why}): centre {cs}x{cs} crop; each codec at gan-c2f q{quality}'s rate (its own rate control)",
                  fontsize=9)
     fig.tight_layout()
-    return save(fig, out / "crops", formats=("png",), dpi=150)
+    return save(fig, out / "crops", formats=("png",), dpi=150, palette=False)

@@ -222,13 +222,13 @@ def fig6(inputs: list[Path], out: Path, snr_db: float = 10.0, show: str = "rule"
             axes[a][b].axis("off")
     fig.suptitle(f"{rows['link'].iloc[0]}, SNR {snr_db:g} dB (the rows of the fig-4 sweep); rows: {rule_text}", fontsize=9)
     fig.tight_layout()
-    return save(fig, out / "fig6", formats=("png",), dpi=80)
+    return save(fig, out / "fig6", formats=("png",), dpi=80, palette=False)
 
 
 # ----------------------------------------------------------------------------- RD on the mixed set
 RD_CODECS = (("seb", {}, "quality", (1, 2, 3, 4, 5, 6)), ("dvc-pair", {}, "quality", (1, 2, 3, 4, 5, 6)),
              ("seb-grey-ref", {"reference": "grey"}, "quality", (1, 2, 3, 4, 5, 6)),
-             ("hyperprior", {}, "quality", (1, 2, 3, 4)),
+             ("hyperprior", {}, "quality", None),  # None: every shipped rate point
              ("jpeg2000", {}, "bpp", (0.1, 0.14, 0.2, 0.28, 0.4, 0.56, 0.8, 1.1)))
 
 
@@ -242,6 +242,7 @@ def rd_table(dataset: str = "mixed") -> pd.DataFrame:
     rows = []
     for name, opts, key, values in RD_CODECS:
         codec = get_codec(name.replace("-grey-ref", ""), **opts)
+        values = codec.rate_points() if values is None else values
         rows += [{**r, "codec": name} for r in evaluate(codec, dataset, [{key: v} for v in values])]
     return rd_means(frame(rows, expand=()))
 
