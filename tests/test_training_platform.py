@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -218,12 +219,13 @@ def test_torchrun_two_cpu_processes_train_and_resume(images, tmp_path):
     assert torch.load(out / "train_state.pt", weights_only=True)["step"] == 5
 
 
-def _ddp_worker(rank: int, port: int, result_dir: str) -> None:
+def _ddp_worker(rank: int, result_dir: str) -> None:
     import torch.distributed as dist
 
-    from semlink.train.distributed import AveragingOptimizer, DistContext, check_equal
+    from semlink.train.distributed import AveragingOptimizer, DistContext, check_equal, shutdown
 
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    # a file store: this test is about averaging (torchrun's TCP rendezvous is tested above)
+    dist.init_process_group("gloo", init_method=f"file://{result_dir}/store", rank=rank, world_size=2)
     torch.manual_seed(0)
     net = torch.nn.Linear(4, 2)  # same initial weights on both ranks
     opt = AveragingOptimizer(torch.optim.SGD(net.parameters(), lr=0.1), DistContext(rank, 2, "gloo"))
@@ -240,13 +242,23 @@ def _ddp_worker(rank: int, port: int, result_dir: str) -> None:
         (Path(result_dir) / f"rank{rank}.noticed").write_text("no")
     except RuntimeError:
         (Path(result_dir) / f"rank{rank}.noticed").write_text("yes")
-    dist.destroy_process_group()
+    shutdown(DistContext(rank, 2, "gloo"))
+    (Path(result_dir) / f"rank{rank}.done").write_text("left the process group")
 
 
 def test_gradients_are_averaged_and_divergence_is_caught(tmp_path):
     import torch.multiprocessing as mp
 
-    mp.spawn(_ddp_worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
+    try:
+        mp.spawn(_ddp_worker, args=(str(tmp_path),), nprocs=2, join=True)
+    except mp.ProcessExitedException as exc:
+        # about 1 run in 10 on this 2-core machine a rank aborts *after* it left the process group
+        # ("terminate called without an active exception" while the interpreter exits): tolerated
+        # only then, and said; an abort before the end of the worker fails the test
+        done = all((tmp_path / f"rank{r}.done").exists() for r in (0, 1))
+        if not (exc.signal_name == "SIGABRT" and done):
+            raise
+        warnings.warn(f"a data-parallel rank aborted at interpreter exit after finishing: {exc}")
     a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert all(torch.equal(a[k], b[k]) for k in a)
     # the step of the averaged gradient: inputs 1 and 2 -> mean input 1.5
@@ -498,7 +510,16 @@ def test_zoo_add_ships_a_run_with_its_provenance_and_test_figures(images, tmp_pa
     assert main(["zoo", "add", str(second), "--name", "tiny-v3", "--zoo", str(zoo), "--no-test"]) == 0
     assert len(json.loads((zoo / "manifest.json").read_text())["models"]) == 1
     assert (zoo / "tiny-v3.pt").stat().st_mtime_ns == mtime
-    from semlink.train.zoo_add import add_run
+    # retest: the test figures measured again with today's code, the training facts kept
+    assert main(["zoo", "retest", "tiny-v3", "--zoo", str(zoo), "--note", "codec default changed"]) == 0
+    (again,) = json.loads((zoo / "manifest.json").read_text())["models"]
+    assert again["test_rate_points"] == entry["test_rate_points"] and again["retest_note"] == "codec default changed"
+    assert again["steps"] == entry["steps"] and again["phases"] == entry["phases"]
+    from semlink.errors import ConfigError
+    from semlink.train.zoo_add import add_run, retest
+
+    with pytest.raises(ConfigError, match="no entry named 'nope'"):
+        retest("nope", zoo=zoo)
 
     with pytest.raises(ValueError, match="not a training run"):
         add_run(tmp_path, "x", zoo=zoo)

@@ -90,6 +90,20 @@ def agree(ctx: DistContext, flag: bool) -> bool:
     return bool(t.item() > 0.5)
 
 
+def shutdown(ctx: DistContext, clean: bool = True) -> None:
+    """Leave the process group. ``clean`` (every rank got here normally): wait for every rank first,
+    so that no rank tears its connections down while a peer still uses them (gloo then aborts the
+    peer: "terminate called without an active exception"); after an error, leave at once (a
+    barrier could wait for a rank that died)."""
+    import torch.distributed as dist
+
+    if not ctx.active or not dist.is_initialized():
+        return
+    if clean:
+        dist.barrier()
+    dist.destroy_process_group()
+
+
 def check_equal(ctx: DistContext, module) -> None:
     """Raise RuntimeError when the ranks' weights differ (a sum and a weighted checksum compared)."""
     import torch

@@ -91,7 +91,7 @@ class TrainConfig:
                 raise ConfigError(f"--{k.replace('_', '-')} must be >= 1, got {getattr(self, k)}")
         if self.crop < 64 or self.crop % 64:
             raise ConfigError(f"--crop must be a positive multiple of 64, got {self.crop}")
-        if self.init is not None and not Path(self.init).exists():
+        if self.init is not None and not Path(self.init).expanduser().exists():
             raise ConfigError(f"--init {self.init}: no such file or directory")
         if self.amp not in ("auto", "none", "bf16"):
             raise ConfigError(f"--amp must be 'auto', 'none' or 'bf16', got {self.amp!r}")
@@ -229,7 +229,8 @@ def train(cfg: TrainConfig) -> dict:
 
     from semlink.precision import resolve_amp
 
-    from .distributed import AveragingOptimizer, agree, broadcast_module, check_equal, init_from_env, local_device
+    from .distributed import (AveragingOptimizer, agree, broadcast_module, check_equal, init_from_env, local_device,
+                              shutdown)
 
     task = get_task(cfg.model)
     cfg.check()
@@ -281,7 +282,7 @@ def train(cfg: TrainConfig) -> dict:
         val_batch = _validation_batch(val_images, cfg.crop) if val_images else None
     torch.manual_seed(cfg.seed)
     net = task.build(cfg)
-    init_meta = task.init_from(net, cfg.init) if cfg.init and resume_state is None else {}
+    init_meta = task.init_from(net, str(Path(cfg.init).expanduser())) if cfg.init and resume_state is None else {}
     net = net.to(cfg.device).train()
     opts = task.optimizers(net, cfg)
     step = 0
@@ -356,6 +357,7 @@ def train(cfg: TrainConfig) -> dict:
                dynamic_ncols=True, mininterval=1.0)
     deadline = t_start + 60 * cfg.max_minutes if cfg.max_minutes else None
     stopped_early = False
+    finished = False  # the loop ended normally (a clean data-parallel shutdown waits for every rank)
     try:
         while step < cfg.steps:
             if deadline is not None and agree(dist, time.perf_counter() >= deadline):
@@ -414,16 +416,14 @@ def train(cfg: TrainConfig) -> dict:
                         task.export(net, out / "best.pt", cfg, {**meta, "step": step, "val": v})
             if step % cfg.save_every == 0 or step == cfg.steps:
                 checkpoint(step)
+        finished = True
     finally:
         bar.close()
         if running is not None:
             running.unlink(missing_ok=True)
         if tb is not None:
             tb.close()
-        if dist.active:
-            import torch.distributed as tdist
-
-            tdist.destroy_process_group()
+        shutdown(dist, clean=finished)
     elapsed = time.perf_counter() - t_start
     done = step - start_step
     return {"step": step, "steps_run": done, "it_per_s": done / elapsed if elapsed > 0 else float("nan"),

@@ -198,3 +198,29 @@ def add_run(run: str | Path, name: str, *, zoo: str | Path | None = None, use: s
         entries = [{**e, **figures.get(e["name"], {})} for e in entries]
         write_manifest(man_path, merged(models, entries))
     return entries
+
+
+def retest(name: str, *, zoo: str | Path | None = None, task: str | None = None, note: str = "") -> list[dict]:
+    """Measure the test figures of the zoo entry ``name`` again (and of every entry sharing its
+    file), with today's code: after a change that moves them (a codec default, a model another
+    codec loads). The training facts are left as they are; ``note`` (why) is recorded as
+    ``retest_note``. ``task``: the training task that knows the entry's evaluation (default: the
+    entry's ``model`` field)."""
+    from semlink.train.task import get_task
+    from semlink.zoo.checkpoints import read_manifest, zoo_dir
+
+    zoo = Path(zoo) if zoo is not None else zoo_dir()
+    man_path = zoo / "manifest.json" if zoo.is_dir() else zoo
+    models, _ = read_manifest(man_path)
+    entry = next((m for m in models if m["name"] == name), None)
+    if entry is None:
+        raise ConfigError(f"{man_path}: no entry named {name!r}; entries: {', '.join(m['name'] for m in models)}")
+    task_name = task or entry.get("model")
+    if not task_name:
+        raise ConfigError(f"zoo entry {name!r} does not name its training task; give --task")
+    group = [m for m in models if m["file"] == entry["file"]]
+    figures = get_task(task_name).zoo_test(man_path, group)
+    extra = {"retest_note": note} if note else {}
+    entries = [{**e, **figures.get(e["name"], {}), **extra} for e in group]
+    write_manifest(man_path, merged(models, entries))
+    return entries

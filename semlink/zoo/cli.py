@@ -29,7 +29,24 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     ap.add_argument("--note", default="", help="free text recorded in the entry")
     ap.add_argument("--no-test", action="store_true", help="write the entries without test figures")
     ap.set_defaults(func=_add)
+    rp = sub.add_parser("retest", help="measure an entry's test figures again with today's code (training facts kept)",
+                        description="Measure the test figures of zoo entry NAME (and of the entries sharing its "
+                                    "file) again: after a change that moves them, e.g. a codec default or a model "
+                                    "another codec loads.")
+    rp.add_argument("name", help="manifest name")
+    rp.add_argument("--zoo", default=None, help="zoo folder or manifest.json (default: the shipped zoo)")
+    rp.add_argument("--task", default=None, help="training task that evaluates it (default: the entry's 'model')")
+    rp.add_argument("--note", default="", help="why (recorded as retest_note)")
+    rp.set_defaults(func=_retest)
     return p
+
+
+def _retest(args: argparse.Namespace) -> int:
+    from semlink.train.zoo_add import retest
+
+    for e in retest(args.name, zoo=args.zoo, task=args.task, note=args.note):
+        print(json.dumps({k: e[k] for k in ("name", "test_bpp", "test_psnr_db", "test_ms_ssim") if k in e}))
+    return 0
 
 
 def _add(args: argparse.Namespace) -> int:
