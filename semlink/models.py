@@ -5,7 +5,7 @@ dvc-pair) keeps them here, keyed by a tuple whose first element is its namespace
 name), so a model is loaded once per process however many codec instances use it.
 
 >>> from semlink.models import MODELS
->>> model = MODELS.get(("hyperprior", checkpoint, manifest, "hyperprior-q1", "cpu"), lambda: load(...))
+>>> model = MODELS.get(("hyperprior", checkpoint, manifest, "hyperprior", "cpu"), lambda: load(...))
 >>> MODELS.clear("hyperprior")          # forget one namespace (or everything: clear())
 """
 

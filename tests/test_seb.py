@@ -142,6 +142,35 @@ def test_set_splitting_j_rule():
         split(blobs, "auto")
 
 
+def test_imagenet_projector_groups_scenes_not_colours():
+    """Eq. 1 on ImageNet VGG-16 features: three photos, each also colour-swapped (RGB -> BGR) and
+    darkened, split into three subsets, one per scene; the projections are unit vectors."""
+    from semlink.data import get_dataset
+    from semlink.semantic.seb.splitting import PROJECTORS, imagenet_projections, project
+
+    photos = {it.name: it.data[:128, :128] for it in get_dataset("photos", size=128).items}
+    images, scene = [], []
+    for k, name in enumerate(("astronaut", "coffee", "rocket")):
+        im = photos[name]
+        for variant in (im, im[..., ::-1], (im * 0.5).astype(np.uint8)):
+            images.append(torch.from_numpy(np.array(variant)).permute(2, 0, 1)[None].float() / 255)
+            scene.append(k)
+    p = imagenet_projections(images)
+    assert p.shape == (9, 512) and p.dtype == np.float32
+    assert np.allclose(np.linalg.norm(p, axis=1), 1, atol=1e-5)
+    labels = split(p, 3)
+    assert [len(set(labels[np.array(scene) == k])) for k in range(3)] == [1, 1, 1]
+    assert len(set(labels.tolist())) == 3
+    # the v1 projector (the shipped Seb generator's pooled latents) splits the same images by colour
+    from semlink.semantic.seb.codec import load_model
+
+    v1 = split(project("seb", load_model(), images), 3)
+    assert any(len(set(v1[np.array(scene) == k])) > 1 for k in range(3))
+    assert PROJECTORS == ("imagenet", "seb")
+    with pytest.raises(ValueError, match="projector"):
+        project("resnet", None, images)
+
+
 # ----------------------------------------------------------------------------- the set codec
 def test_seb_codec_round_trip_and_shared_parts(tiny):
     codec = get_codec("seb", checkpoint=tiny)
@@ -238,9 +267,15 @@ def test_dvc_pair_codec_chain(tiny):
     assert all(set(e.parts) == {"motion_z", "motion_y", "residual"} for e in es.items[1:])
     recs = codec.decode_set(es)
     assert all(r.decoded_ok for r in recs)
-    # the intra image is exactly the hyperprior's decode
+    # the intra image is exactly the hyperprior's decode, at the rate point whose lambda is nearest
     hp = get_codec("hyperprior")
-    assert np.array_equal(recs[0].data, hp.decode(hp.encode(items[0], quality=1)).data)
+    q = codec.intra_quality(0)
+    assert es.items[0].info["intra_quality"] == q
+    assert np.array_equal(recs[0].data, hp.decode(hp.encode(items[0], quality=q)).data)
+    lams = hp.lambdas()
+    for level, lam in enumerate(LAMBDAS):  # nearest in log scale, on CompressAI's lambda scale
+        target = math.log(lam / 255**2)
+        assert abs(math.log(lams[codec.intra_quality(level)]) - target) == min(abs(math.log(v) - target) for v in lams.values())
     # damage image 1: image 2 (predicted from it) is flagged too
     rx = es.received()
     i1 = rx.items[1]
@@ -318,7 +353,7 @@ def test_link_damage_never_decodes_below_concealment(name):
 
 
 def test_options_are_validated(tiny):
-    for bad in ({"split": "auto"}, {"split": 0}, {"kdiv": 0}):
+    for bad in ({"split": "auto"}, {"split": 0}, {"kdiv": 0}, {"projector": "resnet50"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             get_codec("seb", **bad)
     with pytest.raises(ValueError, match="reference"):
@@ -407,7 +442,7 @@ def test_training_task_runs_and_exports(tmp_path):
                           progress=False, options={"k": 3}))
     with pytest.raises(ValueError, match="residual_init"):
         train(TrainConfig(lmbda=1.0, steps=1, out=str(tmp_path / "y"), model="seb", crop=64, data=str(imgs),
-                          progress=False, options={**opts, "residual_init": "hyperprior-q1"}))
+                          progress=False, options={**opts, "residual_init": "hyperprior"}))
 
 
 def test_gain_levels_start_spread():

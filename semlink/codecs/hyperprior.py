@@ -120,9 +120,11 @@ class HyperpriorCodec(Codec):
                     if e.get("codec") != CODEC:
                         continue
                     if "qualities" in e:  # one variable-rate file: quality id q is level q - 1
-                        found = {int(q): {"name": e["name"], "level": int(q) - 1} for q in e["qualities"]}
+                        lams = e.get("lambdas") or [None] * len(e["qualities"])
+                        found = {int(q): {"name": e["name"], "level": int(q) - 1, "lambda": lams[int(q) - 1]}
+                                 for q in e["qualities"]}
                     else:
-                        found = {int(e["quality"]): {"name": e["name"]}}
+                        found = {int(e["quality"]): {"name": e["name"], "lambda": e.get("lambda")}}
                     for q, where in found.items():
                         if q in pts:
                             raise ValueError(f"{CODEC}: quality {q} listed twice in the manifest")
@@ -140,17 +142,22 @@ class HyperpriorCodec(Codec):
         if ckpt.get("arch") == GAINED and lambdas:
             if len(lambdas) > MAX_QUALITY:
                 raise ValueError(f"{CODEC}: checkpoint {self.checkpoint} has {len(lambdas)} levels, at most {MAX_QUALITY}")
-            return {lv + 1: {"file": self.checkpoint, "level": lv} for lv in range(len(lambdas))}
+            return {lv + 1: {"file": self.checkpoint, "level": lv, "lambda": float(lam)} for lv, lam in enumerate(lambdas)}
         q = int(ckpt.get("meta", {}).get("quality", 1))
         if not 1 <= q <= MAX_QUALITY:
             raise ValueError(f"{CODEC}: checkpoint {self.checkpoint} has quality {q}, outside [1, {MAX_QUALITY}]")
-        return {q: {"file": self.checkpoint}}
+        return {q: {"file": self.checkpoint, "lambda": ckpt.get("meta", {}).get("lambda")}}
 
     def qualities(self) -> list[int]:
         """Rate points (quality ids, low to high rate) available to this codec."""
         return list(self._rate_table())
 
     rate_points = qualities
+
+    def lambdas(self) -> dict[int, float | None]:
+        """quality id -> the training lambda of that rate point (CompressAI's scale: the loss is
+        ``lambda * 255^2 * MSE + bpp`` with MSE on [0, 1] pixels); None where the file does not say."""
+        return {q: (None if w.get("lambda") is None else float(w["lambda"])) for q, w in self._rate_table().items()}
 
     def part_names(self) -> tuple[str, ...]:
         return PARTS

@@ -16,7 +16,7 @@ import numpy as np
 from semlink.errors import ConfigError
 
 #: Default bpp targets for codecs with rate control (span of the seed papers' comparisons).
-RATE_GRID_BPP = (0.08, 0.12, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 1.25)
+RATE_GRID_BPP = (0.08, 0.12, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 1.25, 1.6)
 
 
 def _points_of(codec, spec: Any) -> list[tuple[str, Any]]:

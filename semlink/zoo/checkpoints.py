@@ -12,7 +12,7 @@ integer buffers (the entropy coder's quantized CDF tables) and the tensors named
 shipped file with its sha256; :func:`load_checkpoint` refuses a missing or altered file with
 an error that names the file and the expected digest.
 
->>> ckpt = load_checkpoint("hyperprior-q1")            # by manifest name
+>>> ckpt = load_checkpoint("hyperprior")               # by manifest name
 >>> ckpt = read_checkpoint("runs/q1/hyperprior.pt")    # a user-trained file (no digest to check)
 """
 

@@ -15,7 +15,7 @@ k-means centres, which are fitted on the training images when the network is bui
 ``gan-c2f-enh`` trains the enhancement layer (a MeanScaleHyperprior on the residual) behind a
 FROZEN base layer (option ``base``: an exported ``gan-c2f-base.pt``): ``lambda * 255^2 *
 MSE(x, base + r_hat) + bpp_enh (+ w_perc * ST-LPIPS)``. ``--init`` may name a hyperprior
-checkpoint of the same N/M (e.g. the zoo's ``hyperprior-q1``) to start from.
+checkpoint of the same N/M (e.g. the retired v2 ``hyperprior-q1``, see ``recipes/enh-e1.toml``) to start from.
 
 Options (``[options]`` in a recipe, ``--set key=value`` on the command line) are listed in
 :data:`BASE_OPTIONS` / :data:`ENH_OPTIONS` with their defaults.

@@ -79,6 +79,9 @@ class SebCodec(SetCodec):
         manifest: another zoo manifest.
         split: ``"inertia"`` (eq. 1 with the J rule of :mod:`.splitting`), ``"none"`` (one
             subset), or an int J.
+        projector: f_alpha of eq. 1: ``"imagenet"`` (default: ImageNet VGG-16 relu5_3 features,
+            the offline stand-in for the paper's ResNet-50) or ``"seb"`` (v1: the Seb generator's
+            pooled patch latents); see :mod:`.splitting`.
         kdiv: K = floor(n_j n_p / kdiv) (the paper: 25).
         seed: k-means seed.
         reference: ``"sebs"`` (the system) or ``"grey"`` (ablation: no Sebs, no usage; every image's
@@ -93,7 +96,10 @@ class SebCodec(SetCodec):
     shared_part_names = SHARED
 
     def __init__(self, checkpoint: str | None = None, manifest: str | None = None, split: str | int = "inertia",
-                 kdiv: int = 25, seed: int = 0, reference: str = "sebs", on_loss: str = "conceal") -> None:
+                 kdiv: int = 25, seed: int = 0, reference: str = "sebs", on_loss: str = "conceal",
+                 projector: str = "imagenet") -> None:
+        from .splitting import PROJECTORS
+
         if checkpoint is not None and manifest is not None:
             raise ValueError(f"{CODEC}: give checkpoint= or manifest=, not both")
         if not (split in ("inertia", "none") or (isinstance(split, int) and not isinstance(split, bool) and split >= 1)):
@@ -102,6 +108,9 @@ class SebCodec(SetCodec):
             raise ValueError(f"{CODEC}: kdiv must be a positive int, got {kdiv!r}")
         if reference not in ("sebs", "grey"):
             raise ValueError(f"{CODEC}: reference must be 'sebs' or 'grey', got {reference!r}")
+        if projector not in PROJECTORS:
+            raise ValueError(f"{CODEC}: projector must be one of {PROJECTORS}, got {projector!r}")
+        self.projector = projector
         self.checkpoint, self.manifest, self.split, self.kdiv, self.seed = checkpoint, manifest, split, kdiv, int(seed)
         self.reference = reference
         self.on_loss = check_on_loss(on_loss)
@@ -115,13 +124,17 @@ class SebCodec(SetCodec):
     def model(self):
         return load_model(self.checkpoint, self.manifest)
 
+    def tool(self) -> str:
+        """What decides the rows besides the options in a row key (the set-splitting projector)."""
+        return f"seb (projector {self.projector})"
+
     # ------------------------------------------------------------------ transmitter
     def encode_set(self, items: Sequence[np.ndarray], **rate: Any) -> EncodedSet:
         import torch
 
         from semlink.entropy import FactorizedCoder
 
-        from .splitting import projections, split
+        from .splitting import project, split
 
         key, value = one_rate(rate, self.rate_keys)
         q = 3 if value is None else int(value)
@@ -135,7 +148,7 @@ class SebCodec(SetCodec):
         xs = [_pad(im) for im in imgs]
         lv = torch.tensor([level])
         with torch.inference_mode():
-            proj = projections(m, xs)
+            proj = project(self.projector, m, xs)
             labels = split(proj, self.split, self.seed)
             feats = [m.features(x, lv).float() for x in xs]
             seb_coder = FactorizedCoder(m.seb_entropy)

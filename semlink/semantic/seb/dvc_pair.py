@@ -20,10 +20,10 @@ set is no concealment for this one); ``"decode"`` decodes every image from whate
 lost image damaging the chain after it (reported per image). The intra image follows the
 hyperprior's own ``on_loss``, the same value.
 
-Rate key ``quality`` 1..6 = lambda 64, 128, 256, 512, 1024, 2048 (the Seb codec's levels); the intra
-image uses hyperprior quality ``INTRA_QUALITY[level]`` = 1, 1, 2, 3, 4, 4 (CompressAI lambdas 0.0018,
-0.0018, 0.0035, 0.0067, 0.013, 0.013, i.e. 117, 117, 228, 436, 845, 845 on the same [0, 1] MSE scale:
-the shipped point nearest each lambda).
+Rate key ``quality`` 1..6 = lambda 64, 128, 256, 512, 1024, 2048 (the Seb codec's levels, on the
+[0, 1] MSE scale, i.e. CompressAI lambdas 0.00098 .. 0.0315); the intra image uses the hyperprior
+rate point whose training lambda is nearest (in log scale) to the level's: with the shipped v3
+hyperprior (lambdas 0.0009 .. 0.0932) qualities 1, 2, 3, 4, 5, 6 (:meth:`DvcPairCodec.intra_quality`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from semlink.models import MODELS
 
 CODEC = "dvc-pair"
 LAMBDAS = (64, 128, 256, 512, 1024, 2048)
-INTRA_QUALITY = (1, 1, 2, 3, 4, 4)
+MSE_SCALE = 255.0**2  # CompressAI's lambda x 255^2 = lambda on the [0, 1] MSE scale
 INTRA = ("intra_header", "intra_z", "intra_y")
 INTER = ("motion_z", "motion_y", "residual")
 MULTIPLE = 64
@@ -127,6 +127,15 @@ class DVCPairCodec(SetCodec):
     def rate_points(self) -> list[Any]:
         return list(range(1, len(LAMBDAS) + 1))
 
+    def intra_quality(self, level: int) -> int:
+        """The hyperprior rate point of the intra image at 0-based ``level``: the one whose training
+        lambda is nearest to ``LAMBDAS[level]`` in log scale (ties: the lower rate)."""
+        lams = {q: lam for q, lam in self._intra.lambdas().items() if lam}
+        if not lams:
+            raise ValueError(f"{CODEC}: the hyperprior's rate points do not record their lambdas; cannot choose the intra point")
+        target = np.log(LAMBDAS[level] / MSE_SCALE)
+        return min(lams, key=lambda q: (abs(np.log(lams[q]) - target), q))
+
     def part_names(self) -> tuple[str, ...]:
         return ("header",) + INTRA + INTER
 
@@ -142,10 +151,11 @@ class DVCPairCodec(SetCodec):
         if not imgs:
             raise ValueError(f"{CODEC}: an image set needs at least one image")
         level = q - 1
-        intra = self._intra.encode(imgs[0], quality=INTRA_QUALITY[level])
+        intra_q = self.intra_quality(level)
+        intra = self._intra.encode(imgs[0], quality=intra_q)
         first = self._intra.decode(intra)
         encs = [Encoded(CODEC, "image", imgs[0].shape, {f"intra_{k}": v for k, v in intra.parts.items()},
-                        {"type": "intra", "intra_quality": INTRA_QUALITY[level]})]
+                        {"type": "intra", "intra_quality": intra_q})]
         first_t = _tensor(first.data)
         prev_t = first_t
         m = self.inter()
@@ -157,7 +167,7 @@ class DVCPairCodec(SetCodec):
             prev_t = _tensor(_uint8(x_hat, im.shape[0], im.shape[1]))
         shared = {"header": _pack_header(level, [(im.shape[0], im.shape[1]) for im in imgs])}
         return EncodedSet(CODEC, shared, tuple(encs), {"quality": q, "lambda": LAMBDAS[level], "reference": self.reference,
-                                                       "intra_quality": INTRA_QUALITY[level], "n": len(imgs)})
+                                                       "intra_quality": intra_q, "n": len(imgs)})
 
     @staticmethod
     def _fit(ref, im: np.ndarray):

@@ -304,15 +304,21 @@ def rd(inputs: list[Path], out: Path, recompute: bool = False) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------- set splitting
+#: (split, projector) of the splitting ablation
+SPLIT_VARIANTS = (("inertia", "imagenet"), ("inertia", "seb"), ("none", "imagenet"), (4, "imagenet"))
+
+
 def split_table(dataset: str = "mixed") -> pd.DataFrame:
-    """RD of seb on the mixed set (one set) per splitting rule: inertia, none, J = 4."""
+    """RD of seb on the mixed set (one set) per splitting rule and projector (eq. 1): inertia
+    with the ImageNet VGG-16 projector (the default) and with the Seb generator's (v1), none
+    (one subset), J = 4 (the number of sources)."""
     from semlink.codecs import get_codec
     from semlink.evaluate import evaluate
     from semlink.semantic.seb.model import LAMBDAS
 
     out = []
-    for split in ("inertia", "none", 4):
-        rows = evaluate(get_codec("seb", split=split), dataset, [{"quality": q} for q in (1, 3, 5)])
+    for split, projector in SPLIT_VARIANTS:
+        rows = evaluate(get_codec("seb", split=split, projector=projector), dataset, [{"quality": q} for q in (1, 3, 5)])
         for q in (1, 3, 5):
             rs = [r for r in rows if r["rate"] == f"quality={q}"]
             pix = sum(r["height"] * r["width"] for r in rs)
@@ -320,7 +326,7 @@ def split_table(dataset: str = "mixed") -> pd.DataFrame:
             subsets: dict[str, set] = {}
             for r in rs:
                 subsets.setdefault(r["group"], set()).add(r["encode_info"]["subset"])
-            out.append({"split": str(split), "quality": q, "lambda": LAMBDAS[q - 1], "subsets_j": info["subsets"],
+            out.append({"split": str(split), "projector": projector if split != "none" else "-", "quality": q, "lambda": LAMBDAS[q - 1], "subsets_j": info["subsets"],
                         "ks": " ".join(map(str, info["ks"])),
                         "bpp": sum(r["bits"] for r in rs) / pix, "shared_bpp": sum(r["shared_bits"] for r in rs) / pix,
                         "psnr_db": float(np.mean([r["psnr"] for r in rs])),
@@ -336,9 +342,11 @@ def split_ablation(inputs: list[Path], out: Path, recompute: bool = False) -> li
     df = load(csv, expand=())
     fig = new_figure(figsize=(5, 3.6))
     ax = fig.subplots()
-    for k, split in enumerate(dict.fromkeys(df["split"])):
-        t = df[df["split"] == split]
-        ax.plot(t["bpp"], t["psnr_db"], marker="os^"[k % 3], label=f"split = {split}")
+    if "projector" not in df:  # a table made before the projector option
+        df = df.assign(projector="seb")
+    for k, ((split, projector), t) in enumerate(df.groupby(["split", "projector"], sort=False)):
+        label = f"split = {split}" + ("" if projector == "-" else f", projector = {projector}")
+        ax.plot(t["bpp"], t["psnr_db"], marker="os^D"[k % 4], label=label)
     ax.set_xlabel("bpp (every bit of the set)")
     ax.set_ylabel("PSNR [dB]")
     ax.grid(alpha=0.3)

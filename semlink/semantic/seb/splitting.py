@@ -1,9 +1,21 @@
 """Image set splitting (Sec. II-A, eq. 1): projector f_alpha + k-means into J subsets, J from the inertia.
 
-The paper's projector (ResNet-50 + MLP with SimSiam weights) cannot be downloaded here. Ours is
-the Seb generator itself: an image's projection is the mean of its patches' Seb-generator
-outputs F (un-gained), L2-normalised (:func:`projections`). It costs no extra network and
-clusters images whose patches would share Sebs.
+The paper's projector is a frozen, contrastively pretrained ResNet-50 (SimSiam weights) used as an
+invariant image descriptor; those weights do not exist offline. Two projectors here
+(:data:`PROJECTORS`):
+
+* ``"imagenet"`` (default, :func:`imagenet_projections`): torchvision's ImageNet VGG-16 (the
+  offline weights of :mod:`semlink.nn.imagenet`, frozen), the global average of its last
+  convolutional stage (relu5_3, 512 channels) over the image resized to a shorter side of
+  :data:`PROJECTOR_SIDE` pixels, L2-normalised. The closest offline stand-in for the paper's
+  network: an ImageNet classifier's deep features, which follow objects and scenes rather than
+  colours. Not the paper's ResNet-50/SimSiam.
+* ``"seb"`` (v1, :func:`projections`): the mean of the image's patches' Seb-generator outputs F
+  (un-gained), L2-normalised: no extra network, but it sees the codec's own latents (colour and
+  texture of 32x32 blocks), not semantics.
+
+Only the transmitter splits (the subset of each image is sent in the set header), so the
+projector is the encoder's choice and any receiver decodes either.
 
 **J rule** (:func:`choose_j`): k-means for J = 1 .. J_max (J_max = min(n, 8)); J is the
 smallest J whose next subset would explain less than ``min_gain`` (10 %) of the one-subset
@@ -19,11 +31,63 @@ import torch
 MIN_GAIN = 0.10
 #: most subsets tried
 J_MAX = 8
+#: the projectors of eq. 1 (module docstring)
+PROJECTORS = ("imagenet", "seb")
+#: shorter side [pixels] of the image the ImageNet projector sees (ImageNet's training scale)
+PROJECTOR_SIDE = 224
+#: torchvision vgg16().features up to relu5_3 (the last max-pool left out)
+VGG16_RELU5_3 = 30
+
+
+def _vgg16_trunk():
+    """ImageNet VGG-16 features up to relu5_3, frozen, float32 CPU (loaded once per process)."""
+    from semlink.models import MODELS
+
+    def load():
+        from semlink.nn.imagenet import imagenet_features
+
+        return imagenet_features("vgg16")[:VGG16_RELU5_3]
+
+    return MODELS.get(("imagenet-vgg16", "relu5_3"), load)
+
+
+@torch.inference_mode()
+def imagenet_projections(images: list[torch.Tensor]) -> np.ndarray:
+    """f_alpha of the ``"imagenet"`` projector: float32 [n, 512] unit vectors, the spatial mean of
+    ImageNet VGG-16's relu5_3 features of each image resized (bilinear, antialiased) to a shorter
+    side of :data:`PROJECTOR_SIDE` pixels and normalised with the ImageNet mean / std.
+
+    ``images``: float [1, 3, H, W] tensors in [0, 1] (any size)."""
+    import torch.nn.functional as F
+
+    from semlink.nn.imagenet import IMAGENET_MEAN, IMAGENET_STD
+
+    trunk = _vgg16_trunk()
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    out = []
+    for x in images:
+        h, w = x.shape[-2:]
+        scale = PROJECTOR_SIDE / min(h, w)
+        size = (max(32, round(h * scale)), max(32, round(w * scale)))
+        x = F.interpolate(x.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+        f = trunk((x.clamp(0, 1) - mean) / std).mean(dim=(2, 3))[0]
+        out.append((f / f.norm().clamp_min(1e-8)).numpy())
+    return np.stack(out).astype(np.float32)
+
+
+def project(projector: str, model, images: list[torch.Tensor]) -> np.ndarray:
+    """f_alpha of eq. 1 by ``projector`` (:data:`PROJECTORS`): float32 [n, D] unit vectors."""
+    if projector == "imagenet":
+        return imagenet_projections(images)
+    if projector == "seb":
+        return projections(model, images)
+    raise ValueError(f"projector must be one of {PROJECTORS}, got {projector!r}")
 
 
 @torch.inference_mode()
 def projections(model, images: list[torch.Tensor]) -> np.ndarray:
-    """f_alpha: float32 [n, D] unit vectors, the mean Seb-generator output of each image's patches.
+    """f_alpha of the ``"seb"`` projector: float32 [n, D] unit vectors, the mean Seb-generator output of each image's patches.
 
     ``images``: float [1, 3, H, W] tensors in [0, 1], H and W multiples of 32."""
     from .model import divide

@@ -14,7 +14,7 @@ with MSE of images in [0, 1] and rates in bits per pixel (the paper's lambda = 2
 scale; we add 64 and 128, see :data:`~.model.LAMBDAS`). One network serves every lambda through
 gain units; the level is drawn per step. Entropy-model densities and gains learn ``entropy_lr_scale``
 times faster than the transforms (ours: the run is short), and the residual coder's transforms may
-start from a hyperprior checkpoint (``residual_init``, e.g. the zoo's ``hyperprior-q3``). The gradient reaches the Seb generator through the clustering by
+start from a hyperprior checkpoint (``residual_init``, e.g. the v2 ``hyperprior-q3`` the shipped model started from). The gradient reaches the Seb generator through the clustering by
 copying (Sec. III-B, :func:`~.model.copy_gradient`); L_Reg is eq. 9 as a mean over elements.
 The pair-codec term uses pairs of crops of the same subset (reference = the even crop, target =
 the odd one); at test time its reference is a hyperprior-decoded image of the set.
@@ -245,13 +245,14 @@ class SebTask(TrainTask):
 
 def init_residual_from_hyperprior(residual, source: str) -> None:
     """Start the residual coder's transforms (g_a, g_s) from a hyperprior checkpoint of the same N / M
-    (a zoo name such as ``hyperprior-q3``, or a file): the paper's "same autoencoder structure"
+    (a zoo name, or a file such as the retired v2 ``hyperprior-q3``): the paper's "same autoencoder structure"
     as the hyperprior baseline [15]. Its entropy model starts fresh (factorized, not the hyperprior's)."""
     from pathlib import Path
 
     from semlink.zoo.checkpoints import load_checkpoint, read_checkpoint
 
-    ck = read_checkpoint(source) if Path(source).is_file() else load_checkpoint(source)
+    path = Path(source).expanduser()
+    ck = read_checkpoint(path) if path.is_file() else load_checkpoint(source)
     sd = ck["state_dict"]
     own = residual.state_dict()
     take = {k: v for k, v in sd.items() if k.startswith(("g_a.", "g_s."))}
