@@ -68,7 +68,7 @@ def _list(args: argparse.Namespace) -> int:
     models = manifest()
 
     def _lam(v) -> str:  # a number, or a range such as '64-2048' (one network, several rate levels)
-        return f"{v:.4g}" if isinstance(v, (int, float)) else str(v)[:7]
+        return f"{v:.4g}" if isinstance(v, (int, float)) else str(v)[:13]
 
     if args.verify:
         for m in models:
@@ -76,11 +76,16 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(models, indent=2))
         return 0
-    print(f"{'name':16s} {'codec':11s} {'q':>2s} {'arch':22s} {'lambda':>7s} {'steps':>6s} {'device':6s} {'hours':>5s} "
+    print(f"{'name':16s} {'codec':11s} {'q':>3s} {'arch':22s} {'lambda':>7s} {'steps':>6s} {'device':6s} {'hours':>5s} "
           f"{'test bpp':>8s} {'PSNR':>6s} {'MS-SSIM':>7s}  data")
     for m in models:
         hours = m.get("train_seconds", 0) / 3600
-        print(f"{m['name']:16s} {m['codec']:11s} {m['quality']:2d} {m.get('arch', ''):22s} {_lam(m.get('lambda', 0)):>7s} "
+        q, lam = str(m["quality"]), m.get("lambda", 0)
+        if m.get("qualities"):  # one variable-rate file: its range of quality ids and lambdas
+            q = f"{m['qualities'][0]}-{m['qualities'][-1]}"
+            lams = m.get("lambdas") or []
+            lam = f"{min(lams):.4g}-{max(lams):.4g}" if lams else lam
+        print(f"{m['name']:16s} {m['codec']:11s} {q:>3s} {m.get('arch', ''):22s} {_lam(lam):>7s} "
               f"{m.get('steps', 0):6d} {m.get('device', ''):6s} {hours:5.2f} {m.get('test_bpp', float('nan')):8.4f} "
               f"{m.get('test_psnr_db', float('nan')):6.2f} {m.get('test_ms_ssim', float('nan')):7.4f}  "
               f"{m.get('training_data', '')}")
