@@ -286,7 +286,15 @@ def test_a_retrained_model_is_a_different_run(tmp_path):
     shutil.copytree(zoo_dir(), zoo, ignore=shutil.ignore_patterns("*.pt"))
     fp = codec_fingerprint("hyperprior", {"manifest": str(zoo)})
     assert "manifest:" + str(zoo) in fp["files"] and fp["class"].endswith("HyperpriorCodec")
-    assert "zoo manifest" in codec_fingerprint("hyperprior")["files"]
+    # the shipped zoo: the digests of the entries a codec loads, not the whole manifest's
+    from semlink.zoo.checkpoints import read_manifest
+
+    entries = {m["name"]: m for m in read_manifest()[0]}
+    hp = codec_fingerprint("hyperprior")["files"]
+    assert hp == {f"zoo:{n}": m["sha256"] for n, m in entries.items() if m["codec"] == "hyperprior"}
+    dvc = codec_fingerprint("dvc-pair")["files"]  # its intra image is the hyperprior's
+    assert dvc == {**hp, **{f"zoo:{n}": m["sha256"] for n, m in entries.items() if m["codec"] == "dvc-pair"}}
+    assert not set(codec_fingerprint("gan-c2f")["files"]) & set(hp)  # retraining the hyperprior keeps gan-c2f's rows
     spec = {"snr_db": [30.0], "metrics": ["psnr"], "out": str(tmp_path / "o"),
             "dataset": {"name": "photos", "max_items": 1, "options": {"size": 64, "crop": 64}},
             "codec": [{"name": "jpeg", "quality": 50}], "link": {"mode": "ideal", "cbr": 1.0}}

@@ -150,9 +150,10 @@ class Codec(abc.ABC):
     #: the same input and rate always give the same bytes (the sweep then shares encodings
     #: between workers through its on-disk cache); False for codecs that draw random numbers.
     deterministic: bool = True
-    #: loads its models from the shipped zoo unless given files (its fingerprint then includes
-    #: the zoo manifest's sha256: :mod:`semlink.sweep.fingerprint`)
-    uses_zoo: bool = False
+    #: the manifest ``codec`` names of the shipped zoo models it loads unless given files (its
+    #: fingerprint then holds those entries' sha256, so that retraining one model invalidates the
+    #: rows of the codecs that load it and no others: :mod:`semlink.sweep.fingerprint`)
+    zoo_codecs: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -88,7 +88,7 @@ def unpack_header(buf: bytes) -> tuple[int, int, int, int, int]:
 class HyperpriorCodec(Codec):
     """(Mean-)scale hyperprior with rANS bitstreams; rate points are the shipped (or given) checkpoints."""
 
-    uses_zoo = True
+    zoo_codecs = ("hyperprior",)
     kind = "image"
     rate_keys = ("bpp", "quality")
 

@@ -11,8 +11,9 @@ sweep starts):
 * the versions of semlink and of the libraries that make the numbers (Sionna, PyTorch, NumPy,
   CompressAI);
 * per codec label, the codec's fingerprint: its class, its tool and version string, and the
-  sha256 of every model file it loads (a checkpoint given as an option, or the zoo manifest,
-  which lists the sha256 of every shipped file).
+  sha256 of every model file it loads (a checkpoint or manifest given as an option; else the
+  digests of the shipped zoo entries it loads, ``Codec.zoo_codecs``: retraining one model
+  invalidates only the rows of the codecs that load it).
 
 A resume whose fingerprint differs stops with a :class:`~semlink.errors.ConfigError` that names
 what changed (``--fresh`` starts over). Adding SNRs, trials, items, codecs or links is not a
@@ -45,11 +46,23 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def zoo_digests(codecs: tuple[str, ...]) -> dict[str, str]:
+    """``{"zoo:NAME": sha256}`` of the shipped zoo's entries whose ``codec`` is in ``codecs`` (the
+    digests the loaders check), ``{"zoo:CODEC": "none"}`` for a codec the zoo has no entry for."""
+    from semlink.zoo.checkpoints import read_manifest
+
+    models, _ = read_manifest()
+    out = {f"zoo:{m['name']}": m["sha256"] for m in models if m.get("codec") in codecs}
+    for c in codecs:
+        if not any(m.get("codec") == c for m in models):
+            out[f"zoo:{c}"] = "none"
+    return out
+
+
 def codec_fingerprint(name: str, options: dict | tuple = ()) -> dict[str, Any]:
     """What decides a codec's rows besides its rate: class, tool and version, what a lost packet
     gives (``on_loss``, resolved with the defaults), model files."""
     from semlink.codecs import get_codec
-    from semlink.zoo.checkpoints import zoo_dir
 
     options = dict(options)
     codec = get_codec(name, **options)
@@ -72,8 +85,9 @@ def codec_fingerprint(name: str, options: dict | tuple = ()) -> dict[str, Any]:
                 files[f"{key}:{v}"] = sha256_file(p)
             elif isinstance(v, str) and (p / "manifest.json").is_file():
                 files[f"{key}:{v}"] = sha256_file(p / "manifest.json")
-    if getattr(cls, "uses_zoo", False) and not any(k.startswith(("manifest:", "checkpoint:")) for k in files):
-        files["zoo manifest"] = sha256_file(zoo_dir() / "manifest.json")
+    zoo_codecs = getattr(cls, "zoo_codecs", ())
+    if zoo_codecs and not any(k.startswith("manifest:") for k in files):
+        files.update(zoo_digests(zoo_codecs))
     if files:
         fp["files"] = files
     return fp

@@ -87,7 +87,7 @@ class _Models:
 class GanC2FCodec(Codec):
     """Base layer (unsupervised map + SPADE generator) + residual enhancement layer."""
 
-    uses_zoo = True
+    zoo_codecs = ("gan-c2f",)
     kind = "image"
     rate_keys = ("bpp", "quality")
 

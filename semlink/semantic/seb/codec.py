@@ -89,7 +89,7 @@ class SebCodec(SetCodec):
         on_loss: ``"conceal"`` (default) or ``"decode"``: what damaged parts give (module docstring).
     """
 
-    uses_zoo = True
+    zoo_codecs = ("seb",)
     kind = "image"
     rate_keys = ("quality",)
     native_rate_key = "quality"

@@ -106,7 +106,7 @@ class DVCPairCodec(SetCodec):
     ``dvc-pair`` entry), ``manifest``, ``reference`` ("previous" | "first").
     """
 
-    uses_zoo = True
+    zoo_codecs = ("dvc-pair", "hyperprior")  # its intra image is the hyperprior's
     kind = "image"
     rate_keys = ("quality",)
     native_rate_key = "quality"

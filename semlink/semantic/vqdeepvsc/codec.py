@@ -101,7 +101,7 @@ def _pad(frames: np.ndarray) -> np.ndarray:
 class VQDeepVSCCodec(Codec):
     """AKEI (key frames by SNR) + MSVQ (multi-channel VQ indices) + index selector."""
 
-    uses_zoo = True
+    zoo_codecs = ("vqdeepvsc",)
     kind = "video"
     rate_keys = ("bcr",)
     native_rate_key = "bcr"
