@@ -76,6 +76,7 @@ FIGURES: Registry[Figure] = Registry("figure", group="semlink.figures", builtins
     "seb-split": "semlink.semantic.seb.figures",
     "gan-c2f-pd": "semlink.semantic.gan_c2f.figures",
     "gan-c2f-crops": "semlink.semantic.gan_c2f.figures",
+    "gan-c2f-map": "semlink.semantic.gan_c2f.map_study",
     "vqdeepvsc-fig6-7": "semlink.semantic.vqdeepvsc.figures",
     "vqdeepvsc-ablations": "semlink.semantic.vqdeepvsc.figures",
 })

@@ -65,6 +65,49 @@ def test_map_classes_are_global_and_ordered_by_lightness():
     assert c1[ll[0, 0], 0] > c1[ld[0, 0], 0]  # white's class is lighter than black's
 
 
+def test_vgg16_block_features_one_unit_vector_per_16px_block():
+    img = _photo(100, 140)
+    f = sm.block_features(img, 16, "vgg16")
+    assert f.shape == (7, 9, 512)
+    assert np.allclose(np.linalg.norm(f, axis=-1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="block = 16"):
+        sm.block_features(img, 8, "vgg16")
+    with pytest.raises(ValueError, match="map_features"):
+        sm.block_features(img, 16, "segformer")
+    with pytest.raises(ValueError, match="length 4"):
+        sm.label_map(img, np.zeros((3, 4), np.float32), 16, "vgg16")
+    # the training helper (float crops, one VGG-16 pass per batch) gives the codec's labels
+    centres = sm.kmeans_centres(f.reshape(-1, 512), 3, seed=0, features="vgg16")
+    x = torch.from_numpy(np.pad(img, ((0, 12), (0, 4), (0, 0)), mode="edge")).permute(2, 0, 1)[None].float() / 255
+    assert np.array_equal(sm.crop_labels(x, centres, 16, "vgg16")[0].numpy(),
+                          sm.label_map(np.pad(img, ((0, 12), (0, 4), (0, 0)), mode="edge"), centres, 16, "vgg16"))
+
+
+def test_deep_classes_are_ordered_by_frequency():
+    rng = np.random.default_rng(0)
+    feats = np.concatenate([rng.normal(m, 0.05, (n, 8)) for m, n in ((0.0, 50), (1.0, 300), (2.0, 120))])
+    c = sm.kmeans_centres(feats, 3, seed=0, features="vgg16")
+    assert np.allclose(c.mean(1), [1.0, 2.0, 0.0], atol=0.05)  # most common first
+
+
+def test_vgg16_map_follows_objects_not_colours():
+    """Fitted on the bundled training pictures, applied to hold-out photos and their
+    recolourings (channels swapped, hue rotated by 120 degrees): the VGG-16 map keeps more
+    blocks in their class than the colour map of the same k does."""
+    from semlink.data import get_dataset
+    from semlink.semantic.gan_c2f.map_study import invariance
+    from semlink.train.data import load_training_images
+
+    train = [im.data for im in load_training_images("bundled")]
+    photos = {it.name: it.data for it in get_dataset("photos", max_items=3, size=256)}
+    centres = {(f, 8): sm.fit_centres(train, 8, seed=0, features=f) for f in ("colour", "vgg16")}
+    df = invariance(photos, centres)
+    df = df[df["recolouring"].isin(["bgr", "hue+120"])]
+    kept = df.groupby("features")["same_class"].mean()
+    assert kept["vgg16"] > kept["colour"] + 0.15, kept.to_dict()
+    assert (df["map_bpp"] > 0).all()
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty", "long"])
 def test_map_decode_never_raises(damage):
     labels = np.arange(48, dtype=np.uint8).reshape(6, 8) % 4
@@ -317,6 +360,23 @@ def test_training_phases_chain_into_a_codec(tmp_path):
     assert codec.decode(codec.encode(img, quality=4)).decoded_ok
 
 
+def test_a_vgg16_map_base_trains_and_codes(tmp_path):
+    """option map_features = "vgg16": centres [k, 512] fitted at build, the export records the
+    kind, and the codec sends the VGG-16 map of the (padded) image."""
+    from semlink.train.loop import TrainConfig, train
+
+    train(TrainConfig(lmbda=0.001, out=str(tmp_path / "rd"), model="gan-c2f-base", steps=1, batch=2, crop=64,
+                      data="bundled", progress=False, save_every=1, log_every=1, threads=1,
+                      options={**TINY, "phase": "rd", "map_features": "vgg16"}))
+    codec = get_codec("gan-c2f", base=str(tmp_path / "rd" / "gan-c2f-base.pt"))
+    m = codec._models()
+    assert m.base.map_features == "vgg16" and m.centres.shape == (4, 512)
+    img = _photo(64, 128)  # a multiple of the codec's padding: the map is the image's own
+    enc = codec.encode(img, quality=2)
+    assert enc.parts["map"] == sm.encode_map(sm.label_map(img, m.centres, 16, "vgg16"))
+    assert codec.decode(enc).decoded_ok
+
+
 def test_task_options_are_validated(tmp_path):
     from semlink.train.loop import TrainConfig, train
 
@@ -326,6 +386,9 @@ def test_task_options_are_validated(tmp_path):
         train(TrainConfig(lmbda=0.001, steps=1, out=str(tmp_path / "b"), model="gan-c2f-base", options={"phase": "x"}, progress=False))
     with pytest.raises(ValueError, match="option base"):
         train(TrainConfig(lmbda=0.001, steps=1, out=str(tmp_path / "c"), model="gan-c2f-enh", progress=False))
+    with pytest.raises(ValueError, match="option map_features"):
+        train(TrainConfig(lmbda=0.001, steps=1, out=str(tmp_path / "d"), model="gan-c2f-base",
+                          options={"map_features": "segformer"}, progress=False))
 
 
 def test_over_the_link_with_the_base_layer_protected(tiny, tmp_path):

@@ -131,6 +131,28 @@ def imagenet_features(net: str, requires_grad: bool = False):
     return feats
 
 
+#: torchvision vgg16().features index just past relu5_3 (the last max-pool left out): stride 16
+VGG16_RELU5_3 = 30
+
+
+def vgg16_relu5_3():
+    """ImageNet VGG-16 features up to relu5_3 (512 channels, stride 16), frozen, float32 CPU;
+    loaded once per process (:data:`semlink.models.MODELS`). Inputs: ImageNet-normalised
+    float [B, 3, H, W]; output [B, 512, H/16, W/16] for H, W multiples of 16."""
+    from semlink.models import MODELS
+
+    return MODELS.get(("imagenet-vgg16", "relu5_3"), lambda: imagenet_features("vgg16")[:VGG16_RELU5_3])
+
+
+def imagenet_normalise(x):
+    """float [B, 3, H, W] in [0, 1] -> ImageNet-normalised (torchvision's mean / std)."""
+    import torch
+
+    mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
 def lpips_heads(net: str) -> list:
     """The LPIPS v0.1 linear heads of ``net``: 5 float32 tensors [1, C_k, 1, 1] (OIHW)."""
     import torch

@@ -40,7 +40,8 @@ def load_base(path_or_ckpt):
     if ck.get("arch") != BASE_ARCH:
         raise CheckpointError(f"{ck.get('path')}: architecture {ck.get('arch')!r}, expected {BASE_ARCH}")
     c = ck["config"]
-    base = BaseLayer(c["k"], c["c_latent"], c["n"], tuple(c["widths"]), c["hidden"], tuple(c["levels"]))
+    base = BaseLayer(c["k"], c["c_latent"], c["n"], tuple(c["widths"]), c["hidden"], tuple(c["levels"]),
+                     c.get("map_features", "colour"))  # files before v2 hold colour maps
     return load_with_tables(base, ck).eval()
 
 

@@ -15,7 +15,8 @@ Transmitted parts, in priority order (every byte the decoder reads; ``num_bits``
 
 * ``"header"``: version|quality (1 byte: 3 + 5 bits), H, W and the byte lengths of the four
   other parts (unsigned LEB128 varints);
-* ``"map"``: the unsupervised 16x16-block class map, raw DEFLATE (:mod:`.semantic_map`);
+* ``"map"``: the unsupervised 16x16-block class map (colour or VGG-16 k-means, as the base
+  layer was trained), raw DEFLATE (:mod:`.semantic_map`);
 * ``"base"``: rANS string of the base latent's kept channels (CompressAI entropy bottleneck);
 * ``"enh_z"``, ``"enh_y"``: rANS strings of the enhancement layer's hyper-latent and latent
   (empty for base-only points).
@@ -217,7 +218,7 @@ class GanC2FCodec(Codec):
         x = self._padded(image)
         hp, wp = x.shape[-2:]
         padded = (x[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-        labels = label_map(padded, m.centres, BLOCK)
+        labels = label_map(padded, m.centres, BLOCK, m.base.map_features)
         map_bytes = encode_map(labels)
         with torch.inference_mode():
             y = m.base.g_a(x)

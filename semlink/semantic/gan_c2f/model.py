@@ -76,10 +76,14 @@ class BaseLayer(CompressionModel):
         n: channels of the analysis transform.
         widths: generator channels at 1/16, 1/8, 1/4, 1/2, 1/1 resolution.
         levels: the numbers of latent channels a stream may carry (ascending, last = c_latent).
+        map_features: what the semantic map clusters, ``"colour"`` (v1) or ``"vgg16"``
+            (:mod:`.semantic_map`); sizes the ``centres`` buffer.
     """
 
     def __init__(self, k: int = 8, c_latent: int = 8, n: int = 96, widths=(128, 96, 64, 48, 32), hidden: int = 32,
-                 levels=(4, 8)) -> None:
+                 levels=(4, 8), map_features: str = "colour") -> None:
+        from .semantic_map import FEATURE_DIMS, check_features
+
         super().__init__()
         levels = tuple(int(v) for v in levels)
         if not levels or levels[-1] != c_latent or list(levels) != sorted(set(levels)) or levels[0] < 1:
@@ -88,12 +92,14 @@ class BaseLayer(CompressionModel):
         self.g_a = nn.Sequential(_conv(3, n), GDN(n), _conv(n, n), GDN(n), _conv(n, n), GDN(n), _conv(n, c_latent))
         self.entropy_bottleneck = EntropyBottleneck(c_latent)
         self.generator = SpadeGenerator(c_latent, k, self.widths, hidden)
-        #: the semantic map's k-means centres (float32 [k, 4]), fitted on the training corpus
-        self.register_buffer("centres", torch.zeros(k, 4))
+        #: the descriptor the semantic map clusters (:data:`.semantic_map.MAP_FEATURES`)
+        self.map_features = check_features(map_features)
+        #: the semantic map's k-means centres (float32 [k, D], D = 4 colour / 512 vgg16), fitted on the training corpus
+        self.register_buffer("centres", torch.zeros(k, FEATURE_DIMS[map_features]))
 
     def config(self) -> dict:
         return {"k": self.k, "c_latent": self.c_latent, "n": self.n, "widths": list(self.widths),
-                "hidden": self.hidden, "levels": list(self.levels)}
+                "hidden": self.hidden, "levels": list(self.levels), "map_features": self.map_features}
 
     def channel_mask(self, keep: torch.Tensor) -> torch.Tensor:
         """float [B, c_latent, 1, 1]: 1 for the first ``keep[b]`` channels of sample b."""

@@ -10,7 +10,9 @@ the option ``phase``:
 
 ``bpp`` is the entropy bottleneck's estimate for the channels kept (nested levels: ``keep`` is
 drawn per sample from the base levels). The semantic map of each crop comes from the model's
-k-means centres, which are fitted on the training images when the network is built.
+k-means centres, which are fitted on the training images when the network is built (option
+``map_features``: ``"colour"``, v1, or ``"vgg16"``, ImageNet VGG-16 relu5_3; see
+:mod:`.semantic_map`).
 
 ``gan-c2f-enh`` trains the enhancement layer (a MeanScaleHyperprior on the residual) behind a
 FROZEN base layer (option ``base``: an exported ``gan-c2f-base.pt``): ``lambda * 255^2 *
@@ -37,19 +39,9 @@ BASE_EXPORT = "gan-c2f-base.pt"
 ENH_EXPORT = "gan-c2f-enh.pt"
 
 BASE_OPTIONS = {"phase": "rd", "k": 8, "c_latent": 8, "n": 96, "widths": [128, 96, 64, 48, 32], "hidden": 32,
-                "levels": [4, 8], "block": 16, "w_mse": 1.0, "w_rate": 1.0, "w_perc": 1.0, "w_gan": 0.15, "w_fm": 1.0,
+                "levels": [4, 8], "block": 16, "map_features": "colour", "w_mse": 1.0, "w_rate": 1.0, "w_perc": 1.0, "w_gan": 0.15, "w_fm": 1.0,
                 "d_lr": 1e-4, "d_channels": 64}
 ENH_OPTIONS = {"base": None, "n": 64, "m": 128, "w_perc": 0.0}
-
-
-def crop_labels(x, centres: np.ndarray, block: int):
-    """int64 [B, H/block, W/block] semantic classes of float crops [B, 3, H, W] in [0, 1]."""
-    import torch
-
-    from .semantic_map import label_map
-
-    imgs = (x.detach().float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return torch.from_numpy(np.stack([label_map(im, centres, block) for im in imgs]).astype(np.int64))
 
 
 @register_task("gan-c2f-base")
@@ -86,23 +78,47 @@ class GanC2FBaseTask(TrainTask):
             raise ValueError(f"{self.name}: option block must be 16 (the base latent's resolution), got {o['block']}")
         if cfg.crop % 64:
             raise ValueError(f"--crop must be a multiple of 64, got {cfg.crop}")
+        from .semantic_map import check_features
+
+        try:
+            check_features(o["map_features"], o["block"])
+        except ValueError as exc:
+            raise ValueError(f"{self.name}: option {exc}") from None
 
     def build(self, cfg):
         import torch
 
         from semlink.nn.discriminator import MultiScaleDiscriminator
-        from semlink.train.data import load_training_images
 
         from .model import BaseLayer
-        from .semantic_map import fit_centres
 
         o = _options(cfg, BASE_OPTIONS, self.name)
-        base = BaseLayer(o["k"], o["c_latent"], o["n"], tuple(o["widths"]), o["hidden"], tuple(o["levels"]))
-        images = [im.data for im in load_training_images(cfg.data, cfg.vc2_scale)]
+        base = BaseLayer(o["k"], o["c_latent"], o["n"], tuple(o["widths"]), o["hidden"], tuple(o["levels"]), o["map_features"])
         with torch.no_grad():
-            base.centres.copy_(torch.from_numpy(fit_centres(images, o["k"], o["block"], seed=cfg.seed)))
+            base.centres.copy_(torch.from_numpy(self._centres(cfg, o)))
         disc = MultiScaleDiscriminator(o["k"], scales=2, ch=o["d_channels"])
         return train_modules(base=base, disc=disc)
+
+    @staticmethod
+    def _centres(cfg, o) -> np.ndarray:
+        """The map's centres fitted on the training data; kept in the run folder
+        (``map_centres.npz``, with the data, seed and map options they were fitted with) so that
+        a resumed run does not fit them again (minutes for VGG-16)."""
+        from semlink.train.data import load_training_images
+
+        from .semantic_map import fit_centres
+
+        path = Path(cfg.out).expanduser() / "map_centres.npz"
+        key = f"{cfg.data}|{cfg.vc2_scale}|{cfg.seed}|{o['k']}|{o['block']}|{o['map_features']}"
+        if path.is_file():
+            with np.load(path) as f:
+                if str(f["key"]) == key:
+                    return f["centres"]
+        images = [im.data for im in load_training_images(cfg.data, cfg.vc2_scale)]
+        c = fit_centres(images, o["k"], o["block"], seed=cfg.seed, features=o["map_features"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, centres=c, key=np.array(key))
+        return c
 
     def init_from(self, net, path: str) -> dict:
         """Weights of another gan-c2f-base run (directory, train_state.pt or gan-c2f-base.pt)."""
@@ -146,9 +162,9 @@ class GanC2FBaseTask(TrainTask):
     def _inputs(self, net, x, cfg, o, train: bool):
         import torch
 
-        from .semantic_map import one_hot
+        from .semantic_map import crop_labels, one_hot
 
-        labels = crop_labels(x, net.base.centres.cpu().numpy(), o["block"])
+        labels = crop_labels(x, net.base.centres.cpu().numpy(), o["block"], net.base.map_features)
         seg = one_hot(labels, o["k"]).to(x.device)
         levels = torch.tensor(o["levels"])
         if train:
@@ -315,9 +331,9 @@ class GanC2FEnhTask(TrainTask):
         import torch
 
         base = self._frozen_base(cfg)
-        from .semantic_map import one_hot
+        from .semantic_map import crop_labels, one_hot
 
-        labels = crop_labels(x, base.centres.cpu().numpy(), 16)
+        labels = crop_labels(x, base.centres.cpu().numpy(), 16, base.map_features)
         seg = one_hot(labels, base.k).to(x.device)
         levels = torch.tensor(base.levels)
         keep = levels[torch.randint(len(levels), (x.shape[0],))] if train else torch.full((x.shape[0],), int(levels[-1]))

@@ -35,20 +35,6 @@ J_MAX = 8
 PROJECTORS = ("imagenet", "seb")
 #: shorter side [pixels] of the image the ImageNet projector sees (ImageNet's training scale)
 PROJECTOR_SIDE = 224
-#: torchvision vgg16().features up to relu5_3 (the last max-pool left out)
-VGG16_RELU5_3 = 30
-
-
-def _vgg16_trunk():
-    """ImageNet VGG-16 features up to relu5_3, frozen, float32 CPU (loaded once per process)."""
-    from semlink.models import MODELS
-
-    def load():
-        from semlink.nn.imagenet import imagenet_features
-
-        return imagenet_features("vgg16")[:VGG16_RELU5_3]
-
-    return MODELS.get(("imagenet-vgg16", "relu5_3"), load)
 
 
 @torch.inference_mode()
@@ -60,18 +46,16 @@ def imagenet_projections(images: list[torch.Tensor]) -> np.ndarray:
     ``images``: float [1, 3, H, W] tensors in [0, 1] (any size)."""
     import torch.nn.functional as F
 
-    from semlink.nn.imagenet import IMAGENET_MEAN, IMAGENET_STD
+    from semlink.nn.imagenet import imagenet_normalise, vgg16_relu5_3
 
-    trunk = _vgg16_trunk()
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    trunk = vgg16_relu5_3()
     out = []
     for x in images:
         h, w = x.shape[-2:]
         scale = PROJECTOR_SIDE / min(h, w)
         size = (max(32, round(h * scale)), max(32, round(w * scale)))
         x = F.interpolate(x.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
-        f = trunk((x.clamp(0, 1) - mean) / std).mean(dim=(2, 3))[0]
+        f = trunk(imagenet_normalise(x.clamp(0, 1))).mean(dim=(2, 3))[0]
         out.append((f / f.norm().clamp_min(1e-8)).numpy())
     return np.stack(out).astype(np.float32)
 
