@@ -6,8 +6,8 @@
 >>> rows = evaluate("seb", "mixed", [{"quality": q} for q in (1, 3)])   # a set codec codes sets
 
 Rows carry the column names of a sweep row (:mod:`semlink.results.schema`, table "eval"):
-``psnr`` [dB], ``ms_ssim``, the perceptual distance named after its metric (``lpips`` or
-``st_lpips``) with ``perceptual_metric``; ``bits`` (every transmitted bit; for a set codec the
+``psnr`` [dB], ``ms_ssim``, each perceptual distance named after its metric (``lpips``,
+``lpips_vgg``, ``st_lpips``, ``dists``) with ``perceptual_metric`` (the first one asked for); ``bits`` (every transmitted bit; for a set codec the
 image's own parts plus an equal share of the set's shared parts, as in a sweep), ``bpp``,
 ``bcr``, ``bits_by_part``; ``decoded_ok`` and ``reason``; ``encode_s``/``decode_s`` per item. A
 video's PSNR and MS-SSIM are the means over its frames (as in a sweep). Quality metrics that
@@ -55,9 +55,9 @@ def evaluate(
         rates: rate points, each a dict of ``encode`` keyword arguments (``{"bpp": 0.3}``) or a
             ``(key, value)`` pair; one dict alone; None: the codec's default rate.
         metrics: any of "psnr", "ms_ssim", "perceptual".
-        perceptual: the perceptual metric ("auto", "lpips", "st_lpips" or a
-            :class:`~semlink.simulator.metrics.PerceptualMetric`); default "auto" when
-            "perceptual" is in ``metrics``.
+        perceptual: the perceptual metric(s): a name ("auto", "lpips", "lpips_vgg",
+            "st_lpips", "dists"), a comma-separated list of names, a built metric, or a list of
+            those; each adds its column; default "auto" when "perceptual" is in ``metrics``.
         set_size: a set codec (``codes_sets``) codes consecutive sets of this many items
             (``encode_set``); None: the whole dataset is one set. Other codecs code item by item.
         decode: False: encode only (rate columns; no quality metrics, ``decoded_ok`` None).
@@ -83,12 +83,7 @@ def evaluate(
     bad = [m for m in metrics if m not in METRICS]
     if bad:
         raise ConfigError(f"unknown metric(s) {', '.join(bad)}", allowed=METRICS)
-    pm = None
-    if "perceptual" in metrics:
-        from semlink.simulator.metrics import perceptual_metric
-
-        pm = perceptual if perceptual is not None and not isinstance(perceptual, str) else \
-            perceptual_metric(perceptual or "auto")
+    pm = perceptual_metrics(perceptual) if "perceptual" in metrics else []
     if codec.codes_sets:
         n = set_size or len(items)
         units = [(f"set{i // n:03d}", items[i : i + n]) for i in range(0, len(items), n)]
@@ -210,13 +205,28 @@ def _quality(x: np.ndarray, y: np.ndarray, metrics: tuple[str, ...], pm) -> dict
 
     out: dict[str, Any] = {}
     for m in metrics:
-        metric = pm if m == "perceptual" else build_metric(m)  # learned metrics come in built (pm)
-        if metric is None:
-            continue
-        try:
-            out[metric.name] = metric(x, y)
-        except ValueError:
-            out[metric.name] = math.nan
+        for metric in (pm if m == "perceptual" else [build_metric(m)]):  # learned metrics come in built (pm)
+            try:
+                out[metric.name] = metric(x, y)
+            except ValueError:
+                out[metric.name] = math.nan
     if "perceptual" in metrics:
-        out["perceptual_metric"] = pm.name if pm is not None else ""
+        out["perceptual_metric"] = pm[0].name if pm else ""
+    return out
+
+
+def perceptual_metrics(spec) -> list:
+    """Built perceptual metrics from ``evaluate``'s ``perceptual`` argument (None: ["auto"]),
+    duplicates dropped, in the order given."""
+    from semlink.simulator.metrics import perceptual_metric
+
+    items = [spec] if spec is None or not isinstance(spec, (list, tuple)) else list(spec)
+    out, seen = [], set()
+    for it in items:
+        names = [n.strip() for n in (it or "auto").split(",") if n.strip()] if it is None or isinstance(it, str) else [it]
+        for n in names:
+            m = perceptual_metric(n) if isinstance(n, str) else n
+            if m.name not in seen:
+                seen.add(m.name)
+                out.append(m)
     return out

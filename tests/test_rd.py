@@ -93,6 +93,34 @@ def test_rd_cli_perceptual_column_bd_and_plot(tmp_path):
     assert "perceptual" in open(out / "rd_mean.csv").readline()
 
 
+def test_rd_cli_scores_several_perceptual_metrics(tmp_path):
+    """--perceptual lpips,dists: a column per metric (the first is also 'perceptual'), a BD-rate
+    and a plot each; an unknown name is a clear error."""
+    from semlink.cli import main
+    from semlink.simulator.metrics import perceptual_metric
+
+    out = tmp_path / "rdm"
+    assert main(["rd", "--dataset", "photos", "--size", "96", "--max-items", "1", "--no-progress", "--out", str(out),
+                 "--codecs", "jpeg2000=bpp:0.2:0.4:0.8:1.2,webp=bpp:0.2:0.4:0.8:1.2", "--anchor", "jpeg2000",
+                 "--perceptual", "lpips,dists"]) == 0
+    rows = list(csv.DictReader(open(out / "rd.csv")))
+    assert {r["perceptual_metric"] for r in rows} == {"lpips"}
+    assert all(r["perceptual"] == r["lpips"] and float(r["dists"]) > 0 for r in rows)
+    from semlink.codecs import get_codec
+    from semlink.data import get_dataset
+
+    x = get_dataset("photos", size=96, max_items=1).items[0].data
+    r0 = next(r for r in rows if r["codec"] == "webp" and float(r["value"]) == 0.4)
+    y = get_codec("webp").decode(get_codec("webp").encode(x, bpp=0.4)).image
+    assert float(r0["dists"]) == pytest.approx(perceptual_metric("dists")(x, y), abs=1e-5)
+    bd = list(csv.DictReader(open(out / "bd_rate.csv")))
+    assert {b["metric"] for b in bd} == {"psnr_db", "ms_ssim_db", "perceptual", "dists"}
+    assert (out / "rd_dists.png").stat().st_size > 0
+    assert {"lpips", "dists"} <= set(open(out / "rd_mean.csv").readline().strip().split(","))
+    with pytest.raises(SystemExit):
+        main(["rd", "--out", str(out), "--perceptual", "lpips,psnr"])
+
+
 def test_monotone_envelope_drops_repeated_and_dominated_points():
     from semlink.rd.bd import monotone_envelope
 

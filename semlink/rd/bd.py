@@ -7,7 +7,8 @@ learned-compression literature reports Kodak results) and, for reference, per it
 averaged. Interpolation: piecewise cubic Hermite (``"pchip"``, JVET's current practice) by
 default; ``"cubic"`` is Bjontegaard's original polynomial fit. MS-SSIM is compared in dB,
 ``-10 log10(1 - MS-SSIM)``; a perceptual distance d (lower = better) as the quality ``-d``
-(metric name ``"perceptual"``). Each curve is reduced to its monotone envelope first
+(metric ``"perceptual"``, rd's first perceptual metric, or a metric's own column: ``"lpips"``,
+``"lpips_vgg"``, ``"st_lpips"``, ``"dists"``). Each curve is reduced to its monotone envelope first
 (:func:`monotone_envelope`: repeated points of a rate control that bottomed out and points
 that more bits do not improve are dropped); a curve needs 4 points left.
 """
@@ -19,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from semlink.results.schema import ms_ssim_db
+from semlink.results.schema import PERCEPTUAL, ms_ssim_db
 
 from .curves import as_array
 
@@ -31,9 +32,9 @@ def _quality(rows: list[dict], codec: str, metric: str) -> np.ndarray:
         return as_array(rows, codec, "psnr_db")
     if metric == "ms_ssim_db":
         return ms_ssim_db(as_array(rows, codec, "ms_ssim"))
-    if metric == "perceptual":
-        return -as_array(rows, codec, "perceptual")
-    raise ValueError(f"metric must be 'psnr_db', 'ms_ssim_db' or 'perceptual', got {metric!r}")
+    if metric == "perceptual" or metric in PERCEPTUAL:
+        return -as_array(rows, codec, metric)
+    raise ValueError(f"metric must be 'psnr_db', 'ms_ssim_db', 'perceptual' or one of {PERCEPTUAL}, got {metric!r}")
 
 
 def mean_curve(rows: list[dict], codec: str, metric: str = "psnr_db") -> tuple[np.ndarray, np.ndarray]:

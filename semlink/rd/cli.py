@@ -30,6 +30,18 @@ from pathlib import Path
 from semlink.errors import ConfigError
 
 
+def _parse_perceptual(text: str) -> str:
+    """``--perceptual``: comma-separated metric names, checked ("auto" = st_lpips)."""
+    from semlink.results.schema import PERCEPTUAL
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in ("auto", *PERCEPTUAL)]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown perceptual metric(s) {', '.join(bad) or repr(text)}; "
+                                         f"choose from auto, {', '.join(PERCEPTUAL)}")
+    return ",".join("st_lpips" if n == "auto" else n for n in names)
+
+
 def _parse_codecs(text: str) -> dict[str, object]:
     out: dict[str, object] = {}
     for part in [p.strip() for p in text.split(",") if p.strip()]:
@@ -66,9 +78,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--method", default="pchip", choices=("pchip", "akima", "cubic"), help="BD interpolation")
     p.add_argument("--size", type=int, default=None, help="resize: shorter side in pixels")
     p.add_argument("--max-items", type=int, default=None, help="only the first N items")
-    p.add_argument("--perceptual", default=None, choices=("auto", "lpips", "st_lpips"),
-                   help="also score a perceptual distance (auto: LPIPS if its weights are installed, else ST-LPIPS), "
-                        "with its BD-rate and plot")
+    p.add_argument("--perceptual", default=None, type=_parse_perceptual,
+                   help="also score perceptual distances, comma-separated: lpips (AlexNet), lpips_vgg, st_lpips, dists "
+                        "(auto = st_lpips), each with its BD-rate and plot; the first is rd.csv's 'perceptual' column")
     p.add_argument("--set-size", type=int, default=None,
                    help="set codecs (e.g. seb) code sets of N images jointly (default: the whole dataset is one set)")
     p.add_argument("--out", required=True, help="output directory")
@@ -81,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from .bd import bd_rate_table, mean_curve
     from .curves import rd_points
     from semlink.results import frame, ms_ssim_from_db
+    from semlink.results.schema import PERCEPTUAL, label
     from semlink.results import plots as P
     from semlink.tables import write_csv
 
@@ -93,31 +106,34 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rows = rd_points(args.dataset, codecs, size=args.size, max_items=args.max_items, progress=not args.no_progress,
                      perceptual=getattr(args, "perceptual", None), set_size=getattr(args, "set_size", None))
-    scored = bool(rows) and "perceptual" in rows[0]
+    perc = [m for m in PERCEPTUAL if rows and m in rows[0]]
+    perc.sort(key=lambda m: m != rows[0].get("perceptual_metric"))  # the first asked for first
     write_csv(out / "rd.csv", rows, float_format=".6g")
     mean_rows = []
     for c in codecs:
         r, q = mean_curve(rows, c, "psnr_db")
         _, m = mean_curve(rows, c, "ms_ssim_db")
-        p_ = -mean_curve(rows, c, "perceptual")[1] if scored else None
+        dist = {p_: -mean_curve(rows, c, p_)[1] for p_ in perc}
         for i in range(len(r)):
             mean_rows.append({"codec": c, "bpp": r[i], "psnr_db": q[i], "ms_ssim_db": m[i],
-                              "ms_ssim": float(ms_ssim_from_db(m[i])), **({"perceptual": p_[i]} if scored else {})})
+                              "ms_ssim": float(ms_ssim_from_db(m[i])),
+                              **({"perceptual": dist[perc[0]][i]} if perc else {}), **{p_: d[i] for p_, d in dist.items()}})
     write_csv(out / "rd_mean.csv", mean_rows, float_format=".6g")
-    metrics = ["psnr_db", "ms_ssim_db"] + (["perceptual"] if scored else [])
+    metrics = ["psnr_db", "ms_ssim_db"] + (["perceptual", *perc[1:]] if perc else [])  # the first: "perceptual"
     bd = [b for anchor in anchors for m in metrics for b in bd_rate_table(rows, anchor, m, args.method)]
     write_csv(out / "bd_rate.csv", bd, float_format=".6g")
     df = frame(rows)
     title = f"{args.dataset}: {len(set(r['item'] for r in rows))} images"
     panels = [("psnr_db", "rd_psnr", "PSNR [dB]"), ("ms_ssim", "rd_msssim", "MS-SSIM")]
-    if scored:
-        panels.append(("perceptual", "rd_perceptual", f"{rows[0]['perceptual_metric']} distance (lower = better)"))
-    for y, name, label in panels:
-        P.save(P.plot_rd(df, y, ylabel=label, title=title), out / name, dpi=150)
+    if perc:  # rd_perceptual: the first metric (the name earlier results used), then one per metric
+        panels.append(("perceptual", "rd_perceptual", f"{perc[0]} distance (lower = better)"))
+        panels += [(p_, f"rd_{p_}", label(p_)) for p_ in perc[1:]]
+    for y, name, ylabel in panels:
+        P.save(P.plot_rd(df, y, ylabel=ylabel, title=title), out / name, dpi=150)
     print(f"{'codec':15s} {'anchor':15s} {'metric':10s} BD-rate (mean curve / per-item mean, overlap)")
     for b in bd:
         f = lambda v: "n/a" if not math.isfinite(v) else f"{v:+.1f} %"  # noqa: E731
         print(f"{b['codec']:15s} {b['anchor']:15s} {b['metric']:10s} {f(b['bd_rate_mean_curve_pct']):>9s} / "
               f"{f(b['bd_rate_per_item_mean_pct']):>9s}  ({b['overlap']:.2f})")
-    print(f"wrote {out}/rd.csv, rd_mean.csv, bd_rate.csv, rd_psnr.png/.pdf, rd_msssim.png/.pdf")
+    print(f"wrote {out}/rd.csv, rd_mean.csv, bd_rate.csv and the plots ({', '.join(n for _, n, _ in panels)})")
     return 0

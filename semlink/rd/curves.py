@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from semlink.errors import ConfigError
+from semlink.results.schema import PERCEPTUAL
 
 #: Default bpp targets for codecs with rate control (span of the seed papers' comparisons).
 RATE_GRID_BPP = (0.08, 0.12, 0.16, 0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 1.25, 1.6)
@@ -58,14 +59,16 @@ def rd_points(
         size, max_items: as in :func:`semlink.data.get_dataset`.
         dataset_options: further options of the dataset's builder (e.g. ``{"path": DIR}`` for
             ``folder``), merged over those parsed from ``dataset``.
-        perceptual: also score a learned perceptual distance (lower = better): "auto" (LPIPS
-            where its weights are installed, else ST-LPIPS), "lpips" or "st_lpips"; None: not.
-            Adds the columns ``perceptual`` and ``perceptual_metric`` (which one it was).
+        perceptual: also score learned perceptual distances (lower = better): a name or a
+            comma-separated list of "lpips", "lpips_vgg", "st_lpips", "dists" ("auto" =
+            ST-LPIPS); None: not. Adds a column per metric (named after it) and the columns
+            ``perceptual`` / ``perceptual_metric``: the first metric's distance and name.
         set_size: images per set for set codecs (None: the whole dataset is one set).
     Returns:
         rows (dicts), items in dataset order, then codecs and rate points in the given order:
         dataset, item, height, width, codec, tool, param, value, quality (the codec's rate-point
-        id where it reports one), bits, bpp, psnr_db, ms_ssim, [perceptual, perceptual_metric,]
+        id where it reports one), bits, bpp, psnr_db, ms_ssim, [perceptual, perceptual_metric,
+        one column per perceptual metric,]
         decoded_ok, encode_s, decode_s; set codecs add set and shared_bits (bits include the
         image's share of the set's shared bits).
     """
@@ -102,8 +105,9 @@ def _rd_row(dataset: str, name: str, r: dict, is_set: bool) -> dict:
            "tool": r["tool"], "param": r["param"], "value": r["value"], "quality": r["quality"],
            "bits": r["bits"] if is_set else int(r["bits"]), "bpp": r["bpp"], "psnr_db": r["psnr"],
            "ms_ssim": r["ms_ssim"]}
-    if "perceptual_metric" in r:
+    if r.get("perceptual_metric"):
         row.update(perceptual=r[r["perceptual_metric"]], perceptual_metric=r["perceptual_metric"])
+        row.update({m: r[m] for m in PERCEPTUAL if m in r})
     if is_set:
         row.update(set=r["set"], shared_bits=r["shared_bits"])
     row.update(decoded_ok=r["decoded_ok"], encode_s=r["encode_s"], decode_s=r["decode_s"])

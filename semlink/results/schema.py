@@ -105,8 +105,10 @@ COLUMNS: tuple[Column, ...] = (
     _c("psnr", "float64", "dB", "quality", SE, "", "RGB PSNR, peak 255 (clips: mean over frames); inf when identical"),
     _c("psnr_db", "float64", "dB", "quality", (R,), "", "RGB PSNR, peak 255; inf when identical (rd's name of psnr)"),
     _c("ms_ssim", "float64", "", "quality", ALL, "", "MS-SSIM 0..1 (clips: mean over frames)"),
-    _c("lpips", "float64", "distance", "quality", SE, "perceptual metric", "LPIPS (AlexNet); lower is better"),
-    _c("st_lpips", "float64", "distance", "quality", SE, "perceptual metric", "ST-LPIPS (VGG); lower is better"),
+    _c("lpips", "float64", "distance", "quality", ALL, "perceptual metric", "LPIPS (AlexNet); lower is better"),
+    _c("lpips_vgg", "float64", "distance", "quality", ALL, "perceptual metric", "LPIPS (VGG-16); lower is better"),
+    _c("st_lpips", "float64", "distance", "quality", ALL, "perceptual metric", "ST-LPIPS (VGG); lower is better"),
+    _c("dists", "float64", "distance", "quality", ALL, "perceptual metric", "DISTS (VGG-16); lower is better"),
     _c("perceptual", "float64", "distance", "quality", (R,), "--perceptual", "rd's name of the perceptual distance"),
     _c("perceptual_metric", "string", "", "quality", ALL, "", "which perceptual metric ('' = none)"),
     _c("perceptual_precision", "string", "", "quality", SE),
@@ -161,14 +163,15 @@ BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 #: Columns whose CSV cells hold JSON.
 JSON_COLUMNS = tuple(c.name for c in COLUMNS if c.dtype == "json")
 #: Names of the perceptual-distance columns of a sweep row (named after the metric).
-PERCEPTUAL = ("lpips", "st_lpips")
+PERCEPTUAL = ("lpips", "lpips_vgg", "st_lpips", "dists")
 #: Metrics for which lower is better.
-LOWER_IS_BETTER = {"lpips", "st_lpips", "perceptual", "ber", "bler", "raw_ber"}
+LOWER_IS_BETTER = {*PERCEPTUAL, "perceptual", "ber", "bler", "raw_ber"}
 
 #: Axis labels of the metrics.
 LABELS = {
     "psnr": "PSNR [dB]", "psnr_db": "PSNR [dB]", "ms_ssim": "MS-SSIM", "ms_ssim_db": "MS-SSIM [dB]",
     "lpips": "LPIPS (AlexNet) - lower is better", "st_lpips": "ST-LPIPS (VGG, shift-tolerant) - lower is better",
+    "lpips_vgg": "LPIPS (VGG-16) - lower is better", "dists": "DISTS (VGG-16) - lower is better",
     "ber": "post-FEC BER", "bler": "BLER", "raw_ber": "raw (pre-FEC) BER", "bpp": "rate [bpp]",
     "snr_db": "SNR = Es/N0 per resource element [dB]",
 }
