@@ -133,17 +133,16 @@ def rows(points: Iterable[BerPoint], config: LinkConfig) -> list[dict]:
     return out
 
 
-def plot_ber(table: list[dict], config: LinkConfig, path: Path) -> None:
-    """Log-scale BER/BLER (and raw BER) vs SNR, with the closed-form uncoded curve where one exists."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_ber(table: list[dict], config: LinkConfig, ax=None):
+    """Log-scale BER/BLER (and raw BER) vs SNR [dB] of the rows of :func:`rows`, with the
+    closed-form uncoded curve where one exists, drawn into ``ax`` (None: a new figure, outside
+    pyplot). Returns the Axes."""
     from semlink.phy import theory
+    from semlink.results.plots import new_figure
 
+    if ax is None:
+        ax = new_figure(figsize=(6.4, 4.6)).subplots()
     snr = np.array([r["snr_db"] for r in table], dtype=float)
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
     for key, style, label in (("ber", "o-", "BER (post-FEC)"), ("bler", "s-", "BLER"), ("raw_ber", "^--", "raw BER (pre-FEC)")):
         y = np.array([r[key] for r in table], dtype=float)
         y = np.where(y > 0, y, np.nan)
@@ -161,10 +160,16 @@ def plot_ber(table: list[dict], config: LinkConfig, path: Path) -> None:
     ax.set_ylabel("error rate")
     ax.set_ylim(bottom=1e-6)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     ax.set_title(f"{config.channel} ({config.domain}-domain), {config.modulation}, {config.code}\n"
                  f"estimator {config.estimator}, equalizer {config.equalizer}", fontsize=9)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return ax
+
+
+def save_ber_plot(table: list[dict], config: LinkConfig, path: Path) -> Path:
+    """:func:`plot_ber` written to the PNG ``path`` (folders created). Returns the path."""
+    from semlink.results.plots import save
+
+    ax = plot_ber(table, config)
+    ax.figure.tight_layout()
+    return save(ax.figure, Path(path).with_suffix(""), formats=("png",), dpi=120)[0]

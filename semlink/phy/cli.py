@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from semlink.phy.ber import COLUMNS, parse_snr_list, plot_ber, rows, run_ber_sweep
+    from semlink.phy.ber import COLUMNS, parse_snr_list, rows, run_ber_sweep, save_ber_plot
     from semlink.phy.config import LinkConfig
     from semlink.tables import write_csv
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     table = rows(points, cfg)
     write_csv(args.out, table, COLUMNS)
     png = args.out.with_suffix(".png")
-    plot_ber(table, cfg, png)
+    save_ber_plot(table, cfg, png)
     print(f"{'SNR dB':>7} {'BER':>10} {'BLER':>10} {'raw BER':>10} {'bits':>10}")
     for r in table:
         print(f"{r['snr_db']:7.2f} {r['ber']:10.3e} {r['bler']:10.3e} {r['raw_ber']:10.3e} {r['bits']:10d}")

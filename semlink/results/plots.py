@@ -174,12 +174,47 @@ def plot_vs(df: pd.DataFrame, y: str, *, x: str = "snr_db", hue: Hue = None, row
         if head:
             a.set_title(head, fontsize=9)
     if legend:
-        axes[0][0].legend(fontsize=8)
+        place_legend(axes[0][0], own=ax is None)
     if title is not None:
-        (fig.suptitle(title, fontsize=9) if row or col else axes[0][0].set_title(title, fontsize=8))
+        if row or col:
+            fig.suptitle(wrap_title(title, fig.get_figwidth(), 9), fontsize=9)
+        else:
+            axes[0][0].set_title(wrap_title(title, fig.get_figwidth(), 8), fontsize=8)
     if ax is None:
         fig.tight_layout()
     return fig
+
+
+#: a legend with more entries than this goes below the axes (it would cover the curves)
+LEGEND_INSIDE_MAX = 4
+
+
+def place_legend(a, own: bool, fontsize: float = 7.5) -> None:
+    """The legend of Axes ``a``: inside (``loc="best"``) up to :data:`LEGEND_INSIDE_MAX`
+    entries, else below the axes in up to two columns; ``own``: the figure is ours, so it grows
+    by the legend's height instead of shrinking the plot."""
+    handles, labels = a.get_legend_handles_labels()
+    if not handles:
+        return
+    if len(handles) <= LEGEND_INSIDE_MAX:
+        a.legend(fontsize=fontsize)
+        return
+    longest = max(len(t) for t in labels)
+    fig = a.figure
+    ncol = 2 if longest * fontsize * 0.55 / 72 < fig.get_figwidth() / 2 - 0.3 else 1
+    rows = -(-len(handles) // ncol)
+    a.legend(fontsize=fontsize, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
+    if own:
+        w, h = fig.get_size_inches()
+        fig.set_size_inches(w, h + rows * fontsize * 1.45 / 72 + 0.2)
+
+
+def wrap_title(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` with each line wrapped to fit a figure ``width_in`` inches wide at ``fontsize`` pt."""
+    import textwrap
+
+    chars = max(20, int(width_in * 72 / (fontsize * 0.56)))
+    return "\n".join(textwrap.fill(line, chars, break_on_hyphens=False) for line in text.split("\n"))
 
 
 def _draw_series(a, df, x, y, hue, *, ci, log, level, inf, marker, ms, styles, order):
@@ -223,7 +258,8 @@ def plot_metric(df: pd.DataFrame, metric: str, *, ax=None, row: str | None = Non
     if own and row is None and col is None:
         fig = new_figure(figsize=(6.6, 4.6))
         ax = fig.subplots()
-    fig = plot_vs(df, metric, hue=hue, ax=ax, row=row, col=col, title=sweep_title(df))
+    fig = plot_vs(df, metric, hue=hue, ax=ax, row=row, col=col, title=sweep_title(df), legend=False)
+    place_legend(fig.axes[0], own=own)
     if own:
         fig.tight_layout()
     return fig
