@@ -204,9 +204,10 @@ def place_legend(a, own: bool, fontsize: float = 7.5) -> None:
     ncol = 2 if longest * fontsize * 0.55 / 72 < fig.get_figwidth() / 2 - 0.3 else 1
     rows = -(-len(handles) // ncol)
     a.legend(fontsize=fontsize, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
-    if own:
+    if own:  # taller by the legend's rows, wider if its longest label needs it
         w, h = fig.get_size_inches()
-        fig.set_size_inches(w, h + rows * fontsize * 1.45 / 72 + 0.2)
+        need = ncol * (longest * fontsize * 0.55 / 72 + 0.5) + 0.4
+        fig.set_size_inches(max(w, need), h + rows * fontsize * 1.45 / 72 + 0.2)
 
 
 def wrap_title(text: str, width_in: float, fontsize: float) -> str:
@@ -225,7 +226,7 @@ def _draw_series(a, df, x, y, hue, *, ci, log, level, inf, marker, ms, styles, o
     names = list(order) if order is not None else sorted(s["_series"].unique())
     names = [n for n in names if n in set(s["_series"])]
     positive = False
-    for name in names:
+    for i, name in enumerate(names):
         g = s[s["_series"] == name].sort_values(x)
         xs, m = g[x].to_numpy(float), g["mean"].to_numpy(float)
         half = g["half_width"].to_numpy(float)
@@ -234,7 +235,8 @@ def _draw_series(a, df, x, y, hue, *, ci, log, level, inf, marker, ms, styles, o
         if log:
             m = np.where(m > 0, m, np.nan)
             positive |= bool(np.any(m > 0))
-        line, = a.plot(xs, m, marker, ms=ms, label=name, **styles.get(name, {}))
+        style = styles.get(name) or ({"linestyle": ("-", "--", ":")[(i // 10) % 3]} if len(names) > 10 else {})
+        line, = a.plot(xs, m, marker, ms=ms, label=name, **style)  # past 10 series the colours repeat: dashes
         if ci:
             lo = m - half
             if log:
