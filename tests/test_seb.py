@@ -121,11 +121,41 @@ def test_gradient_reaches_the_seb_generator():
     out = m(x, level=2)
     assert out["k"] == num_sebs(16) and out["reference"].shape == x.shape
     assert out["usage"] == pytest.approx(usage_bits(16, out["k"]))
-    loss = LAMBDAS[2] * (out["x_hat"] - x).pow(2).mean() + out["seb"] / x[:, 0].numel() + out["reg"]
+    loss = LAMBDAS[2] * (out["x_hat"] - x).pow(2).mean() + out["seb"] / x[:, 0].numel() + out["reg_sum"] / x[:, 0].numel()
     loss.backward()
     g = [p.grad for p in m.seb_gen.parameters()]
     assert all(t is not None for t in g) and sum(float(t.abs().sum()) for t in g) > 0
     assert all(p.grad is not None for p in m.ref_gen.parameters())
+
+
+def test_eq9_is_a_sum_over_the_sets_features_per_pixel():
+    """reg_sum = sum_i ||F_i - sg(S_i)||^2 over every element of F (eq. 9); per pixel of the set it
+    is c' * 4 / 1024 of the v1 mean (32x32 patches, F_i of c' x 2 x 2); its gradient moves F only."""
+    from semlink.semantic.seb.model import divide, seb_clusters
+
+    torch.manual_seed(1)
+    m = SebModel(8, 4, inter=TINY_INTER).train()
+    x = torch.rand(4, 3, 64, 64)
+    out = m(x, level=2, seed=3)
+    lv = torch.tensor([2])
+    f = m.features(x, lv).float()
+    assert out["reg_elements"] == f.numel() == 16 * 4 * 2 * 2
+    centres, usage = seb_clusters(f.detach().flatten(1).numpy(), num_sebs(f.shape[0]), 3)
+    s = torch.from_numpy(centres).reshape(-1, *f.shape[1:])
+    assert float(out["reg_sum"].detach()) == pytest.approx(float((f - s[torch.from_numpy(usage)]).pow(2).sum().detach()), rel=1e-5)
+    per_pixel, mean = out["reg_sum"] / x[:, 0].numel(), out["reg_sum"] / out["reg_elements"]
+    assert float((per_pixel / mean).detach()) == pytest.approx(4 * 4 / 1024)  # c' = 4 here
+    assert divide(x).shape[0] == 16
+    out["reg_sum"].backward()
+    assert all(p.grad is not None for p in m.seb_gen.parameters())
+    assert all(p.grad is None for p in m.ref_gen.parameters())  # sg(S): the reference side gets nothing
+
+
+def test_reg_option_is_validated(tmp_path):
+    from semlink.train.loop import TrainConfig, train
+
+    with pytest.raises(ValueError, match="option reg"):
+        train(TrainConfig(lmbda=0.001, steps=1, out=str(tmp_path / "a"), model="seb", options={"reg": "max"}, progress=False))
 
 
 # ----------------------------------------------------------------------------- set splitting (eq. 1)

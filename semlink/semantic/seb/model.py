@@ -177,8 +177,9 @@ class SebModel(nn.Module):
         """Training forward of one image set (subset) ``x`` [n, 3, H, W] at rate level ``level``.
 
         Returns a dict: ``x_hat``, ``reference``, ``prediction``, ``warped``; bits ``seb`` (R(S),
-        scalar), ``usage`` (R(A), float), ``motion`` [n], ``residual`` [n]; ``reg`` (eq. 9, mean
-        squared distance of F to its stopped Seb); ``k``.
+        scalar), ``usage`` (R(A), float), ``motion`` [n], ``residual`` [n]; ``reg_sum`` (eq. 9:
+        the sum over the set's features F_i of ||F_i - sg(S_i)||^2, S_i the Seb of F_i),
+        ``reg_elements`` (how many elements that sum runs over); ``k``.
         """
         n, _, h, w = x.shape
         lv = torch.tensor([int(level)], device=x.device)
@@ -195,7 +196,7 @@ class SebModel(nn.Module):
         s_hat = copy_gradient(torch.round(s - med) + med, f, usage_t, mean=False)
         reference = self.reference_from_sebs(s_hat, usage_t, n, h, w, lv)
         out = self.inter(reference, x, lv.expand(n))
-        reg = (f - s[usage_t].detach()).pow(2).mean()
+        reg_sum = (f - s[usage_t].detach()).pow(2).sum()
         return {**out, "reference": reference, "seb": bits_of(s_lik[None].flatten(1)).sum(),
                 "usage": usage_bits(f.shape[0], k), "motion": out["bits_motion"], "residual": out["bits_residual"],
-                "reg": reg, "k": k}
+                "reg_sum": reg_sum, "reg_elements": f.numel(), "k": k}

@@ -15,7 +15,15 @@ scale; we add 64 and 128, see :data:`~.model.LAMBDAS`). One network serves every
 gain units; the level is drawn per step. Entropy-model densities and gains learn ``entropy_lr_scale``
 times faster than the transforms (ours: the run is short), and the residual coder's transforms may
 start from a hyperprior checkpoint (``residual_init``, e.g. the v2 ``hyperprior-q3`` the shipped model started from). The gradient reaches the Seb generator through the clustering by
-copying (Sec. III-B, :func:`~.model.copy_gradient`); L_Reg is eq. 9 as a mean over elements.
+copying (Sec. III-B, :func:`~.model.copy_gradient`). L_Reg is eq. 9, option ``reg``:
+
+* ``"sum"`` (default, the paper): the sum over the set's features of ||F_i - sg(S_i)||^2,
+  divided by the set's pixels like every rate of eq. 5 here (the paper's eq. 5 sums bits over
+  the set, eq. 9 sums over the set: one common normalisation keeps their ratio). With 32x32
+  patches and F_i of c' x 2 x 2 elements this is ``c' * 4 / 1024`` times the mean over
+  elements (1/8 for c' = 32);
+* ``"mean"`` (v1, the shipped model): the mean over elements, 8x the weight of ``"sum"`` at
+  c' = 32.
 The pair-codec term uses pairs of crops of the same subset (reference = the even crop, target =
 the odd one); at test time its reference is a hyperprior-decoded image of the set.
 
@@ -35,7 +43,7 @@ from .checkpoint import export_seb
 from .model import LAMBDAS
 
 EXPORT = "seb.pt"
-OPTIONS = {"n": 64, "c": 32, "inter_n": 64, "m_motion": 64, "m_residual": 128, "residual_init": None, "entropy_lr_scale": 5.0, "respread_init": False, "set_size": 16, "scale": [0.3, 0.8], "beta": 1.0, "w_dvc": 0.5, "pairs": 4,
+OPTIONS = {"n": 64, "c": 32, "inter_n": 64, "m_motion": 64, "m_residual": 128, "residual_init": None, "entropy_lr_scale": 5.0, "respread_init": False, "set_size": 16, "scale": [0.3, 0.8], "beta": 1.0, "reg": "sum", "w_dvc": 0.5, "pairs": 4,
            "w_warp": 0.1, "w_ref": 0.1, "val_set_size": 8, "val_level": 4}
 
 
@@ -113,6 +121,8 @@ class SebTask(TrainTask):
             raise ValueError(f"seb: option set_size ({o['set_size']}) must be >= 2 x pairs ({o['pairs']})")
         if int(o["val_set_size"]) < 2:
             raise ValueError(f"seb: option val_set_size must be >= 2 (a set and a pair), got {o['val_set_size']}")
+        if o["reg"] not in ("sum", "mean"):
+            raise ValueError(f"seb: option reg must be 'sum' (eq. 9 as the paper writes it) or 'mean' (v1), got {o['reg']!r}")
         lo, hi = o["scale"]
         if not 0 < lo <= hi <= 1:
             raise ValueError(f"seb: option scale must be [lo, hi] with 0 < lo <= hi <= 1, got {o['scale']}")
@@ -201,7 +211,8 @@ class SebTask(TrainTask):
         mse_ref = _mse(out["reference"], img)
         dvc_bpp = (pair["bits_motion"] + pair["bits_residual"]).sum() / (k * h * w)
         dvc_mse = _mse(pair["x_hat"], tgt)
-        loss_seb = lam * mse + bpp + float(o["beta"]) * out["reg"]
+        reg = out["reg_sum"] / (pix if o["reg"] == "sum" else out["reg_elements"])
+        loss_seb = lam * mse + bpp + float(o["beta"]) * reg
         loss_dvc = lam * dvc_mse + dvc_bpp
         aux = lam * (float(o["w_warp"]) * (_mse(out["warped"], img) + _mse(pair["warped"], tgt))
                      + float(o["w_ref"]) * mse_ref)
@@ -212,7 +223,7 @@ class SebTask(TrainTask):
         motion_bpp, residual_bpp = float(motion_bpp.detach()), float(residual_bpp.detach())
         figs = {"bpp": float(bpp), "psnr": 10 * math.log10(1 / max(float(mse), 1e-10)),
                 "psnr_ref": 10 * math.log10(1 / max(float(mse_ref), 1e-10)), "seb_bpp": float(seb_bpp),
-                "motion_bpp": float(motion_bpp), "residual_bpp": float(residual_bpp), "reg": float(out["reg"].detach()),
+                "motion_bpp": float(motion_bpp), "residual_bpp": float(residual_bpp), "reg": float(reg.detach()),
                 "dvc_bpp": float(dvc_bpp), "dvc_psnr": 10 * math.log10(1 / max(float(dvc_mse), 1e-10)),
                 "level": level}
         figs["loss"] = loss_f
