@@ -377,6 +377,37 @@ def test_a_vgg16_map_base_trains_and_codes(tmp_path):
     assert codec.decode(enc).decoded_ok
 
 
+def test_conditional_enhancement_sees_the_base(tiny, tmp_path):
+    """conditional = True: the analysis reads [x - base, base], the fusion starts as the identity,
+    the file records it, the codec decodes it, and a plain enhancement file initialises it."""
+    from semlink.semantic.gan_c2f.model import enhancement_input, enhancement_output
+    from semlink.train.loop import TrainConfig, train
+    from semlink.zoo.checkpoints import sha256_file
+
+    net = build_enhancement(16, 16, conditional=True)
+    x, xb = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    assert enhancement_input(net, x, xb).shape == (1, 6, 64, 64)
+    r = torch.randn(1, 3, 64, 64)
+    assert torch.allclose(enhancement_output(net, r, xb), xb + r)  # zero-initialised fusion
+    plain_file = tiny.enh_paths[0]
+    train(TrainConfig(lmbda=0.001, out=str(tmp_path / "c"), model="gan-c2f-enh", steps=2, batch=2, crop=64,
+                      data="bundled", progress=False, save_every=2, log_every=1, threads=1, init=plain_file,
+                      options={"base": tiny.base_path, "n": 16, "m": 16, "conditional": True}))
+    f = tmp_path / "c" / "gan-c2f-enh.pt"
+    assert torch.load(f, map_location="cpu", weights_only=True)["config"]["conditional"] is True
+    codec = get_codec("gan-c2f", base=tiny.base_path, enhancement=str(f))
+    img = _photo(64, 64)
+    top = max(codec.rate_table())
+    enc = codec.encode(img, quality=top)
+    rec = codec.decode(enc)
+    assert rec.decoded_ok and len(enc.parts["enh_y"]) > 0
+    table = codec.rate_table()
+    q_base = next(q for q, (keep, e) in table.items() if keep == table[top][0] and e is None)
+    base_only = codec.decode(codec.encode(img, quality=q_base))  # the same base level without enhancement
+    assert not np.array_equal(rec.data, base_only.data)
+    assert sha256_file(tiny.base_path)  # the layer was trained behind this base
+
+
 def test_task_options_are_validated(tmp_path):
     from semlink.train.loop import TrainConfig, train
 

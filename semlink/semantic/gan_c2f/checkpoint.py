@@ -7,8 +7,9 @@ tables (the shipped zoo's) and files that do not (recomputed and checked).
 
 * base layer (:class:`~.model.BaseLayer`): arch :data:`BASE_ARCH`, config = ``BaseLayer.config()``;
 * enhancement layer (a CompressAI ``MeanScaleHyperprior`` on the residual): arch
-  :data:`ENH_ARCH`, config N, M and the inner architecture ``inner_arch``; ``meta.base_sha256``
-  names the base layer it was trained behind.
+  :data:`ENH_ARCH`, config N, M, the inner architecture ``inner_arch`` and ``conditional``
+  (v2: it sees the base, :func:`.model.build_enhancement`); ``meta.base_sha256`` names the base
+  layer it was trained behind.
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def export_enhancement(net, path: str | os.PathLike, meta: dict | None = None) -
     architecture in ``config["inner_arch"]``; float16 weights, CPU-computed tables' digest)."""
     from semlink.nn.hyperprior import arch_of, export_checkpoint
 
-    return export_checkpoint(net, path, meta=dict(meta or {}), arch=ENH_ARCH, config={"inner_arch": arch_of(net)})
+    from .model import is_conditional
+
+    return export_checkpoint(net, path, meta=dict(meta or {}), arch=ENH_ARCH,
+                             config={"inner_arch": arch_of(net), "conditional": is_conditional(net)})
 
 
 def load_enhancement(ck: dict, base_path: str | None = None):
@@ -63,6 +67,8 @@ def load_enhancement(ck: dict, base_path: str | None = None):
     from semlink.nn.hyperprior import build_model, load_weights
     from semlink.zoo.checkpoints import CheckpointError, sha256_file
 
+    from .model import build_enhancement
+
     if ck.get("arch") != ENH_ARCH:
         raise CheckpointError(f"{ck.get('path')}: architecture {ck.get('arch')!r}, expected {ENH_ARCH}")
     want = ck.get("meta", {}).get("base_sha256")
@@ -71,4 +77,6 @@ def load_enhancement(ck: dict, base_path: str | None = None):
         raise CheckpointError(f"{ck.get('path')} was trained behind another base layer (sha256 {want[:12]}..), "
                               f"not {base_path} ({base_sha[:12]}..)")
     c = ck["config"]
+    if c.get("conditional"):
+        return load_weights(build_enhancement(c["N"], c["M"], conditional=True), ck).eval()
     return load_weights(build_model(c["N"], c["M"], c.get("inner_arch", "MeanScaleHyperprior")), ck).eval()

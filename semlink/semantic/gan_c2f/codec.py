@@ -32,7 +32,8 @@ or lost enhancement layer (a packet with a failed CRC in ``enh_z``/``enh_y``, a 
 disagrees with the header, or a string failing the rANS integrity check) is DROPPED: the
 output is the base image alone (``decoded_ok=False``, reason "enhancement dropped ...",
 ``recovered`` = base bits / all bits), so a lost enhancement layer degrades to the base layer
-instead of adding a wrong residual.
+instead of adding a wrong residual. A conditional enhancement layer (v2, :mod:`.model`) reads
+the base image on both sides; the decoder has it before it decodes the enhancement.
 
 Determinism: the base image is generated on the CPU in float32 by the encoder (to form the
 residual) and by the decoder; symbols and probability tables are computed on the CPU.
@@ -210,6 +211,7 @@ class GanC2FCodec(Codec):
     def _encode_parts(self, image: np.ndarray, q: int) -> dict[str, bytes]:
         import torch
 
+        from .model import enhancement_input
         from .semantic_map import encode_map, label_map
 
         m = self._models()
@@ -227,7 +229,7 @@ class GanC2FCodec(Codec):
         z_str = y_str = b""
         if e is not None:
             xb = self._generate(m, m.base_coder.dequantize(sym, sym.shape), labels, hp, wp)
-            z_str, y_str = m.enh[e].encode_latents(x - xb)
+            z_str, y_str = m.enh[e].encode_latents(enhancement_input(m.enh[e].cpu, x, xb))
         return {"header": pack_header(h, w, q, (len(map_bytes), len(base_str), len(z_str), len(y_str))),
                 "map": map_bytes, "base": base_str, "enh_z": z_str, "enh_y": y_str}
 
@@ -239,6 +241,7 @@ class GanC2FCodec(Codec):
     def _decode(self, received: Received, shape: tuple[int, ...]) -> Reconstruction:
         import torch
 
+        from .model import enhancement_output
         from .semantic_map import decode_map
 
         parts = received.parts
@@ -279,7 +282,8 @@ class GanC2FCodec(Codec):
                 r, pe = m.enh[e].decode_latents(data["enh_z"], data["enh_y"], hp, wp)
                 enh_problem = f"enhancement dropped (rANS: {'; '.join(pe)})" if pe else ""
                 if not pe:
-                    x = x + torch.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
+                    with torch.inference_mode():
+                        x = enhancement_output(m.enh[e].cpu, torch.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0), x)
             if enh_problem:
                 problems.append(enh_problem)
                 total = sum(lengths) + len(parts.get("header", b""))

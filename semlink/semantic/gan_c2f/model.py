@@ -22,7 +22,12 @@ Base layer (the paper's "base layer ... fully generated"):
 
 Enhancement layer ("the enhancement layer restores the fine details"): CompressAI's
 ``MeanScaleHyperprior(N, M)`` applied to the residual ``x - base`` (signed, unbounded
-output); the decoder adds its output to the base and clips to [0, 1].
+output); the decoder adds its output to the base and clips to [0, 1]. **Conditional**
+variant (``conditional=True``, v2): both sides see the base image, which the receiver has:
+the analysis transform reads ``[x - base, base]`` (6 channels: it can spend nothing where the
+generated texture is already acceptable) and a small fusion network :class:`BaseFusion`
+refines the decoded residual from ``[r, base]`` (:func:`enhancement_input`,
+:func:`enhancement_output`). Same bitstream layout, same entropy models.
 """
 
 from __future__ import annotations
@@ -123,8 +128,46 @@ class BaseLayer(CompressionModel):
         return self.generator(y_hat, seg)
 
 
-def build_enhancement(n: int = 64, m: int = 128):
-    """The enhancement layer: CompressAI ``MeanScaleHyperprior(N=n, M=m)`` over the residual."""
+class BaseFusion(nn.Module):
+    """Decoder side of the conditional enhancement layer: ``r + f([r, base])`` for a decoded
+    residual r [B, 3, H, W] and the base image [B, 3, H, W]; 3 conv 3x3 layers of ``ch``
+    channels, the last one zero-initialised (the fusion starts as the identity)."""
+
+    def __init__(self, ch: int = 32) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(6, ch, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(ch, ch, 3, padding=1),
+                                 nn.LeakyReLU(0.2), nn.Conv2d(ch, 3, 3, padding=1))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, r: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        return r + self.net(torch.cat([r, base.to(r.dtype)], 1))
+
+
+def build_enhancement(n: int = 64, m: int = 128, conditional: bool = False):
+    """The enhancement layer: CompressAI ``MeanScaleHyperprior(N=n, M=m)`` over the residual;
+    ``conditional``: its analysis reads ``[x - base, base]`` (first convolution 6 -> n) and a
+    :class:`BaseFusion` (attribute ``fuse``) refines the decoded residual with the base."""
     from semlink.nn.hyperprior import build_model
 
-    return build_model(n, m, "MeanScaleHyperprior")
+    net = build_model(n, m, "MeanScaleHyperprior")
+    net.conditional = bool(conditional)
+    if conditional:
+        net.g_a[0] = _conv(6, n)
+        net.fuse = BaseFusion()
+    return net
+
+
+def is_conditional(net) -> bool:
+    """True for an enhancement layer built with ``conditional=True``."""
+    return bool(getattr(net, "conditional", False))
+
+
+def enhancement_input(net, x: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """What the enhancement layer's analysis reads: ``x - base`` or ``[x - base, base]``."""
+    return torch.cat([x - base, base], 1) if is_conditional(net) else x - base
+
+
+def enhancement_output(net, r: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """The enhanced image (not clipped) from the decoded residual ``r`` and the base."""
+    return base + (net.fuse(r, base) if is_conditional(net) else r)

@@ -16,7 +16,8 @@ k-means centres, which are fitted on the training images when the network is bui
 
 ``gan-c2f-enh`` trains the enhancement layer (a MeanScaleHyperprior on the residual) behind a
 FROZEN base layer (option ``base``: an exported ``gan-c2f-base.pt``): ``lambda * 255^2 *
-MSE(x, base + r_hat) + bpp_enh (+ w_perc * ST-LPIPS)``. ``--init`` may name a hyperprior
+MSE(x, base + r_hat) + bpp_enh (+ w_perc * ST-LPIPS)``; option ``conditional = true`` (v2)
+lets it see the base image on both sides (:func:`.model.build_enhancement`). ``--init`` may name a hyperprior
 checkpoint of the same N/M (e.g. the retired v2 ``hyperprior-q1``, see ``recipes/enh-e1.toml``) to start from.
 
 Options (``[options]`` in a recipe, ``--set key=value`` on the command line) are listed in
@@ -41,7 +42,7 @@ ENH_EXPORT = "gan-c2f-enh.pt"
 BASE_OPTIONS = {"phase": "rd", "k": 8, "c_latent": 8, "n": 96, "widths": [128, 96, 64, 48, 32], "hidden": 32,
                 "levels": [4, 8], "block": 16, "map_features": "colour", "w_mse": 1.0, "w_rate": 1.0, "w_perc": 1.0, "w_gan": 0.15, "w_fm": 1.0,
                 "d_lr": 1e-4, "d_channels": 64}
-ENH_OPTIONS = {"base": None, "n": 64, "m": 128, "w_perc": 0.0}
+ENH_OPTIONS = {"base": None, "n": 64, "m": 128, "w_perc": 0.0, "conditional": False}
 
 
 @register_task("gan-c2f-base")
@@ -276,7 +277,7 @@ class GanC2FEnhTask(TrainTask):
         o = _options(cfg, ENH_OPTIONS, self.name)
         if not o["base"]:
             raise ValueError(f"{self.name}: option base (a gan-c2f-base.pt checkpoint) is required")
-        if not Path(o["base"]).is_file():
+        if not Path(o["base"]).expanduser().is_file():
             raise ValueError(f"{self.name}: option base: no such file {o['base']}")
         if not cfg.lmbda > 0:
             raise ValueError(f"--lambda must be > 0, got {cfg.lmbda}")
@@ -284,7 +285,7 @@ class GanC2FEnhTask(TrainTask):
     def _frozen_base(self, cfg):
         if self._base is None:
             o = _options(cfg, ENH_OPTIONS, self.name)
-            self._base = load_base(o["base"]).to(cfg.device)
+            self._base = load_base(str(Path(o["base"]).expanduser())).to(cfg.device)
             for p in self._base.parameters():
                 p.requires_grad_(False)
         return self._base
@@ -293,28 +294,43 @@ class GanC2FEnhTask(TrainTask):
         from .model import build_enhancement
 
         o = _options(cfg, ENH_OPTIONS, self.name)
-        return build_enhancement(o["n"], o["m"])
+        return build_enhancement(o["n"], o["m"], conditional=bool(o["conditional"]))
 
     def init_from(self, net, path: str) -> dict:
-        """Weights of a hyperprior (same N/M) or of another gan-c2f-enh run."""
+        """Weights of a hyperprior (same N/M) or of another gan-c2f-enh run; a conditional layer
+        started from a plain one (a hyperprior, or an unconditional enhancement layer) takes its
+        weights, with zero weights on the base channels of its analysis and an identity fusion."""
+        import torch
+
         from semlink.train.hyperprior_task import HyperpriorTask
+
+        from .model import build_enhancement, is_conditional
 
         p = Path(path)
         if p.is_dir() and (p / ENH_EXPORT).exists() and not (p / "train_state.pt").exists():
             p = p / ENH_EXPORT
-        import torch
-
         obj = torch.load(p if not p.is_dir() else p / "train_state.pt", map_location="cpu", weights_only=True)
-        if obj.get("arch") == ENH_ARCH:
+        if "model" in obj and obj.get("config", {}).get("model") == self.name:
+            net.load_state_dict(obj["model"])
+            return {"init": str(path), "init_step": obj["step"]}
+        enh_file = obj.get("arch") == ENH_ARCH
+        if enh_file and bool(obj.get("config", {}).get("conditional")) == is_conditional(net):
             from semlink.nn.hyperprior import load_weights
 
             sd = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
             load_weights(net, {"state_dict": sd, "path": str(p)})
             return {"init": str(path)}
-        if "model" in obj and obj.get("config", {}).get("model") == self.name:
-            net.load_state_dict(obj["model"])
-            return {"init": str(path), "init_step": obj["step"]}
-        return HyperpriorTask.init_from(HyperpriorTask(), net, str(p))
+        if not is_conditional(net):
+            return HyperpriorTask.init_from(HyperpriorTask(), net, str(p))
+        plain = build_enhancement(net.N, net.M)
+        meta = self.init_from(plain, str(p)) if enh_file else HyperpriorTask.init_from(HyperpriorTask(), plain, str(p))
+        sd = plain.state_dict()
+        w = sd["g_a.0.weight"]
+        sd["g_a.0.weight"] = torch.cat([w, torch.zeros_like(w)], 1)
+        missing, unexpected = net.load_state_dict(sd, strict=False)
+        if unexpected or any(not k.startswith("fuse.") for k in missing):
+            raise ValueError(f"--init {p}: does not fit the conditional enhancement layer ({missing}, {unexpected})")
+        return meta
 
     def optimizers(self, net, cfg) -> list:
         from semlink.train.hyperprior_task import HyperpriorTask
@@ -347,9 +363,11 @@ class GanC2FEnhTask(TrainTask):
     def _loss(self, net, x, xb, cfg):
         import torch
 
+        from .model import enhancement_input, enhancement_output
+
         o = _options(cfg, ENH_OPTIONS, self.name)
-        out = net(x - xb)
-        x_hat = (xb + out["x_hat"]).clamp(0, 1)
+        out = net(enhancement_input(net, x, xb))
+        x_hat = enhancement_output(net, out["x_hat"], xb).clamp(0, 1)
         n_px = x.shape[0] * x.shape[2] * x.shape[3]
         bpp = sum(torch.log2(v.clamp_min(1e-9)).sum() for v in out["likelihoods"].values()) / (-n_px)
         mse = torch.mean((x_hat - x) ** 2)
@@ -391,5 +409,5 @@ class GanC2FEnhTask(TrainTask):
         from semlink.zoo.checkpoints import sha256_file
 
         o = _options(cfg, ENH_OPTIONS, self.name)
-        export_enhancement(net, path, meta={"lambda": cfg.lmbda, "base_sha256": sha256_file(o["base"]), "options": o,
+        export_enhancement(net, path, meta={"lambda": cfg.lmbda, "base_sha256": sha256_file(Path(o["base"]).expanduser()), "options": o,
                                             "quality": cfg.quality, **meta})
