@@ -33,7 +33,8 @@ BUILTIN_TASKS = {"hyperprior": "semlink.train.hyperprior_task",
                  "gan-c2f-enh": "semlink.semantic.gan_c2f.train_task",
                  "vqdeepvsc-msvq": "semlink.semantic.vqdeepvsc.train_task",
                  "vqdeepvsc-ifnet": "semlink.semantic.vqdeepvsc.interp_task",
-                 "seb": "semlink.semantic.seb.train_task"}
+                 "seb": "semlink.semantic.seb.train_task",
+                 "seb-flow": "semlink.semantic.seb.flow_task"}
 
 
 def _set_name(name: str, cls) -> None:

@@ -14,7 +14,8 @@ with MSE of images in [0, 1] and rates in bits per pixel (the paper's lambda = 2
 scale; we add 64 and 128, see :data:`~.model.LAMBDAS`). One network serves every lambda through
 gain units; the level is drawn per step. Entropy-model densities and gains learn ``entropy_lr_scale``
 times faster than the transforms (ours: the run is short), and the residual coder's transforms may
-start from a hyperprior checkpoint (``residual_init``, e.g. the v2 ``hyperprior-q3`` the shipped model started from). The gradient reaches the Seb generator through the clustering by
+start from a hyperprior checkpoint (``residual_init``, e.g. the v2 ``hyperprior-q3`` the shipped model started from), and
+its flow network from a self-supervised ``seb-flow`` pre-training (``flow_init``, :mod:`.flow_task`). The gradient reaches the Seb generator through the clustering by
 copying (Sec. III-B, :func:`~.model.copy_gradient`). L_Reg is eq. 9, option ``reg``:
 
 * ``"sum"`` (default, the paper): the sum over the set's features of ||F_i - sg(S_i)||^2,
@@ -43,7 +44,7 @@ from .checkpoint import export_seb
 from .model import LAMBDAS
 
 EXPORT = "seb.pt"
-OPTIONS = {"n": 64, "c": 32, "inter_n": 64, "m_motion": 64, "m_residual": 128, "residual_init": None, "entropy_lr_scale": 5.0, "respread_init": False, "set_size": 16, "scale": [0.3, 0.8], "beta": 1.0, "reg": "sum", "w_dvc": 0.5, "pairs": 4,
+OPTIONS = {"n": 64, "c": 32, "inter_n": 64, "m_motion": 64, "m_residual": 128, "residual_init": None, "flow_init": None, "entropy_lr_scale": 5.0, "respread_init": False, "set_size": 16, "scale": [0.3, 0.8], "beta": 1.0, "reg": "sum", "w_dvc": 0.5, "pairs": 4,
            "w_warp": 0.1, "w_ref": 0.1, "val_set_size": 8, "val_level": 4}
 
 
@@ -156,6 +157,10 @@ class SebTask(TrainTask):
                                                        "m_residual": int(o["m_residual"])})
         if o["residual_init"]:
             init_residual_from_hyperprior(net.inter.residual, str(o["residual_init"]))
+        if o["flow_init"]:  # a fresh run only: a resumed or --init run loads its own flow weights after this
+            from .flow_task import load_flow_into
+
+            load_flow_into(net.inter.flow, str(o["flow_init"]))
         return net
 
     def init_from(self, net, path: str) -> dict:
