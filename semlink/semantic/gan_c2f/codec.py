@@ -24,7 +24,8 @@ Transmitted parts, in priority order (every byte the decoder reads; ``num_bits``
 Images are padded to multiples of 64 (edge replicate) and the output cropped back.
 
 Decoding never raises. Header unusable -> mid-grey, ``decoded_ok=False``. A lost packet of the
-map or the base string (failed CRC) gives mid-grey with option ``on_loss = "conceal"`` (default:
+header (its fields may be wrong although they parse), the map or the base string (failed CRC)
+gives mid-grey with option ``on_loss = "conceal"`` (default:
 a wrong class map or a desynchronised base string generates an image far below mid-grey), or the
 partly wrong generated image with ``on_loss = "decode"``; either way ``decoded_ok=False`` and the
 reason (bytes that are wrong with a passing CRC can only be decoded). A damaged
@@ -254,7 +255,7 @@ class GanC2FCodec(Codec):
         table = self.rate_table()
         if q not in table:
             return Reconstruction(grey(shape), False, f"header names quality {q}, not one of {list(table)}; not decoded")
-        core = {n: p.packet_ok for n, p in received.packets.items() if n in ("map", "base")}
+        core = {n: p.packet_ok for n, p in received.packets.items() if n in ("header", "map", "base")}
         if self.on_loss == "conceal" and not all(ok.all() for ok in core.values()):
             return Reconstruction(grey(shape), False, lost_parts_reason(core))
         m = self._models()
