@@ -2,6 +2,7 @@
 channel rule reads (``channels="auto"``).
 
     python -m semlink.semantic.vqdeepvsc.channel_fit [--out channel_quality.json]
+    python -m semlink.semantic.vqdeepvsc.channel_fit --msvq RUN/vqdeepvsc-msvq.pt --frames evaluation --out F.json
 
 The frames are every third frame of the five video-pack training clips that the key-frame law
 is also fitted on (kivy's city clip k00/k03, OpenCV's tree.avi k01 and vtest.avi k00/k12; 16
@@ -69,8 +70,9 @@ def shipped_channel_table() -> ChannelTable | None:
     return ChannelTable.from_json(json.loads(p.read_text())) if p.is_file() else None
 
 
-def measure(msvq_path: str | None = None) -> dict:  # pragma: no cover (a measurement: minutes)
-    """The table of the zoo's MSVQ (or of the checkpoint ``msvq_path``) as a JSON-ready dict."""
+def measure(msvq_path: str | None = None, frames: str = "training") -> dict:  # pragma: no cover (minutes)
+    """The table of the zoo's MSVQ (or of the checkpoint ``msvq_path``) as a JSON-ready dict,
+    on the training frames (what the codec reads) or on held-out ``"evaluation"`` frames."""
     import torch
 
     from semlink.cache import sha256_file
@@ -88,9 +90,18 @@ def measure(msvq_path: str | None = None) -> dict:  # pragma: no cover (a measur
     else:
         ck, sha = read_checkpoint(msvq_path), sha256_file(msvq_path)
     m = load_msvq(ck)
-    ds = get_dataset("folder", path="~/.cache/semlink/corpus/video-v1/clips", size=264, crop=(240, 320), max_frames=16)
-    items = {it.name: it.data for it in ds.items}
-    frames = np.concatenate([items[n][::3] for n in TRAINING_CLIPS])
+    if frames == "evaluation":
+        ds = get_dataset("clips", size=264, crop=(240, 320), max_frames=16)
+        names = [it.name for it in ds.items]
+        source = f"{4 * len(names)} held-out frames (every fourth of 16 at 240x320 of the evaluation clips {', '.join(names)})"
+        frames = np.concatenate([it.data[::4] for it in ds.items])
+    elif frames == "training":
+        ds = get_dataset("folder", path="~/.cache/semlink/corpus/video-v1/clips", size=264, crop=(240, 320), max_frames=16)
+        items = {it.name: it.data for it in ds.items}
+        frames = np.concatenate([items[n][::3] for n in TRAINING_CLIPS])
+        source = f"{len(frames)} training frames (every third of 16 at 240x320 of {', '.join(TRAINING_CLIPS)})"
+    else:
+        raise ValueError(f"frames must be 'training' or 'evaluation', got {frames!r}")
     h, w = frames.shape[1:3]
     x = torch.from_numpy(_pad(frames)).permute(0, 3, 1, 2).float() / 255
     levels = {}
@@ -102,9 +113,8 @@ def measure(msvq_path: str | None = None) -> dict:  # pragma: no cover (a measur
             levels[str(k)] = {"psnr_db": round(float(np.mean([psnr(a, b) for a, b in zip(frames, rec)])), 3),
                               "ms_ssim": round(float(np.mean([ms_ssim(a, b) for a, b in zip(frames, rec)])), 4),
                               "bpp": round(k * m.bits_per_index / m.factor**2, 4)}
-    return {"msvq_sha256": sha, "levels": levels, "tolerance": TOLERANCE,
-            "source": (f"{len(frames)} training frames (every third of 16 at 240x320 of {', '.join(TRAINING_CLIPS)}); "
-                       "python -m semlink.semantic.vqdeepvsc.channel_fit")}
+    return {"msvq_sha256": sha, "levels": levels, "tolerance": TOLERANCE, "msvq_step": ck.get("meta", {}).get("step"),
+            "source": f"{source}; python -m semlink.semantic.vqdeepvsc.channel_fit"}
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover
@@ -112,10 +122,20 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--msvq", default=None, help="an MSVQ checkpoint (default: the zoo's)")
-    ap.add_argument("--out", default=str(Path(__file__).with_name(TABLE)))
+    ap.add_argument("--frames", choices=("training", "evaluation"), default="training",
+                    help="training frames (the table the codec reads) or held-out evaluation frames (a report)")
+    ap.add_argument("--out", default=None, help=f"default: the package's {TABLE} (training frames only)")
     a = ap.parse_args(argv)
-    table = measure(a.msvq)
+    if a.out is None and a.frames != "training":
+        ap.error("--frames evaluation needs --out (the package table holds training frames only)")
+    a.out = a.out or str(Path(__file__).with_name(TABLE))
+    table = measure(a.msvq, a.frames)
     Path(a.out).write_text(json.dumps(table, indent=1) + "\n")
+    if a.frames == "evaluation":  # a report: also as a table (one row per channel count) for `semlink report`
+        from semlink.tables import write_csv
+
+        rows = [{"msvq_step": table["msvq_step"], "c": int(c), **v} for c, v in table["levels"].items()]
+        write_csv(Path(a.out).with_suffix(".csv"), rows, list(rows[0]))
     print(json.dumps(table["levels"], indent=1))
     print(f"wrote {a.out}")
 
