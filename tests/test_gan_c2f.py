@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from link_damage import db_over_grey, link_damage
 
 from semlink.codecs import Received, ReceivedPart, get_codec
 from semlink.semantic.gan_c2f import semantic_map as sm
@@ -466,29 +467,6 @@ def test_train_cli_takes_task_options_from_set_and_recipe(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- link-like damage
-def _link_damage(data: bytes, rng, p: float, packet: int = 60) -> ReceivedPart:
-    """As the link delivers a part: packets of ``packet`` bytes, each lost with probability ``p``
-    (CRC failed, a few bits wrong as the LDPC decoder left them)."""
-    if not data:
-        return ReceivedPart.intact(data)
-    starts = np.arange(0, len(data), packet)
-    lengths = np.minimum(packet, len(data) - starts)
-    ok = rng.random(len(starts)) >= p
-    b = bytearray(data)
-    for s0, n, good in zip(starts, lengths, ok):
-        if not good:
-            for _ in range(1 + int(rng.integers(4))):
-                b[s0 + int(rng.integers(n))] ^= 1 << int(rng.integers(8))
-    return ReceivedPart(bytes(b), ok, starts, lengths)
-
-
-def _db_over_grey(rec: np.ndarray, img: np.ndarray) -> float:
-    def psnr(a):
-        return 10 * np.log10(255.0**2 / max(float(((a.astype(float) - img) ** 2).mean()), 1e-9))
-
-    return psnr(rec) - psnr(np.full_like(img, 128))
-
-
 def _damaged_decodes(count: int, seed: int, on_loss: str = "conceal"):
     """(dB over mid-grey, decoded_ok, reason) of ``count`` link-damaged streams of the shipped
     gan-c2f: 128-px crops of the hold-out photos, every rate point in turn."""
@@ -503,10 +481,10 @@ def _damaged_decodes(count: int, seed: int, on_loss: str = "conceal"):
         img = np.ascontiguousarray(im[y: y + 128, x: x + 128])
         enc = codec.encode(img, quality=list(table)[i % len(table)])
         p = float(rng.choice([0.05, 0.2, 0.5]))
-        rec = codec.decode(Received(enc.codec, enc.kind, enc.shape, {k: _link_damage(v, rng, p) for k, v in enc.parts.items()}))
+        rec = codec.decode(Received(enc.codec, enc.kind, enc.shape, {k: link_damage(v, rng, p) for k, v in enc.parts.items()}))
         assert rec.data.shape == img.shape and rec.data.dtype == np.uint8
         assert rec.decoded_ok or rec.reason
-        out.append((_db_over_grey(rec.data, img), rec.decoded_ok, rec.reason))
+        out.append((db_over_grey(rec.data, img), rec.decoded_ok, rec.reason))
     return out
 
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from link_damage import db_over_grey, link_damage
 
 from semlink.codecs import EncodedSet, ReceivedSet, get_codec
 from semlink.codecs.received import Received, ReceivedPart
@@ -314,23 +315,6 @@ def test_dvc_pair_codec_chain(tiny):
     assert recs[0].decoded_ok and not recs[1].decoded_ok and "chain damaged at image 1" in recs[2].reason
 
 
-def _link_damage(data: bytes, rng, p: float = 0.25, packet: int = 60) -> ReceivedPart:
-    """As the link delivers a part: packets of ``packet`` bytes, each lost with probability ``p``
-    (CRC failed, a few bits wrong as the LDPC decoder left them)."""
-    if not data:
-        return ReceivedPart.intact(data)
-    starts = np.arange(0, len(data), packet)
-    lengths = np.minimum(packet, len(data) - starts)
-    ok = rng.random(len(starts)) >= p
-    b = bytearray(data)
-    for s0, n, good in zip(starts, lengths, ok):
-        if not good:
-            for _ in range(1 + int(rng.integers(4))):
-                i = s0 + int(rng.integers(n))
-                b[i] ^= 1 << int(rng.integers(8))
-    return ReceivedPart(bytes(b), ok, starts, lengths)
-
-
 def _photo_sets(count: int, seed: int = 0, size: int = 128):
     from semlink.data import get_dataset
 
@@ -347,13 +331,6 @@ def _photo_sets(count: int, seed: int = 0, size: int = 128):
     return out
 
 
-def _db_over_grey(rec: np.ndarray, img: np.ndarray) -> float:
-    def psnr(a):
-        return 10 * math.log10(255.0**2 / max(float(((a.astype(float) - img) ** 2).mean()), 1e-9))
-
-    return psnr(rec) - psnr(np.full_like(img, 128))
-
-
 @pytest.mark.parametrize("name", ["seb", "dvc-pair", "hyperprior"])
 def test_link_damage_never_decodes_below_concealment(name):
     """Shipped models, sets of 4 unseen photo crops, link-like packet loss in every part: by
@@ -365,8 +342,8 @@ def test_link_damage_never_decodes_below_concealment(name):
         for images in sets:
             if codec.codes_sets:
                 es = codec.encode_set(images, quality=2)
-                rx = ReceivedSet(es.codec, {k: _link_damage(v, rng, 0.1) for k, v in es.shared.items()},
-                                 tuple(Received(e.codec, e.kind, e.shape, {k: _link_damage(v, rng) for k, v in e.parts.items()})
+                rx = ReceivedSet(es.codec, {k: link_damage(v, rng, 0.1) for k, v in es.shared.items()},
+                                 tuple(Received(e.codec, e.kind, e.shape, {k: link_damage(v, rng) for k, v in e.parts.items()})
                                        for e in es.items))
                 recs = codec.decode_set(rx)
             else:
@@ -374,9 +351,9 @@ def test_link_damage_never_decodes_below_concealment(name):
                 for img in images:
                     e = codec.encode(img, quality=2)
                     recs.append(codec.decode(Received(e.codec, e.kind, e.shape,
-                                                      {k: _link_damage(v, rng) for k, v in e.parts.items()})))
+                                                      {k: link_damage(v, rng) for k, v in e.parts.items()})))
             assert all(r.reason for r in recs if not r.decoded_ok)
-            gaps += [_db_over_grey(r.data, img) for r, img in zip(recs, images)]
+            gaps += [db_over_grey(r.data, img) for r, img in zip(recs, images)]
         worst[mode] = min(gaps)
     assert worst["conceal"] >= -1.0, worst
     assert worst["decode"] < -3.0, worst  # the damage is real: decoding it anyway is far below grey
