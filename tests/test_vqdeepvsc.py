@@ -133,6 +133,17 @@ def test_triplet_sampler_is_seeded():
         assert 0 < t < 1 and np.allclose(pos[1], pos[0] + t * (pos[2] - pos[0]))  # constant velocity
 
 
+def test_validation_triplets_are_capped_evenly():
+    from semlink.semantic.vqdeepvsc.interp_task import validation_triplets
+
+    vids = [(str(i), _clip(30, 40, 48, seed=i)) for i in range(6)]
+    full = validation_triplets(vids, 32, 0.3)
+    capped = validation_triplets(vids, 32, 0.3, most=5)
+    assert len(full) > 5 and len(capped) == 5
+    assert torch.equal(capped[0], full[0]) and torch.equal(capped[-1], full[-1])  # spread over the whole list
+    assert all(t.shape[:2] == (1, 10) and float(t[0, 9, 0, 0]) == 0.5 for t in capped)
+
+
 # ----------------------------------------------------------------------------- key frames
 def test_importance_selection_gaps_and_seam():
     clip = _clip(7)
@@ -479,7 +490,19 @@ def test_training_tasks_run_and_export(tmp_path):
     train(cfg)
     net = load_interpolator(tmp_path / "if" / "vqdeepvsc-ifnet.pt")
     assert net.ifnet_ch == (8, 8, 8)
-    assert (tmp_path / "if" / "val.csv").read_text().splitlines()[0].startswith("step,loss,psnr")
+    head = (tmp_path / "if" / "val.csv").read_text().splitlines()[0].split(",")
+    assert head[:3] == ["step", "loss", "psnr"] and {"psnr_dis", "psnr_linear_blend"} <= set(head)  # both baselines
+    # --init from an exported checkpoint (as the v2 recipe starts from the zoo's file)
+    opts = {"videos": str(vids), "downscale": 1, "max_gap": 4, "ifnet_ch": [8, 8, 8], "fusion_ch": [4, 4, 4, 4]}
+    cfg2 = TrainConfig(lmbda=1.0, steps=1, out=str(tmp_path / "if2"), model="vqdeepvsc-ifnet", batch=2, crop=64,
+                       val_fraction=0.2, val_every=5, progress=False, threads=1, init=str(tmp_path / "if" / "vqdeepvsc-ifnet.pt"),
+                       options=opts)
+    train(cfg2)
+    assert load_interpolator(tmp_path / "if2" / "vqdeepvsc-ifnet.pt").ifnet_ch == (8, 8, 8)
+    with pytest.raises(ValueError, match="widths"):
+        train(TrainConfig(lmbda=1.0, steps=1, out=str(tmp_path / "if3"), model="vqdeepvsc-ifnet", batch=2, crop=64,
+                          progress=False, threads=1, init=str(tmp_path / "if" / "vqdeepvsc-ifnet.pt"),
+                          options={**opts, "ifnet_ch": [8, 8, 4]}))
 
     imgs = tmp_path / "imgs"
     imgs.mkdir()

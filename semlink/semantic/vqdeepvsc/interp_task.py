@@ -6,7 +6,9 @@ decoded once and downscaled by ``downscale`` (area averaging). A sample is a tri
 (i, i + k, i + g) with gap g drawn from 2..``max_gap`` and 0 < k < g, so the target time is
 t = k / g (the interpolator must serve every gap the key-frame extractor leaves), a random
 ``crop x crop`` window, random horizontal flip and time reversal. The last ``val_fraction`` of
-every video's frames is held out for validation (fixed triples with g = 2, 4).
+every video's frames is held out for validation (fixed triples with g = 2, 4; at most
+``val_triplets``, default 48, evenly spread over the videos; each is also scored for the linear
+blend and OpenCV DIS).
 
 Synthetic motion (option ``synthetic``: the fraction of samples, default 0): two training
 videos hold little large motion, so a share of the triples can be made from the photo pack
@@ -33,7 +35,7 @@ from .checkpoint import export_interpolator
 IF_EXPORT = "vqdeepvsc-ifnet.pt"
 IF_OPTIONS = {"videos": None, "downscale": 2, "max_gap": 8, "max_frames": 800, "ifnet_ch": [96, 64, 48],
               "fusion_ch": [16, 32, 48, 64], "w_warp": 0.5, "synthetic": 0.0, "synthetic_data": "folder:corpus/pack-v1",
-              "synthetic_motion": 6}
+              "synthetic_motion": 6, "val_triplets": 48}
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".y4m")
 
 
@@ -53,7 +55,7 @@ def load_videos(directory, downscale: int, max_frames: int) -> list[tuple[str, n
 
     from semlink.data.clips import read_clip
 
-    d = Path(directory)
+    d = Path(directory).expanduser()
     files = sorted(p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if d.is_dir() else []
     if not files:
         raise ValueError(f"vqdeepvsc-ifnet: no video files ({', '.join(VIDEO_SUFFIXES)}) in {d}; "
@@ -112,7 +114,10 @@ class TripletSampler:
         return out
 
 
-def validation_triplets(videos, crop: int, fraction: float) -> list:
+def validation_triplets(videos, crop: int, fraction: float, most: int | None = None) -> list:
+    """float32 torch [1, 10, h, w] held-out triplets (g = 2 and 4, t = 1/2) from the last
+    ``fraction`` of every video's frames, centre windows of at most 2 x ``crop``; at most
+    ``most`` of them, evenly spaced over the list (None: all)."""
     import torch
 
     out = []
@@ -126,6 +131,8 @@ def validation_triplets(videos, crop: int, fraction: float) -> list:
                 tri = v[[i, i + k, i + g], y : y + h, x : x + w].astype(np.float32) / 255
                 a = np.concatenate([tri.transpose(0, 3, 1, 2).reshape(9, h, w), np.full((1, h, w), k / g, np.float32)])
                 out.append(torch.from_numpy(a)[None])
+    if most is not None and len(out) > most:
+        out = [out[i] for i in np.linspace(0, len(out) - 1, most).round().astype(int)]
     return out
 
 
@@ -176,12 +183,23 @@ class InterpolatorTask(TrainTask):
             photos = [im.data for im in load_training_images(o["synthetic_data"])]
         sampler = TripletSampler(train, cfg.crop, cfg.batch, cfg.seed, int(o["max_gap"]), photos, float(o["synthetic"]),
                                  int(o["synthetic_motion"]))
-        return sampler, validation_triplets(videos, cfg.crop, frac)
+        return sampler, validation_triplets(videos, cfg.crop, frac, int(o["val_triplets"]))
 
     def init_from(self, net, path: str) -> dict:
+        """``--init``: another run of this task (its directory or ``train_state.pt``) or an
+        exported interpolator checkpoint (e.g. the zoo's ``vqdeepvsc-ifnet.pt``)."""
         from .train_task import init_from_run
 
-        return init_from_run(net, path, self.name)
+        p = Path(path).expanduser()
+        if p.is_file() and p.name != "train_state.pt":
+            from .checkpoint import load_interpolator
+
+            src = load_interpolator(p)
+            if src.config() != net.config():
+                raise ValueError(f"--init {p}: interpolator widths {src.config()} differ from this run's {net.config()}")
+            net.load_state_dict(src.state_dict())
+            return {"init": str(path), "init_step": None}
+        return init_from_run(net, str(p), self.name)
 
     def build(self, cfg):
         from .interp import Interpolator
@@ -213,10 +231,18 @@ class InterpolatorTask(TrainTask):
                 "psnr": 10 * math.log10(1 / max(mse, 1e-10))}
 
     def evaluate(self, net, x, cfg) -> dict[str, float]:
+        """Validation on held-out triplets: the network's PSNR [dB] beside two baselines at the
+        same t, the linear blend and OpenCV DIS (:func:`.interp.dis_interpolate`, 8-bit frames)."""
+        from .interp import dis_interpolate
+
         l_out, _, mse = self._losses(net, x, cfg)
         blend = ((x[:, 0:3] * (1 - x[:, 9:10]) + x[:, 6:9] * x[:, 9:10]) - x[:, 3:6]).pow(2).mean()
+        u8 = (x[:, :9].detach().float().cpu().clamp(0, 1) * 255 + 0.5).byte().numpy().transpose(0, 2, 3, 1)
+        dis = float(np.mean([((dis_interpolate(f[..., 0:3], f[..., 6:9], [float(t)])[0] / 255.0
+                                - f[..., 3:6] / 255.0) ** 2).mean() for f, t in zip(u8, x[:, 9, 0, 0].tolist())]))
         return {"loss": float(l_out), "psnr": 10 * math.log10(1 / max(mse, 1e-10)),
-                "psnr_linear_blend": 10 * math.log10(1 / max(float(blend), 1e-10))}
+                "psnr_linear_blend": 10 * math.log10(1 / max(float(blend), 1e-10)),
+                "psnr_dis": 10 * math.log10(1 / max(dis, 1e-10))}
 
     def export(self, net, path, cfg, meta) -> None:
         export_interpolator(net, path, {"options": _options(cfg), **meta})
