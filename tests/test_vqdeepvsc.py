@@ -133,6 +133,26 @@ def test_triplet_sampler_is_seeded():
         assert 0 < t < 1 and np.allclose(pos[1], pos[0] + t * (pos[2] - pos[0]))  # constant velocity
 
 
+def test_dis_teacher_flows_follow_the_true_motion():
+    from semlink.semantic.vqdeepvsc.interp import warp
+    from semlink.semantic.vqdeepvsc.interp_task import dis_teacher_flows, distillation
+
+    clip = _clip(3, 64, 80)  # frame k is the pattern shifted by 2k pixels: mid(p) = f0(p + 2) = f1(p - 2)
+    x = torch.from_numpy(np.concatenate([clip.transpose(0, 3, 1, 2).reshape(9, 64, 80),
+                                         np.full((1, 64, 80), 127.5, np.float32)]) / 255.0).float()[None]
+    x[:, 9] = 0.5
+    t = dis_teacher_flows(x)
+    assert t.shape == (1, 4, 64, 80)
+    inner = t[0, :, 8:-8, 8:-8]
+    assert abs(float(inner[0].median()) - 2) < 0.3 and abs(float(inner[2].median()) + 2) < 0.3
+    assert float(inner[1].abs().median()) < 0.3 and float(inner[3].abs().median()) < 0.3
+    # the student that already moves like the teacher pays nothing; a still student pays
+    w0, w1 = warp(x[:, 0:3], t[:, :2]), warp(x[:, 6:9], t[:, 2:4])
+    assert float(distillation(t.clone(), x, w0, w1)) == 0.0
+    zero = torch.zeros_like(t)
+    assert float(distillation(zero, x, x[:, 0:3], x[:, 6:9])) > 1.0
+
+
 def test_validation_triplets_are_capped_evenly():
     from semlink.semantic.vqdeepvsc.interp_task import validation_triplets
 
@@ -503,6 +523,12 @@ def test_training_tasks_run_and_export(tmp_path):
         train(TrainConfig(lmbda=1.0, steps=1, out=str(tmp_path / "if3"), model="vqdeepvsc-ifnet", batch=2, crop=64,
                           progress=False, threads=1, init=str(tmp_path / "if" / "vqdeepvsc-ifnet.pt"),
                           options={**opts, "ifnet_ch": [8, 8, 4]}))
+    train(TrainConfig(lmbda=1.0, steps=2, out=str(tmp_path / "if4"), model="vqdeepvsc-ifnet", batch=2, crop=64,
+                      val_fraction=0.2, val_every=5, log_every=1, progress=False, threads=1,
+                      options={**opts, "w_teacher": 0.01}))
+    log = (tmp_path / "if4" / "log.csv").read_text().splitlines()
+    col = log[0].split(",").index("l_distill")
+    assert float(log[-1].split(",")[col]) > 0  # the DIS teacher term ran
 
     imgs = tmp_path / "imgs"
     imgs.mkdir()

@@ -16,7 +16,12 @@ videos hold little large motion, so a share of the triples can be made from the 
 ``synthetic_motion`` pixels per frame in x and y (exact ground truth at every t = k / g).
 
 Loss: Charbonnier(F~, F) + 0.5 x (Charbonnier(w0, F) + Charbonnier(w1, F)) (the warped
-neighbours, which supervise IFNet's flow directly, as RIFE's warped-frame terms do).
+neighbours, which supervise IFNet's flow directly, as RIFE's warped-frame terms do)
++ ``w_teacher`` x the flow distillation term (default 0, off): RIFE's privileged distillation
+with OpenCV DIS as the teacher (:func:`dis_teacher_flows`). DIS sees the true middle frame
+(training only), so its flows from it to each neighbour are a target IFNet's flow can learn
+from; the L1 distance [pixels] counts only where the teacher's warped neighbour is closer to
+the middle frame than IFNet's (RIFE's mask). The receiver is unchanged: IFNet alone.
 
 Evaluation clips (the ``clips`` dataset) are never used: the sources are different files.
 """
@@ -35,7 +40,7 @@ from .checkpoint import export_interpolator
 IF_EXPORT = "vqdeepvsc-ifnet.pt"
 IF_OPTIONS = {"videos": None, "downscale": 2, "max_gap": 8, "max_frames": 800, "ifnet_ch": [96, 64, 48],
               "fusion_ch": [16, 32, 48, 64], "w_warp": 0.5, "synthetic": 0.0, "synthetic_data": "folder:corpus/pack-v1",
-              "synthetic_motion": 6, "val_triplets": 48}
+              "synthetic_motion": 6, "val_triplets": 48, "w_teacher": 0.0}
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".y4m")
 
 
@@ -136,6 +141,42 @@ def validation_triplets(videos, crop: int, fraction: float, most: int | None = N
     return out
 
 
+def dis_teacher_flows(x):
+    """float32 [B, 4, H, W] OpenCV DIS flows [pixels] from each triplet's middle frame to its
+    previous (channels 0-1) and next frame (2-3), in :func:`.interp.warp`'s convention
+    (``warp(f0, flow[:, :2]) ~ middle``); ``x`` is a batch [B, 10, H, W] of the sampler."""
+    import cv2
+    import torch
+
+    u8 = (x[:, :9].detach().float().cpu().clamp(0, 1) * 255 + 0.5).byte().numpy()
+    grey = lambda a: cv2.cvtColor(np.ascontiguousarray(a.transpose(1, 2, 0)), cv2.COLOR_RGB2GRAY)  # noqa: E731
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    out = np.empty((x.shape[0], 4, x.shape[2], x.shape[3]), np.float32)
+    for b, f in enumerate(u8):
+        f0, mid, f1 = grey(f[0:3]), grey(f[3:6]), grey(f[6:9])
+        out[b, 0:2] = dis.calc(mid, f0, None).transpose(2, 0, 1)  # mid(p) ~ f0(p + flow(p))
+        out[b, 2:4] = dis.calc(mid, f1, None).transpose(2, 0, 1)
+    return torch.from_numpy(out).to(x.device)
+
+
+def distillation(flow, x, w0, w1):
+    """RIFE's privileged flow distillation with the DIS teacher: mean L1 [pixels] between IFNet's
+    ``flow`` [B, 4, H, W] and :func:`dis_teacher_flows`, where the teacher's warp beats IFNet's."""
+    import torch
+
+    from .interp import warp
+
+    target, f0, f1 = x[:, 3:6], x[:, 0:3], x[:, 6:9]
+    teacher = dis_teacher_flows(x)
+    with torch.no_grad():
+        t0, t1 = warp(f0, teacher[:, :2]), warp(f1, teacher[:, 2:4])
+        m0 = ((t0 - target).abs().mean(1, keepdim=True) < (w0.detach() - target).abs().mean(1, keepdim=True)).float()
+        m1 = ((t1 - target).abs().mean(1, keepdim=True) < (w1.detach() - target).abs().mean(1, keepdim=True)).float()
+    d0 = ((flow[:, :2] - teacher[:, :2]).abs().sum(1, keepdim=True) * m0).mean()
+    d1 = ((flow[:, 2:4] - teacher[:, 2:4]).abs().sum(1, keepdim=True) * m1).mean()
+    return d0 + d1
+
+
 def _charbonnier(a, b, eps=1e-3):
     import torch
 
@@ -146,7 +187,7 @@ def _charbonnier(a, b, eps=1e-3):
 class InterpolatorTask(TrainTask):
     """IFNet + FusionNet on frame triplets of the training videos."""
 
-    log_columns = ("loss", "l_out", "l_warp", "psnr")
+    log_columns = ("loss", "l_out", "l_warp", "l_distill", "psnr")  # l_distill: nan unless w_teacher > 0
     export_name = IF_EXPORT
 
     def loss_description(self, cfg: dict) -> str:
@@ -218,24 +259,29 @@ class InterpolatorTask(TrainTask):
         l_out = _charbonnier(y, target)
         l_warp = _charbonnier(w0, target) + _charbonnier(w1, target)
         mse = float(((y.detach().clamp(0, 1) - target) ** 2).mean())
-        return l_out, l_warp, mse
+        return l_out, l_warp, mse, (flow.float(), w0, w1)
 
     def train_step(self, net, x, optimizers, cfg) -> dict[str, float]:
         o = _options(cfg)
-        l_out, l_warp, mse = self._losses(net, x, cfg)
+        l_out, l_warp, mse, (flow, w0, w1) = self._losses(net, x, cfg)
         loss = l_out + o["w_warp"] * l_warp
+        out = {}
+        if float(o["w_teacher"]) > 0:
+            l_dist = distillation(flow, x, w0, w1)
+            loss = loss + float(o["w_teacher"]) * l_dist
+            out["l_distill"] = float(l_dist.detach())
         optimizers[0].zero_grad(set_to_none=True)
         loss.backward()
         optimizers[0].step()
         return {"loss": float(loss.detach()), "l_out": float(l_out.detach()), "l_warp": float(l_warp.detach()),
-                "psnr": 10 * math.log10(1 / max(mse, 1e-10))}
+                **out, "psnr": 10 * math.log10(1 / max(mse, 1e-10))}
 
     def evaluate(self, net, x, cfg) -> dict[str, float]:
         """Validation on held-out triplets: the network's PSNR [dB] beside two baselines at the
         same t, the linear blend and OpenCV DIS (:func:`.interp.dis_interpolate`, 8-bit frames)."""
         from .interp import dis_interpolate
 
-        l_out, _, mse = self._losses(net, x, cfg)
+        l_out, _, mse, _ = self._losses(net, x, cfg)
         blend = ((x[:, 0:3] * (1 - x[:, 9:10]) + x[:, 6:9] * x[:, 9:10]) - x[:, 3:6]).pow(2).mean()
         u8 = (x[:, :9].detach().float().cpu().clamp(0, 1) * 255 + 0.5).byte().numpy().transpose(0, 2, 3, 1)
         dis = float(np.mean([((dis_interpolate(f[..., 0:3], f[..., 6:9], [float(t)])[0] / 255.0

@@ -21,7 +21,8 @@ def msvq_loss(trunk: str) -> str:
 
 #: the loss of the shipped (v1) MSVQ
 LOSS_MSVQ = msvq_loss("stlpips")
-LOSS_IFNET = "Charbonnier(F~, F) + w_warp * Charbonnier(warped neighbours, F)"
+LOSS_IFNET = ("Charbonnier(F~, F) + w_warp * Charbonnier(warped neighbours, F)"
+              " + w_teacher * masked L1(IFNet flow, OpenCV DIS flow from the true middle frame) (RIFE-style distillation; off at 0)")
 
 
 def _clips():
