@@ -556,6 +556,22 @@ def test_flow_pretraining_runs_exports_and_initialises_seb(tmp_path):
 
     with pytest.raises(CheckpointError, match="flow network"):
         load_flow_into(SpyNetLite(3), tmp_path / "flow" / "seb-flow.pt")
+    # --init from a seb run with flow_init: the pre-trained flow replaces the initial run's flow
+    from semlink.semantic.seb.train_task import SebTask
+    from semlink.zoo.checkpoints import read_checkpoint
+
+    opts = {"n": 8, "c": 4, "inter_n": 8, "m_motion": 8, "m_residual": 8}
+    net0 = SebTask().build(TrainConfig(lmbda=1.0, steps=1, out="unused", model="seb", progress=False, options=opts))
+    torch.save({"model": net0.state_dict(), "step": 7}, tmp_path / "train_state.pt")
+    task = SebTask()
+    flow_file = str(tmp_path / "flow" / "seb-flow.pt")
+    net1 = task.build(TrainConfig(lmbda=1.0, steps=1, out="unused", model="seb", progress=False,
+                                  options={**opts, "flow_init": flow_file}))
+    facts = task.init_from(net1, str(tmp_path / "train_state.pt"))
+    assert facts["init_step"] == 7 and facts["flow_init"] == flow_file
+    flow_sd = read_checkpoint(flow_file)["state_dict"]
+    assert all(torch.equal(v, flow_sd[k].to(v.dtype)) for k, v in net1.inter.flow.state_dict().items())
+    assert torch.equal(net1.inter.residual.state_dict()["g_a.0.weight"], net0.inter.residual.state_dict()["g_a.0.weight"])
     with pytest.raises(ValueError, match="max_gap"):
         train(TrainConfig(lmbda=0.0, steps=1, out=str(tmp_path / "x"), model="seb-flow", crop=64, progress=False,
                           options={"videos": str(vids), "max_gap": 0}))

@@ -153,11 +153,12 @@ class SebTask(TrainTask):
 
         o = _options(cfg)
         self._respread = bool(o["respread_init"])
+        self._flow_init = str(o["flow_init"]) if o["flow_init"] else None
         net = SebModel(int(o["n"]), int(o["c"]), inter={"n": int(o["inter_n"]), "m_motion": int(o["m_motion"]),
                                                        "m_residual": int(o["m_residual"])})
         if o["residual_init"]:
             init_residual_from_hyperprior(net.inter.residual, str(o["residual_init"]))
-        if o["flow_init"]:  # a fresh run only: a resumed or --init run loads its own flow weights after this
+        if o["flow_init"]:  # a fresh run; --init loads it again over the initial run's flow (init_from); --resume keeps its own
             from .flow_task import load_flow_into
 
             load_flow_into(net.inter.flow, str(o["flow_init"]))
@@ -181,7 +182,12 @@ class SebTask(TrainTask):
             from .model import spread_gains
 
             spread_gains(net)  # a run started with equal gains: spread its levels (see model.gain_spread)
-        return {"init": str(path), "init_step": obj.get("step"), "respread_init": bool(self._respread)}
+        facts = {"init": str(path), "init_step": obj.get("step"), "respread_init": bool(self._respread)}
+        if self._flow_init:  # an explicit flow_init wins over the initial run's flow network
+            from .flow_task import load_flow_into
+
+            facts.update(load_flow_into(net.inter.flow, self._flow_init))
+        return facts
 
     def optimizers(self, net, cfg) -> list:
         import torch
