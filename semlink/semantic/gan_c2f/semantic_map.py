@@ -6,7 +6,9 @@ trained with in its config, ``map_features``):
 
 * ``"vgg16"`` (v2): the ImageNet VGG-16 of :mod:`semlink.nn.imagenet` (torchvision's weights,
   frozen), its relu5_3 activations (512 channels) at stride 16 -- exactly one vector per
-  16x16 block of the full-resolution image -- L2-normalised (:func:`vgg16_block_features`).
+  16x16 block of the full-resolution image -- L2-normalised (:func:`vgg16_block_features`;
+  the picture is reflected by :data:`VGG_MARGIN` pixels first, so border blocks describe the
+  picture rather than VGG's zero padding).
   A classifier's deep features answer "what is here" (sky, foliage, face, wall) more than
   "what colour is here": the classes follow objects and scenes, and a recoloured image keeps
   most of its map (measured: ``python -m semlink.semantic.gan_c2f.map_study``).
@@ -58,12 +60,14 @@ def check_features(features: str, block: int = 16) -> str:
     return features
 
 
-def _padded(image: np.ndarray, block: int) -> np.ndarray:
+def _padded(image: np.ndarray, block: int, mode: str = "edge") -> np.ndarray:
+    """uint8 [h*block, w*block, 3]: ``image`` padded at the bottom and right to whole blocks
+    (``mode`` as numpy's ``np.pad``)."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"image must be uint8 [H, W, 3], got {image.dtype} {image.shape}")
     H, W, _ = image.shape
     h, w = -(-H // block), -(-W // block)
-    return np.pad(image, ((0, h * block - H), (0, w * block - W), (0, 0)), mode="edge")
+    return np.pad(image, ((0, h * block - H), (0, w * block - W), (0, 0)), mode=mode)
 
 
 def colour_block_features(image: np.ndarray, block: int) -> np.ndarray:
@@ -81,30 +85,52 @@ def colour_block_features(image: np.ndarray, block: int) -> np.ndarray:
     return np.concatenate([mean, std_l[..., None]], axis=-1) / FEATURE_SCALE
 
 
-def vgg16_block_features(x):
+#: reflected margin [pixels, a multiple of 16] added around an image before VGG-16 and cropped
+#: from its features again: without it the outermost block row and column see VGG's zero padding
+#: and form a class of their own ("border") whatever the picture shows there
+VGG_MARGIN = 32
+
+
+def vgg16_block_features(x, margin: int = VGG_MARGIN):
     """float32 torch [B, H/16, W/16, 512]: unit-norm ImageNet VGG-16 relu5_3 vectors of float
-    [B, 3, H, W] images in [0, 1] (H, W multiples of 16; CPU float32, no gradient)."""
+    [B, 3, H, W] images in [0, 1] (H, W multiples of 16; CPU float32, no gradient).
+
+    The image is first reflect-padded by ``margin`` pixels (a multiple of 16; reduced by 16s
+    until it is smaller than H and W, as reflection needs) and the margin's blocks are dropped
+    from the result, so border blocks describe the picture, not the network's zero padding."""
     import torch
+    import torch.nn.functional as F
 
     from semlink.nn.imagenet import imagenet_normalise, vgg16_relu5_3
 
     if x.ndim != 4 or x.shape[1] != 3 or x.shape[-2] % 16 or x.shape[-1] % 16:
         raise ValueError(f"x must be float [B, 3, H, W] with H, W multiples of 16, got {tuple(x.shape)}")
+    if margin < 0 or margin % 16:
+        raise ValueError(f"margin must be a non-negative multiple of 16 pixels, got {margin}")
+    while margin and margin >= min(x.shape[-2:]):
+        margin -= 16
+    m = margin // 16
     with torch.inference_mode():
-        f = vgg16_relu5_3()(imagenet_normalise(x.detach().float().cpu().clamp(0, 1)))
+        x = x.detach().float().cpu().clamp(0, 1)
+        if margin:
+            x = F.pad(x, (margin,) * 4, mode="reflect")
+        f = vgg16_relu5_3()(imagenet_normalise(x))
+        if m:
+            f = f[..., m:-m, m:-m]
     f = f.permute(0, 2, 3, 1)
     return f / f.norm(dim=-1, keepdim=True).clamp_min(1e-8)
 
 
 def block_features(image: np.ndarray, block: int, features: str = "colour") -> np.ndarray:
     """float64 [h, w, D] descriptors (``D = FEATURE_DIMS[features]``) of the ``block``-pixel
-    blocks of uint8 [H, W, 3] (edge-padded to whole blocks)."""
+    blocks of uint8 [H, W, 3], padded to whole blocks: edge-replicated for ``"colour"``,
+    reflected for ``"vgg16"`` (replicated rows would read as a streaked texture of their own)."""
     import torch
 
     check_features(features, block)
     if features == "colour":
         return colour_block_features(image, block)
-    img = _padded(image, block)
+    img = _padded(image, block, "reflect")
     x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255.0
     return vgg16_block_features(x)[0].double().numpy()
 

@@ -107,10 +107,11 @@ class GanC2FBaseTask(TrainTask):
         a resumed run does not fit them again (minutes for VGG-16)."""
         from semlink.train.data import load_training_images
 
-        from .semantic_map import fit_centres
+        from .semantic_map import VGG_MARGIN, fit_centres
 
         path = Path(cfg.out).expanduser() / "map_centres.npz"
-        key = f"{cfg.data}|{cfg.vc2_scale}|{cfg.seed}|{o['k']}|{o['block']}|{o['map_features']}"
+        margin = f"|margin{VGG_MARGIN}" if o["map_features"] == "vgg16" else ""
+        key = f"{cfg.data}|{cfg.vc2_scale}|{cfg.seed}|{o['k']}|{o['block']}|{o['map_features']}{margin}"
         if path.is_file():
             with np.load(path) as f:
                 if str(f["key"]) == key:
