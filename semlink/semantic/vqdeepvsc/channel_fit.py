@@ -3,6 +3,7 @@ channel rule reads (``channels="auto"``).
 
     python -m semlink.semantic.vqdeepvsc.channel_fit [--out channel_quality.json]
     python -m semlink.semantic.vqdeepvsc.channel_fit --msvq RUN/vqdeepvsc-msvq.pt --frames evaluation --out F.json
+    (F.json: this checkpoint's table; F.csv keeps one block of rows per checkpoint step: a trend)
 
 The frames are every third frame of the five video-pack training clips that the key-frame law
 is also fitted on (kivy's city clip k00/k03, OpenCV's tree.avi k01 and vtest.avi k00/k12; 16
@@ -132,10 +133,18 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover
     table = measure(a.msvq, a.frames)
     Path(a.out).write_text(json.dumps(table, indent=1) + "\n")
     if a.frames == "evaluation":  # a report: also as a table (one row per channel count) for `semlink report`
+        import csv
+
         from semlink.tables import write_csv
 
         rows = [{"msvq_step": table["msvq_step"], "c": int(c), **v} for c, v in table["levels"].items()]
-        write_csv(Path(a.out).with_suffix(".csv"), rows, list(rows[0]))
+        path = Path(a.out).with_suffix(".csv")
+        if path.is_file():  # a training trend: the rows of other checkpoints' steps stay
+            with path.open(newline="") as f:
+                old = [r for r in csv.DictReader(f) if r.get("msvq_step") != str(table["msvq_step"])]
+            if old and set(old[0]) == set(rows[0]):
+                rows = sorted(old + rows, key=lambda r: (int(r["msvq_step"] or 0), int(r["c"])))
+        write_csv(path, rows, list(rows[0]))
     print(json.dumps(table["levels"], indent=1))
     print(f"wrote {a.out}")
 
