@@ -74,6 +74,7 @@ FIGURES: Registry[Figure] = Registry("figure", group="semlink.figures", builtins
     "seb-fig6": "semlink.semantic.seb.figures",
     "seb-rd": "semlink.semantic.seb.figures",
     "seb-split": "semlink.semantic.seb.figures",
+    "seb-flow": "semlink.semantic.seb.flow_study",
     "gan-c2f-pd": "semlink.semantic.gan_c2f.figures",
     "gan-c2f-crops": "semlink.semantic.gan_c2f.figures",
     "gan-c2f-map": "semlink.semantic.gan_c2f.map_study",

@@ -575,3 +575,21 @@ def test_flow_pretraining_runs_exports_and_initialises_seb(tmp_path):
     with pytest.raises(ValueError, match="max_gap"):
         train(TrainConfig(lmbda=0.0, steps=1, out=str(tmp_path / "x"), model="seb-flow", crop=64, progress=False,
                           options={"videos": str(vids), "max_gap": 0}))
+
+
+def test_flow_study_measures_gain_over_the_plain_reference():
+    from semlink.semantic.seb.flow_study import dis_predict, draw, measure, summary
+
+    clips = {f"c{i}": _moving_clip(5, 64, 80, seed=i) for i in range(3)}
+    df = measure({"plain": lambda r, t: r, "OpenCV DIS": dis_predict}, clips, gaps=(1, 2))
+    assert len(df) == 2 * 3 * (4 + 3)  # predictors x clips x pairs
+    plain = df[df.predictor == "plain"]
+    assert np.allclose(plain.gain_db, 0.0) and np.allclose(plain.psnr_pred, plain.psnr_ref)
+    assert (df[df.predictor == "OpenCV DIS"].gain_db > 3).all()  # a true 2-px pan is found
+    s = summary(df)
+    assert set(s.predictor) == {"plain", "OpenCV DIS"} and (s.n == 3).all()  # clips are the units
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    assert draw(s, ax) is ax and len(ax.patches) == 2 * 2  # a bar per predictor and gap
+    plt.close(fig)
