@@ -233,13 +233,19 @@ class InterpolatorTask(TrainTask):
 
         p = Path(path).expanduser()
         if p.is_file() and p.name != "train_state.pt":
+            from semlink.zoo.checkpoints import read_checkpoint
+
             from .checkpoint import load_interpolator
 
-            src = load_interpolator(p)
+            ck = read_checkpoint(p)
+            src = load_interpolator(ck)
             if src.config() != net.config():
                 raise ValueError(f"--init {p}: interpolator widths {src.config()} differ from this run's {net.config()}")
             net.load_state_dict(src.state_dict())
-            return {"init": str(path), "init_step": None}
+            meta = ck.get("meta", {})
+            import hashlib
+
+            return {"init": str(path), "init_step": meta.get("step"), "init_sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
         return init_from_run(net, str(p), self.name)
 
     def build(self, cfg):
