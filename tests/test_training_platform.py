@@ -529,3 +529,15 @@ def test_zoo_add_ships_a_run_with_its_provenance_and_test_figures(images, tmp_pa
 
     with pytest.raises(ValueError, match="not a training run"):
         add_run(tmp_path, "x", zoo=zoo)
+
+
+def test_status_names_an_architecture_only_for_the_hyperprior(tmp_path):
+    from semlink.train.runs import format_status, run_status
+
+    for model, shown in (("seb-flow", False), ("hyperprior", True)):
+        out = tmp_path / model
+        out.mkdir()
+        torch.save({"config": {"model": model, "arch": "ScaleHyperprior", "steps": 10}, "step": 5, "seconds": 60.0},
+                   out / "train_state.pt")
+        line = format_status(run_status(out)).splitlines()[0]
+        assert line.startswith(f"{out}: {model}") and ("(ScaleHyperprior)" in line) == shown

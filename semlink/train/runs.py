@@ -66,7 +66,7 @@ def run_status(out: Path) -> dict:
     cfg = state.get("config", {})
     step, steps = int(state.get("step", 0)), int(cfg.get("steps", 0))
     seconds = float(state.get("seconds", 0.0))
-    info = {"run": str(out), "model": cfg.get("model", "hyperprior"), "arch": cfg.get("arch"), "step": step,
+    info = {"run": str(out), "model": cfg.get("model", "hyperprior"), "arch": cfg.get("arch") if cfg.get("model", "hyperprior") == "hyperprior" else None, "step": step,
             "steps": steps, "hours": seconds / 3600.0, "state": "done" if step >= steps else "stopped"}
     running = out / RUNNING
     if running.is_file():
