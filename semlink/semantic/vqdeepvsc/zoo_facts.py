@@ -58,19 +58,27 @@ def msvq_test(path: Path) -> dict:
             "test_bpp": out[f"c{k}"]["bpp"], "test_psnr_db": out[f"c{k}"]["psnr_db"], "test_ms_ssim": out[f"c{k}"]["ms_ssim"]}
 
 
-def interp_test(path: Path) -> dict:
+def interp_rows(path: Path) -> list[dict]:
+    """One row per evaluation clip and pair (i, i + 2): PSNR [dB] of the middle frame at t = 0.5
+    for the interpolator ``path``, OpenCV DIS and the linear blend."""
     from semlink.semantic.vqdeepvsc.checkpoint import load_interpolator
     from semlink.semantic.vqdeepvsc.interp import dis_interpolate, learned_interpolate
     from semlink.simulator import metrics
 
     net = load_interpolator(path)
-    res = {"learned": [], "dis": [], "linear_blend": []}
-    for _, c in _clips():
+    rows = []
+    for name, c in _clips():
         for i in range(0, c.shape[0] - 2, 2):
             a, t, b = c[i], c[i + 1], c[i + 2]
-            res["learned"].append(metrics.psnr(t, learned_interpolate(net, a, b, [0.5])[0]))
-            res["dis"].append(metrics.psnr(t, dis_interpolate(a, b, [0.5])[0]))
-            res["linear_blend"].append(metrics.psnr(t, ((a.astype(np.uint16) + b + 1) // 2).astype(np.uint8)))
-    out = {k: round(float(np.mean(v)), 3) for k, v in res.items()}
+            rows.append({"clip": name, "frame": i + 1,
+                         "learned": round(metrics.psnr(t, learned_interpolate(net, a, b, [0.5])[0]), 4),
+                         "dis": round(metrics.psnr(t, dis_interpolate(a, b, [0.5])[0]), 4),
+                         "linear_blend": round(metrics.psnr(t, ((a.astype(np.uint16) + b + 1) // 2).astype(np.uint8)), 4)})
+    return rows
+
+
+def interp_test(path: Path) -> dict:
+    rows = interp_rows(path)
+    out = {k: round(float(np.mean([r[k] for r in rows])), 3) for k in ("learned", "dis", "linear_blend")}
     return {"test_set": "clips (16 frames at 240x320): middle frame of every (i, i+2) pair",
             "test_psnr_db_t0.5": out, "test_psnr_db": out["learned"]}
