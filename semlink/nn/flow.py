@@ -16,6 +16,18 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def dis_flow(frame, other):
+    """Classical optical flow, OpenCV DIS (preset MEDIUM) on the grey images: float32 [H, W, 2]
+    (dx, dy) [pixels] with ``frame(p) ~ other(p + flow(p))`` (:func:`warp`'s convention), for
+    uint8 RGB frames [H, W, 3]. The classical reference and teacher of the learned flows."""
+    import cv2
+    import numpy as np
+
+    a = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+    b = cv2.cvtColor(np.ascontiguousarray(other), cv2.COLOR_RGB2GRAY)
+    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(a, b, None)
+
+
 def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Backward warp: ``out(p) = x(p + flow(p))`` (bilinear, border padding).
 

@@ -55,10 +55,10 @@ def dis_predict(ref: np.ndarray, target: np.ndarray) -> np.ndarray:
     """uint8 [H, W, 3]: ``ref`` backward-warped by OpenCV DIS flow from ``target`` to ``ref``."""
     import cv2
 
-    g_t = cv2.cvtColor(np.ascontiguousarray(target), cv2.COLOR_RGB2GRAY)
-    g_r = cv2.cvtColor(np.ascontiguousarray(ref), cv2.COLOR_RGB2GRAY)
-    f = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(g_t, g_r, None)  # target(p) ~ ref(p + f)
-    h, w = g_t.shape
+    from semlink.nn.flow import dis_flow
+
+    f = dis_flow(target, ref)  # target(p) ~ ref(p + f)
+    h, w = target.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     return cv2.remap(np.ascontiguousarray(ref), xs + f[..., 0], ys + f[..., 1], cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)

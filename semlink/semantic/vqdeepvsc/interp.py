@@ -196,12 +196,11 @@ def dis_interpolate(f0: np.ndarray, f1: np.ndarray, ts: list[float]) -> list[np.
     backward warping of both neighbours and time-weighted blending. uint8 [H, W, 3] -> list."""
     import cv2
 
-    g0 = cv2.cvtColor(np.ascontiguousarray(f0), cv2.COLOR_RGB2GRAY)
-    g1 = cv2.cvtColor(np.ascontiguousarray(f1), cv2.COLOR_RGB2GRAY)
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    f01 = dis.calc(g0, g1, None)  # f0(p) ~ f1(p + f01(p))
-    f10 = dis.calc(g1, g0, None)
-    h, w = g0.shape
+    from semlink.nn.flow import dis_flow
+
+    f01 = dis_flow(f0, f1)  # f0(p) ~ f1(p + f01(p))
+    f10 = dis_flow(f1, f0)
+    h, w = f0.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     out = []
     for t in ts:

@@ -145,17 +145,16 @@ def dis_teacher_flows(x):
     """float32 [B, 4, H, W] OpenCV DIS flows [pixels] from each triplet's middle frame to its
     previous (channels 0-1) and next frame (2-3), in :func:`.interp.warp`'s convention
     (``warp(f0, flow[:, :2]) ~ middle``); ``x`` is a batch [B, 10, H, W] of the sampler."""
-    import cv2
     import torch
 
-    u8 = (x[:, :9].detach().float().cpu().clamp(0, 1) * 255 + 0.5).byte().numpy()
-    grey = lambda a: cv2.cvtColor(np.ascontiguousarray(a.transpose(1, 2, 0)), cv2.COLOR_RGB2GRAY)  # noqa: E731
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    from semlink.nn.flow import dis_flow
+
+    u8 = (x[:, :9].detach().float().cpu().clamp(0, 1) * 255 + 0.5).byte().numpy().transpose(0, 2, 3, 1)
     out = np.empty((x.shape[0], 4, x.shape[2], x.shape[3]), np.float32)
     for b, f in enumerate(u8):
-        f0, mid, f1 = grey(f[0:3]), grey(f[3:6]), grey(f[6:9])
-        out[b, 0:2] = dis.calc(mid, f0, None).transpose(2, 0, 1)  # mid(p) ~ f0(p + flow(p))
-        out[b, 2:4] = dis.calc(mid, f1, None).transpose(2, 0, 1)
+        f0, mid, f1 = f[..., 0:3], f[..., 3:6], f[..., 6:9]
+        out[b, 0:2] = dis_flow(mid, f0).transpose(2, 0, 1)  # mid(p) ~ f0(p + flow(p))
+        out[b, 2:4] = dis_flow(mid, f1).transpose(2, 0, 1)
     return torch.from_numpy(out).to(x.device)
 
 
