@@ -6,6 +6,7 @@ depend on the weights); the shipped zoo is checked at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -519,7 +520,7 @@ def test_training_tasks_run_and_export(tmp_path):
                        options=opts)
     train(cfg2)
     assert load_interpolator(tmp_path / "if2" / "vqdeepvsc-ifnet.pt").ifnet_ch == (8, 8, 8)
-    with pytest.raises(ValueError, match="widths"):
+    with pytest.raises(ValueError, match="configuration"):
         train(TrainConfig(lmbda=1.0, steps=1, out=str(tmp_path / "if3"), model="vqdeepvsc-ifnet", batch=2, crop=64,
                           progress=False, threads=1, init=str(tmp_path / "if" / "vqdeepvsc-ifnet.pt"),
                           options={**opts, "ifnet_ch": [8, 8, 4]}))
@@ -545,6 +546,13 @@ def test_training_tasks_run_and_export(tmp_path):
     assert log[0].split(",")[:3] == ["step", "loss", "mse"] and "perplexity" in log[0]
     perc = log[0].split(",").index("perc")  # eq. 12 ran (on ImageNet VGG-16, the default trunk)
     assert float(log[-1].split(",")[perc]) > 0
+    # --init from the exported MSVQ (a campaign whose run folder was lost goes on from the zoo's file)
+    cfg_init = dataclasses.replace(cfg, steps=1, out=str(tmp_path / "vq2"), init=str(tmp_path / "vq" / "vqdeepvsc-msvq.pt"))
+    train(cfg_init)
+    state = torch.load(tmp_path / "vq2" / "train_state.pt", map_location="cpu", weights_only=False)
+    assert state["init_meta"]["init_step"] == 3 and len(state["init_meta"]["init_sha256"]) == 64
+    with pytest.raises(ValueError, match="configuration"):
+        train(dataclasses.replace(cfg_init, out=str(tmp_path / "vq3"), options={**cfg.options, "L": 32}))
     with pytest.raises(ValueError, match="unknown option"):
         train(TrainConfig(lmbda=0.0, steps=1, out=str(tmp_path / "x"), model="vqdeepvsc-msvq", crop=64,
                           data=str(imgs), progress=False, options={"codebook": 3}))

@@ -228,24 +228,11 @@ class InterpolatorTask(TrainTask):
     def init_from(self, net, path: str) -> dict:
         """``--init``: another run of this task (its directory or ``train_state.pt``) or an
         exported interpolator checkpoint (e.g. the zoo's ``vqdeepvsc-ifnet.pt``)."""
-        from .train_task import init_from_run
+        from .checkpoint import load_interpolator
+        from .train_task import init_from_export, init_from_run
 
-        p = Path(path).expanduser()
-        if p.is_file() and p.name != "train_state.pt":
-            from semlink.zoo.checkpoints import read_checkpoint
-
-            from .checkpoint import load_interpolator
-
-            ck = read_checkpoint(p)
-            src = load_interpolator(ck)
-            if src.config() != net.config():
-                raise ValueError(f"--init {p}: interpolator widths {src.config()} differ from this run's {net.config()}")
-            net.load_state_dict(src.state_dict())
-            meta = ck.get("meta", {})
-            import hashlib
-
-            return {"init": str(path), "init_step": meta.get("step"), "init_sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
-        return init_from_run(net, str(p), self.name)
+        meta = init_from_export(net, path, load_interpolator)
+        return meta if meta is not None else init_from_run(net, path, self.name)
 
     def build(self, cfg):
         from .interp import Interpolator

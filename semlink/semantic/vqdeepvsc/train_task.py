@@ -55,6 +55,30 @@ def init_from_run(net, path: str, task: str) -> dict:
     return {"init": str(path), "init_step": obj["step"]}
 
 
+def init_from_export(module, path: str, loader) -> dict | None:
+    """``--init`` from an exported checkpoint (e.g. a zoo file): load ``loader(checkpoint)``'s
+    weights into ``module`` when ``path`` is a file other than ``train_state.pt``; returns the facts
+    for the run's metadata (the export's training step and its sha256), or None when ``path`` is a
+    run (its directory or ``train_state.pt``). A campaign whose run folder was lost (the user cache
+    does not outlive a change of machine) goes on from the model it shipped this way; the
+    optimizers and any discriminator start fresh."""
+    import hashlib
+
+    p = Path(path).expanduser()
+    if not p.is_file() or p.name == "train_state.pt":
+        return None
+    from semlink.zoo.checkpoints import read_checkpoint
+
+    ck = read_checkpoint(p)
+    src = loader(ck)
+    if src.config() != module.config():
+        raise ValueError(f"--init {p}: the checkpoint's configuration {src.config()} differs from this run's "
+                         f"{module.config()}")
+    module.load_state_dict(src.state_dict())
+    meta = ck.get("meta", {})
+    return {"init": str(path), "init_step": meta.get("step"), "init_sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+
+
 @register_task("vqdeepvsc-msvq")
 class MSVQTask(TrainTask):
     """VQ-DeepVSC's MSVQ key-frame codec (eq. 15)."""
@@ -101,7 +125,13 @@ class MSVQTask(TrainTask):
         return train_modules(msvq=msvq, disc=PatchDiscriminator(3, ch=o["d_channels"], layers=3))
 
     def init_from(self, net, path: str) -> dict:
-        return init_from_run(net, path, self.name)
+        """``--init``: another run of this task (its directory or ``train_state.pt``: MSVQ and
+        discriminator) or an exported MSVQ checkpoint (e.g. the zoo's ``vqdeepvsc-msvq.pt``: the
+        MSVQ alone, the discriminator starts fresh)."""
+        from .checkpoint import load_msvq
+
+        meta = init_from_export(net.msvq, path, load_msvq)
+        return meta if meta is not None else init_from_run(net, path, self.name)
 
     def optimizers(self, net, cfg) -> list:
         import torch
