@@ -309,6 +309,27 @@ def test_round_trip_budget_and_repeats(tiny):
         assert other.info["rho_source"] == "adaptive (pooled law)"
 
 
+def test_frame_importance_is_computed_once_per_clip(tiny, monkeypatch):
+    """Eq. 4 depends only on the clip (not on the SNR, the key-frame ratio or the budget): a codec
+    that codes one clip at several settings interpolates its frames once, with the same result."""
+    from semlink.semantic.vqdeepvsc import codec as codec_mod
+
+    calls = []
+    real = codec_mod.frame_importance
+    monkeypatch.setattr(codec_mod, "frame_importance", lambda *a, **k: calls.append(1) or real(*a, **k))
+    clip, other = _clip(6, 32, 48), _clip(6, 32, 48, seed=5)
+    fresh = _codec(tiny, rho=0.5).encode(clip, bcr=0.05)
+    codec = _codec(tiny, rho=0.5)
+    encs = [codec.encode(clip, bcr=0.05), codec.encode(clip, bcr=0.03), codec.encode(other, bcr=0.05),
+            codec.encode(clip, bcr=0.05)]
+    assert len(calls) == 1 + 2  # the first codec once; the second once per distinct clip
+    assert encs[0].parts == encs[3].parts == fresh.parts and encs[0].info == fresh.info
+    assert encs[1].num_bits < encs[0].num_bits  # the budget still applies
+    for i in range(codec.IMPORTANCE_CACHE + 1):  # the cache stays bounded
+        codec._importance(_clip(3, 16, 16, seed=10 + i), codec._models())
+    assert len(codec._beta) == codec.IMPORTANCE_CACHE
+
+
 def test_channel_rule_spends_bits_where_they_pay():
     t = ChannelTable("x", {2: 0.676, 3: 0.678, 4: 0.677, 6: 0.690, 8: 0.691}, {2: 18.0, 3: 18.0, 4: 18.0, 6: 18.3, 8: 18.3})
     assert t.choose([2, 3, 4]) == 2  # 3 and 4 add less than TOLERANCE: their bits become repetitions

@@ -55,8 +55,10 @@ Frames are padded to multiples of 16 (edge replicate) and cropped back.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -147,6 +149,7 @@ class VQDeepVSCCodec(Codec):
         self._bf16: bool | None = None
         self._law: RhoLaws | None = None
         self._perc = None
+        self._beta: OrderedDict[str, np.ndarray] = OrderedDict()  # eq. 4 per clip (see _importance)
 
     # --- models --------------------------------------------------------------------------
     def _models(self) -> _Models:
@@ -223,6 +226,27 @@ class VQDeepVSCCodec(Codec):
         return lambda a, b: float(self._perc(b, a))
 
     # --- encode --------------------------------------------------------------------------
+    #: clips whose eq.-4 scores a codec keeps (a sweep codes each clip at every SNR and trial)
+    IMPORTANCE_CACHE = 8
+
+    def _importance(self, clip: np.ndarray, models: _Models) -> np.ndarray:
+        """Eq. 4's beta float64 [N] of ``clip`` uint8 [N, H, W, 3]. It depends only on the frames,
+        the interpolator and the distance (fixed for a codec), not on the SNR, the key-frame ratio
+        or the budget, so the scores of the last :attr:`IMPORTANCE_CACHE` clips are kept: the
+        interpolations of every frame are most of an encoding's time."""
+        key = f"{clip.shape}:{hashlib.blake2b(clip.tobytes(), digest_size=16).hexdigest()}"
+        beta = self._beta.get(key)
+        if beta is None:
+            beta = frame_importance(clip, self._interpolate(models), self._distance())
+            self._beta[key] = beta
+        try:  # (threads of one worker may share the codec: a key another thread just dropped is no error)
+            self._beta.move_to_end(key)
+            while len(self._beta) > self.IMPORTANCE_CACHE:
+                self._beta.popitem(last=False)
+        except KeyError:
+            pass
+        return beta.copy()
+
     def _key_ratio(self, state: ChannelState | None) -> tuple[float, str]:
         if self.rho != "adaptive":
             return float(self.rho), "fixed"
@@ -252,8 +276,7 @@ class VQDeepVSCCodec(Codec):
         msvq = models.msvq
         rho, rho_src = self._key_ratio(channel_state)
         m = int(min(n, max(2, round(rho * n))))
-        interp = self._interpolate(models)
-        beta = frame_importance(clip, interp, self._distance()) if m < n else np.full(n, np.inf)
+        beta = self._importance(clip, models) if m < n else np.full(n, np.inf)
         v = select_key_frames(beta, m)
         keys = np.flatnonzero(v)
         padded = _pad(clip)
