@@ -7,6 +7,10 @@
 # ($R/queue.next). Stop: touch $R/STOP-queue (the run in progress finishes its turn).
 # The runs live in ~/.cache/semlink/runs (the recipes name those folders, and each other's: a
 # prerequisite's output is the next run's init). Environment: CHUNK (minutes per turn, default 45).
+# The user cache does not outlive a change of machine (a session of 2026-12-07 lost a 3.6-hour MSVQ
+# run that way): before a session ends, ship what a run reached (`semlink zoo add RUN --name NAME`);
+# the MSVQ job starts a lost run from the zoo's file (--init applies to a fresh run folder only, and
+# the entry records the step it was shipped at), the interpolator's recipe already does.
 # Needs the training corpora (semlink data pack / video-pack, see the recipes' headers) and .venv
 # (bash scripts/setup-env.sh).
 set -u
@@ -16,7 +20,7 @@ CHUNK=${CHUNK:-45}  # minutes per turn
 mkdir -p "$R"
 # model recipe out-dir log prerequisite-dir(or -) extra-args
 JOBS=(
-  "vqdeepvsc-msvq semlink/semantic/vqdeepvsc/recipes/msvq-v2-cpu.toml $R/msvq-v2 $R/msvq-v2.log -"
+  "vqdeepvsc-msvq semlink/semantic/vqdeepvsc/recipes/msvq-v2-cpu.toml $R/msvq-v2 $R/msvq-v2.log - --init semlink/zoo/vqdeepvsc-msvq.pt"
   "seb-flow semlink/semantic/seb/recipes/flow-cpu.toml $R/seb-flow $R/seb-flow.log -"
   "vqdeepvsc-ifnet semlink/semantic/vqdeepvsc/recipes/ifnet-v2-cpu.toml $R/ifnet-v2 $R/ifnet-v2.log -"
   "seb semlink/semantic/seb/recipes/seb-v2-cpu.toml $R/seb-v2/sum $R/seb-v2-sum.log $R/seb-flow"

@@ -3,7 +3,7 @@ channel rule reads (``channels="auto"``).
 
     python -m semlink.semantic.vqdeepvsc.channel_fit [--out channel_quality.json]
     python -m semlink.semantic.vqdeepvsc.channel_fit --msvq RUN/vqdeepvsc-msvq.pt --frames evaluation --out F.json
-    (F.json: this checkpoint's table; F.csv keeps one block of rows per checkpoint step: a trend)
+    (F.json: this checkpoint's table; F.csv keeps one block of rows per --run label and checkpoint step: a trend)
 
 The frames are every third frame of the five video-pack training clips that the key-frame law
 is also fitted on (kivy's city clip k00/k03, OpenCV's tree.avi k01 and vtest.avi k00/k12; 16
@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover
     ap.add_argument("--frames", choices=("training", "evaluation"), default="training",
                     help="training frames (the table the codec reads) or held-out evaluation frames (a report)")
     ap.add_argument("--out", default=None, help=f"default: the package's {TABLE} (training frames only)")
+    ap.add_argument("--run", default="", help="with --frames evaluation: a label of the training run the checkpoint "
+                                              "comes from (the CSV keeps one block of rows per run and step)")
     a = ap.parse_args(argv)
     if a.out is None and a.frames != "training":
         ap.error("--frames evaluation needs --out (the package table holds training frames only)")
@@ -137,13 +139,14 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover
 
         from semlink.tables import write_csv
 
-        rows = [{"msvq_step": table["msvq_step"], "c": int(c), **v} for c, v in table["levels"].items()]
+        rows = [{"run": a.run, "msvq_step": table["msvq_step"], "c": int(c), **v} for c, v in table["levels"].items()]
         path = Path(a.out).with_suffix(".csv")
-        if path.is_file():  # a training trend: the rows of other checkpoints' steps stay
+        if path.is_file():  # a training trend: the rows of other runs and checkpoints' steps stay
             with path.open(newline="") as f:
-                old = [r for r in csv.DictReader(f) if r.get("msvq_step") != str(table["msvq_step"])]
+                old = [r for r in csv.DictReader(f)
+                       if (r.get("run", ""), r.get("msvq_step")) != (a.run, str(table["msvq_step"]))]
             if old and set(old[0]) == set(rows[0]):
-                rows = sorted(old + rows, key=lambda r: (int(r["msvq_step"] or 0), int(r["c"])))
+                rows = sorted(old + rows, key=lambda r: (r["run"], int(r["msvq_step"] or 0), int(r["c"])))
         write_csv(path, rows, list(rows[0]))
     print(json.dumps(table["levels"], indent=1))
     print(f"wrote {a.out}")
