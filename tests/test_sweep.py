@@ -56,6 +56,22 @@ def test_spec_errors_name_the_key(tmp_path, mutate, match):
         parse_spec(raw)
 
 
+def test_every_shipped_spec_parses_and_builds_its_codecs():
+    """The experiments/ specs (the README's figures and the measurements the codecs' laws are
+    fitted on) parse, and each codec point builds with its options (models load lazily)."""
+    from pathlib import Path
+
+    from semlink.codecs import get_codec
+
+    specs = sorted((Path(__file__).parent.parent / "experiments").glob("*.toml"))
+    assert len(specs) >= 10
+    for path in specs:
+        spec = load_spec(path)
+        assert spec.codecs and spec.snr_db, path.name
+        for point in spec.codecs:
+            get_codec(point.codec, **dict(point.options))
+
+
 def test_lists_expand_to_cross_product(tmp_path):
     spec = _spec(tmp_path, link={"channel": ["awgn", "tdl-a"], "modulation": ["qpsk", "16qam"]})
     assert len(spec.links) == 4
